@@ -1,0 +1,149 @@
+// verireward._C: the only binding file. Each op takes one argument struct of validated raw
+// pointers (see common/abi.h); the GIL is released while a kernel runs.
+#include <pybind11/pybind11.h>
+#include <string>
+
+#include "box_iou/box_iou.h"
+#include "common/abi.h"
+#include "common/runtime.h"
+#include "containment/containment.h"
+#include "project_box/project_box.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using namespace vr;
+
+namespace {
+
+// Last line of defence: the Python layer validates everything, but a direct call into _C with a
+// null pointer or a negative size must raise rather than crash.
+void require(bool ok, const char* op, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string("verireward._C.") + op + ": " + what);
+}
+void require_ptrs(const char* op, int64_t n, std::initializer_list<std::uintptr_t> ptrs) {
+  require(n >= 0, op, "negative size");
+  if (n == 0) return;
+  for (auto p : ptrs) require(p != 0, op, "null data pointer");
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["version"] = VR_VERSION;
+  d["cuda"] = built_with_cuda();
+#ifdef VR_WITH_CUDA
+  d["cuda_version"] = VR_CUDA_VERSION;
+  d["cuda_architectures"] = VR_CUDA_ARCHS;
+#else
+  d["cuda_version"] = py::none();
+  d["cuda_architectures"] = py::none();
+#endif
+#ifdef _OPENMP
+  d["openmp"] = true;
+  d["cpu_threads"] = omp_get_max_threads();
+#else
+  d["openmp"] = false;
+  d["cpu_threads"] = 1;
+#endif
+  d["compiler"] = __VERSION__;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "verireward compiled kernels (private; use the verireward package)";
+  m.def("build_info", &build_info);
+  m.def("cuda_device_count", &cuda_device_count);
+  m.def("cuda_runtime_error", &cuda_runtime_error);
+
+  py::enum_<DType>(m, "DType").value("float32", DType::Float32).value("float64", DType::Float64);
+
+  py::class_<Device>(m, "Device")
+      .def(py::init<>())
+      .def_readwrite("type", &Device::type)
+      .def_readwrite("index", &Device::index)
+      .def_readwrite("stream", &Device::stream);
+
+  py::class_<IouArgs>(m, "IouArgs")
+      .def(py::init<>())
+      .def_readwrite("dim", &IouArgs::dim)
+      .def_readwrite("dtype", &IouArgs::dtype)
+      .def_readwrite("device", &IouArgs::device)
+      .def_readwrite("n", &IouArgs::n)
+      .def_readwrite("m", &IouArgs::m)
+      .def_readwrite("a", &IouArgs::a)
+      .def_readwrite("b", &IouArgs::b)
+      .def_readwrite("out", &IouArgs::out)
+      .def_readwrite("a_stride", &IouArgs::a_stride)
+      .def_readwrite("b_stride", &IouArgs::b_stride)
+      .def_readwrite("grad_out", &IouArgs::grad_out)
+      .def_readwrite("grad_a", &IouArgs::grad_a)
+      .def_readwrite("grad_b", &IouArgs::grad_b);
+
+  py::class_<ProjectArgs>(m, "ProjectArgs")
+      .def(py::init<>())
+      .def_readwrite("dtype", &ProjectArgs::dtype)
+      .def_readwrite("device", &ProjectArgs::device)
+      .def_readwrite("n", &ProjectArgs::n)
+      .def_readwrite("boxes3d", &ProjectArgs::boxes3d)
+      .def_readwrite("boxes2d", &ProjectArgs::boxes2d)
+      .def_readwrite("boxes2d_stride", &ProjectArgs::boxes2d_stride)
+      .def_readwrite("K", &ProjectArgs::K)
+      .def_readwrite("R", &ProjectArgs::R)
+      .def_readwrite("t", &ProjectArgs::t)
+      .def_readwrite("img", &ProjectArgs::img)
+      .def_readwrite("K_stride", &ProjectArgs::K_stride)
+      .def_readwrite("R_stride", &ProjectArgs::R_stride)
+      .def_readwrite("t_stride", &ProjectArgs::t_stride)
+      .def_readwrite("img_stride", &ProjectArgs::img_stride)
+      .def_readwrite("near", &ProjectArgs::near)
+      .def_readwrite("out", &ProjectArgs::out)
+      .def_readwrite("valid", &ProjectArgs::valid);
+
+  py::class_<ContainmentArgs>(m, "ContainmentArgs")
+      .def(py::init<>())
+      .def_readwrite("dim", &ContainmentArgs::dim)
+      .def_readwrite("dtype", &ContainmentArgs::dtype)
+      .def_readwrite("device", &ContainmentArgs::device)
+      .def_readwrite("n", &ContainmentArgs::n)
+      .def_readwrite("K", &ContainmentArgs::K)
+      .def_readwrite("points", &ContainmentArgs::points)
+      .def_readwrite("counts", &ContainmentArgs::counts)
+      .def_readwrite("boxes", &ContainmentArgs::boxes)
+      .def_readwrite("out", &ContainmentArgs::out)
+      .def_readwrite("box_stride", &ContainmentArgs::box_stride);
+
+  const auto nogil = py::call_guard<py::gil_scoped_release>();
+  m.def("iou_elementwise", [](const IouArgs& p) {
+    require_ptrs("iou_elementwise", p.n, {p.a, p.b, p.out});
+    VR_DEVICE_DISPATCH(p.device, iou_elementwise, p);
+  }, nogil);
+  m.def("iou_elementwise_backward", [](const IouArgs& p) {
+    require_ptrs("iou_elementwise_backward", p.n, {p.a, p.b, p.grad_out, p.grad_a, p.grad_b});
+    VR_DEVICE_DISPATCH(p.device, iou_elementwise_backward, p);
+  }, nogil);
+  m.def("iou_pairwise", [](const IouArgs& p) {
+    require(p.m >= 0, "iou_pairwise", "negative size");
+    require_ptrs("iou_pairwise", p.n * p.m, {p.a, p.b, p.out});
+    VR_DEVICE_DISPATCH(p.device, iou_pairwise, p);
+  }, nogil);
+  m.def("project_box", [](const ProjectArgs& p) {
+    require_ptrs("project_box", p.n, {p.boxes3d, p.K, p.R, p.t, p.out, p.valid});
+    require(p.near > 0.0, "project_box", "near must be > 0");
+    VR_DEVICE_DISPATCH(p.device, project_box, p);
+  }, nogil);
+  m.def("rpc", [](const ProjectArgs& p) {
+    require_ptrs("rpc", p.n, {p.boxes2d, p.boxes3d, p.K, p.R, p.t, p.out});
+    require(p.near > 0.0, "rpc", "near must be > 0");
+    VR_DEVICE_DISPATCH(p.device, rpc, p);
+  }, nogil);
+  m.def("keypoint_containment", [](const ContainmentArgs& p) {
+    require(p.K >= 0, "keypoint_containment", "negative K");
+    require_ptrs("keypoint_containment", p.n, {p.counts, p.boxes, p.out});
+    require(p.n == 0 || p.K == 0 || p.points != 0, "keypoint_containment", "null points pointer");
+    VR_DEVICE_DISPATCH(p.device, keypoint_containment, p);
+  }, nogil);
+}

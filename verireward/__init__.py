@@ -1,0 +1,55 @@
+"""verireward: exact, batched rewards and verifiers for RL post-training of vision-language models
+on 2D/3D geometry (boxes, keypoints, cameras).
+
+Every op accepts torch tensors (CPU or CUDA) or numpy arrays and returns the same kind on the same
+device; see ``verireward.geometry`` for the conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from verireward import _C
+from verireward.geometry import (
+    iou_2d,
+    iou_3d,
+    keypoint_containment,
+    pairwise_iou_2d,
+    pairwise_iou_3d,
+    project_box_3d,
+    rpc,
+)
+
+__version__: str = _C.build_info()["version"]
+
+
+def build_info() -> Dict[str, Any]:
+    """What the compiled module contains.
+
+    Keys: ``version``; ``cuda`` (bool: CUDA kernels compiled in); ``cuda_version`` and
+    ``cuda_architectures`` (the nvcc version and the comma-separated SM list, or None);
+    ``openmp`` (bool) and ``cpu_threads`` (OpenMP's thread count); ``compiler``.
+    """
+    return dict(_C.build_info())
+
+
+def cuda_available() -> bool:
+    """True when verireward was built with CUDA and a CUDA device can be used now.
+
+    Never raises: a CUDA build on a machine without a GPU or driver answers False.
+    """
+    return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
+
+
+__all__ = [
+    "__version__",
+    "build_info",
+    "cuda_available",
+    "iou_2d",
+    "iou_3d",
+    "pairwise_iou_2d",
+    "pairwise_iou_3d",
+    "project_box_3d",
+    "rpc",
+    "keypoint_containment",
+]

@@ -1,0 +1,194 @@
+"""Validation and conversion between user arrays and the raw pointers that ``verireward._C`` takes.
+
+Every public op builds one :class:`Call`. It checks each array argument (kind, dtype, device, shape)
+against the first one, makes it contiguous, allocates outputs with the caller's framework (torch
+or numpy) on the caller's device, and fills the ``_C.Device`` that carries the CUDA stream. Errors
+name the op and the argument: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong
+shape, value or device.
+
+torch is not imported here: a torch tensor can only exist once the caller imported torch, so
+``sys.modules`` tells whether an argument may be one.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from verireward import _C
+
+_FLOAT_NP = {np.dtype(np.float32): _C.DType.float32, np.dtype(np.float64): _C.DType.float64}
+
+
+def torch_module() -> Any:
+    """The torch module if the caller has imported it, else None."""
+    return sys.modules.get("torch")
+
+
+def is_tensor(x: Any) -> bool:
+    torch = torch_module()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _kind(x: Any) -> str | None:
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    if is_tensor(x):
+        return "torch"
+    return None
+
+
+def _shape_str(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+def _device_str(x: Any) -> str:
+    return str(x.device) if is_tensor(x) else "cpu"
+
+
+class Call:
+    """Argument checks, conversions and allocations for one call of a public op."""
+
+    def __init__(self, op: str):
+        self.op = op
+        self.kind: str | None = None  # "torch" | "numpy"
+        self.ref: Any = None  # the first float array: its dtype and device are the call's
+        self.ref_name = ""
+
+    # -- errors ---------------------------------------------------------------------------------
+    def type_error(self, msg: str) -> TypeError:
+        return TypeError(f"{self.op}: {msg}")
+
+    def value_error(self, msg: str) -> ValueError:
+        return ValueError(f"{self.op}: {msg}")
+
+    # -- arguments ------------------------------------------------------------------------------
+    def _array(self, x: Any, name: str) -> Any:
+        kind = _kind(x)
+        if kind is None:
+            raise self.type_error(
+                f"argument '{name}' must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}"
+            )
+        if self.kind is None:
+            self.kind = kind
+        elif kind != self.kind:
+            other = "torch.Tensor" if self.kind == "torch" else "numpy.ndarray"
+            raise self.type_error(
+                f"argument '{name}' is a {type(x).__module__}.{type(x).__name__} but '{self.ref_name}' "
+                f"is a {other}; pass arrays of one kind"
+            )
+        if kind == "torch":
+            dev = x.device.type
+            if dev not in ("cpu", "cuda"):
+                raise self.value_error(f"argument '{name}' is on device '{x.device}'; only cpu and cuda are supported")
+            if dev == "cuda" and not _C.build_info()["cuda"]:
+                raise self.value_error(
+                    f"argument '{name}' is a CUDA tensor but verireward was built without CUDA "
+                    "(reinstall with VERIREWARD_CUDA=1 where nvcc is available)"
+                )
+        if self.ref is not None and _device_str(x) != _device_str(self.ref):
+            raise self.value_error(
+                f"argument '{name}' is on {_device_str(x)} but '{self.ref_name}' is on {_device_str(self.ref)}"
+            )
+        return x
+
+    def floats(self, x: Any, name: str) -> Any:
+        """A float32/float64 array with the dtype and device of the call's first float argument."""
+        x = self._array(x, name)
+        dt = np.dtype(x.dtype) if isinstance(x, np.ndarray) else None
+        if dt is not None:
+            ok = dt in _FLOAT_NP
+        else:
+            torch = torch_module()
+            ok = x.dtype in (torch.float32, torch.float64)
+        if not ok:
+            raise self.type_error(f"argument '{name}' must have dtype float32 or float64, got {x.dtype}")
+        if self.ref is None:
+            self.ref, self.ref_name = x, name
+        elif x.dtype != self.ref.dtype:
+            raise self.type_error(
+                f"argument '{name}' has dtype {x.dtype} but '{self.ref_name}' has {self.ref.dtype}; "
+                "pass one float dtype"
+            )
+        return x
+
+    def ints(self, x: Any, name: str) -> Any:
+        """An integer array converted to contiguous int64 on the call's device."""
+        x = self._array(x, name)
+        if isinstance(x, np.ndarray):
+            if not np.issubdtype(x.dtype, np.integer):
+                raise self.type_error(f"argument '{name}' must have an integer dtype, got {x.dtype}")
+            return np.ascontiguousarray(x, dtype=np.int64)
+        torch = torch_module()
+        if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
+            raise self.type_error(f"argument '{name}' must have an integer dtype, got {x.dtype}")
+        return x.detach().to(torch.int64).contiguous()
+
+    def shape(self, x: Any, name: str, expected: str, ok: bool) -> None:
+        if not ok:
+            raise self.value_error(f"argument '{name}' must have shape {expected}, got {_shape_str(x.shape)}")
+
+    def positive(self, value: Any, name: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise self.type_error(f"argument '{name}' must be a number, got {type(value).__name__}")
+        v = float(value)
+        if not (math.isfinite(v) and v > 0):
+            raise self.value_error(f"argument '{name}' must be finite and > 0, got {value!r}")
+        return v
+
+    # -- conversions ----------------------------------------------------------------------------
+    @property
+    def dtype_code(self) -> Any:
+        return _FLOAT_NP[np.dtype(str(self.ref.dtype).replace("torch.", ""))]
+
+    def device(self) -> Any:
+        d = _C.Device()
+        if self.kind == "torch" and self.ref.device.type == "cuda":
+            torch = torch_module()
+            d.type = 1
+            d.index = self.ref.device.index if self.ref.device.index is not None else torch.cuda.current_device()
+            d.stream = torch.cuda.current_stream(self.ref.device).cuda_stream
+        return d
+
+    def contiguous(self, x: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            return np.ascontiguousarray(x)
+        return x.detach().contiguous()
+
+    def rows(self, x: Any, lead: tuple[int, ...], width: int) -> tuple[Any, int]:
+        """x [*lead, width] or broadcastable to it -> (contiguous data, row stride in elements).
+
+        A single row broadcasts with stride 0; any other broadcast is materialized."""
+        if tuple(x.shape[:-1]) == tuple(lead):
+            return self.contiguous(x), width
+        if math.prod(x.shape) == width:
+            return self.contiguous(x), 0
+        if isinstance(x, np.ndarray):
+            return np.ascontiguousarray(np.broadcast_to(x, (*lead, width))), width
+        return x.detach().expand(*lead, width).contiguous(), width
+
+    def empty(self, shape: Sequence[int], dtype: str | None = None) -> Any:
+        """An output of the call's kind and device; dtype None (the floats' dtype) or 'bool'."""
+        shape = tuple(int(s) for s in shape)
+        if self.kind == "numpy":
+            return np.empty(shape, dtype=np.bool_ if dtype == "bool" else self.ref.dtype)
+        torch = torch_module()
+        return torch.empty(shape, dtype=torch.bool if dtype == "bool" else self.ref.dtype, device=self.ref.device)
+
+
+def data_ptr(x: Any) -> int:
+    if isinstance(x, np.ndarray):
+        return int(x.ctypes.data)
+    return int(x.data_ptr())
+
+
+def broadcast_lead(call: Call, a: Any, b: Any, na: str, nb: str) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(tuple(a.shape[:-1]), tuple(b.shape[:-1])))
+    except ValueError:
+        raise call.value_error(
+            f"arguments '{na}' {_shape_str(a.shape)} and '{nb}' {_shape_str(b.shape)} do not broadcast"
+        ) from None

@@ -1,0 +1,355 @@
+"""Batched box geometry: IoU, projection with near-plane clipping, containment, reprojection consistency.
+
+Every op takes torch tensors (CPU or CUDA) or numpy arrays, float32 or float64, and returns the same
+kind on the same device. The math runs in double precision whatever the storage type, in C++
+(OpenMP) or CUDA kernels that share one ``__host__ __device__`` implementation (``csrc/``).
+
+Conventions shared by every op (see DESIGN.md):
+
+* A 2D box is ``(x1, y1, x2, y2)``, a 3D box ``(x1, y1, z1, x2, y2, z2)``; a box is the axis-aligned
+  hull of its two corners, so swapped corners describe the same box.
+* Any non-finite coordinate makes a box invalid: IoU 0, containment 0, projection invalid.
+* Zero extent on any axis gives IoU 0, also against itself; touching boxes give exactly 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Tuple, Union
+
+from verireward import _C
+from verireward._backend import Call, broadcast_lead, data_ptr, is_tensor, torch_module
+
+Array = Any  # torch.Tensor | numpy.ndarray
+ImageSize = Union[None, Tuple[float, float], Array]
+
+
+# ---------------------------------------------------------------------------------------------------
+# IoU
+# ---------------------------------------------------------------------------------------------------
+
+
+def _iou_setup(op: str, a: Array, b: Array, dim: int):
+    call = Call(op)
+    a = call.floats(a, "a")
+    b = call.floats(b, "b")
+    width = 2 * dim
+    for x, name in ((a, "a"), (b, "b")):
+        call.shape(x, name, f"[..., {width}]", x.ndim >= 1 and x.shape[-1] == width)
+    lead = broadcast_lead(call, a, b, "a", "b")
+    n = math.prod(lead)
+    a_rows, a_stride = call.rows(a, lead, width)
+    b_rows, b_stride = call.rows(b, lead, width)
+    args = _C.IouArgs()
+    args.dim, args.dtype, args.device, args.n = dim, call.dtype_code, call.device(), n
+    args.a, args.a_stride, args.b, args.b_stride = data_ptr(a_rows), a_stride, data_ptr(b_rows), b_stride
+    return call, args, lead, (a_rows, b_rows)  # the rows are returned to keep them alive
+
+
+def _iou_forward(op: str, a: Array, b: Array, dim: int) -> Array:
+    call, args, lead, _keep = _iou_setup(op, a, b, dim)
+    out = call.empty(lead)
+    args.out = data_ptr(out)
+    _C.iou_elementwise(args)
+    return out
+
+
+def _iou_backward(op: str, a: Array, b: Array, dim: int, grad: Array) -> Tuple[Array, Array]:
+    call, args, lead, _keep = _iou_setup(op, a, b, dim)
+    grad = call.contiguous(call.floats(grad, "grad"))
+    ga, gb = call.empty((*lead, 2 * dim)), call.empty((*lead, 2 * dim))
+    args.grad_out, args.grad_a, args.grad_b = data_ptr(grad), data_ptr(ga), data_ptr(gb)
+    _C.iou_elementwise_backward(args)
+    return ga.sum_to_size(a.shape), gb.sum_to_size(b.shape)
+
+
+_IOU_FUNCTION = None
+
+
+def _iou_function():
+    """The torch.autograd.Function for IoU, built on first use so that importing verireward does not
+    import torch."""
+    global _IOU_FUNCTION
+    if _IOU_FUNCTION is None:
+        torch = torch_module()
+        from torch.autograd.function import once_differentiable
+
+        class BoxIoU(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b, dim, op):
+                ctx.save_for_backward(a, b)
+                ctx.dim, ctx.op = dim, op
+                return _iou_forward(op, a, b, dim)
+
+            @staticmethod
+            @once_differentiable
+            def backward(ctx, grad):
+                a, b = ctx.saved_tensors
+                ga, gb = _iou_backward(ctx.op, a, b, ctx.dim, grad)
+                return (ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None, None, None)
+
+        _IOU_FUNCTION = BoxIoU
+    return _IOU_FUNCTION
+
+
+def _iou(op: str, a: Array, b: Array, dim: int) -> Array:
+    if is_tensor(a) and is_tensor(b) and (a.requires_grad or b.requires_grad):
+        torch = torch_module()
+        if torch.is_grad_enabled():
+            return _iou_function().apply(a, b, dim, op)
+    return _iou_forward(op, a, b, dim)
+
+
+def iou_2d(a: Array, b: Array) -> Array:
+    """Intersection over union of 2D boxes, elementwise with broadcasting over leading dims.
+
+    ``IoU(A, B) = |A ∩ B| / (|A| + |B| − |A ∩ B|)`` for axis-aligned boxes (the GRCA paper's bbox2d
+    reward), computed in double. Degenerate (zero-area) or non-finite boxes give 0; the result is in
+    [0, 1].
+
+    Args:
+        a: ``[..., 4]`` boxes ``(x1, y1, x2, y2)`` (corners in any order).
+        b: ``[..., 4]``, broadcastable against ``a`` over the leading dims.
+
+    Returns:
+        ``[...]`` IoU, same kind, dtype and device as the inputs. Differentiable for torch inputs
+        that require grad (an analytic backward kernel; the gradient is 0 where the IoU is 0 by rule).
+
+    Example:
+        >>> import torch, verireward as vr
+        >>> vr.iou_2d(torch.tensor([0., 0., 2., 2.]), torch.tensor([1., 1., 3., 3.]))
+        tensor(0.1429)
+    """
+    return _iou("iou_2d", a, b, 2)
+
+
+def iou_3d(a: Array, b: Array) -> Array:
+    """Intersection over union of axis-aligned 3D boxes, elementwise with broadcasting.
+
+    ``IoU(A, B) = vol(A ∩ B) / (vol(A) + vol(B) − vol(A ∩ B))`` (the GRCA paper's bbox3d reward).
+
+    Args:
+        a: ``[..., 6]`` boxes ``(x1, y1, z1, x2, y2, z2)`` (corners in any order).
+        b: ``[..., 6]``, broadcastable against ``a``.
+
+    Returns:
+        ``[...]`` IoU in [0, 1]; differentiable for torch inputs that require grad.
+    """
+    return _iou("iou_3d", a, b, 3)
+
+
+def _pairwise(op: str, a: Array, b: Array, dim: int) -> Array:
+    call = Call(op)
+    a = call.floats(a, "a")
+    b = call.floats(b, "b")
+    width = 2 * dim
+    for x, name in ((a, "a"), (b, "b")):
+        call.shape(x, name, f"[N, {width}]", x.ndim == 2 and x.shape[1] == width)
+    a, b = call.contiguous(a), call.contiguous(b)
+    out = call.empty((a.shape[0], b.shape[0]))
+    args = _C.IouArgs()
+    args.dim, args.dtype, args.device = dim, call.dtype_code, call.device()
+    args.n, args.m = a.shape[0], b.shape[0]
+    args.a, args.b, args.out = data_ptr(a), data_ptr(b), data_ptr(out)
+    _C.iou_pairwise(args)
+    return out
+
+
+def pairwise_iou_2d(a: Array, b: Array) -> Array:
+    """IoU of every box in ``a [N, 4]`` with every box in ``b [M, 4]`` → ``[N, M]``.
+
+    ``out[i, j] == iou_2d(a[i], b[j])`` exactly (the same kernel code). Not differentiable.
+    """
+    return _pairwise("pairwise_iou_2d", a, b, 2)
+
+
+def pairwise_iou_3d(a: Array, b: Array) -> Array:
+    """IoU of every 3D box in ``a [N, 6]`` with every box in ``b [M, 6]`` → ``[N, M]``."""
+    return _pairwise("pairwise_iou_3d", a, b, 3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Projection and RPC
+# ---------------------------------------------------------------------------------------------------
+
+
+def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, image_size: ImageSize):
+    """Validates K [N|1, 3, 3] (or [3, 3]), R likewise, t [N|1, 3] (or [3]), near, image_size and
+    fills a ProjectArgs; returns it with the arrays it points into."""
+    args = _C.ProjectArgs()
+    keep = []
+    for x, name, tail in ((K, "K", (3, 3)), (R, "R", (3, 3)), (t, "t", (3,))):
+        x = call.floats(x, name)
+        ok = tuple(x.shape) == tail or (
+            x.ndim == len(tail) + 1 and tuple(x.shape[1:]) == tail and x.shape[0] in (1, n)
+        )
+        expected = f"[{n}|1, {', '.join(map(str, tail))}] or [{', '.join(map(str, tail))}]"
+        call.shape(x, name, expected, ok)
+        x = call.contiguous(x)
+        stride = math.prod(tail) if (x.ndim == len(tail) + 1 and x.shape[0] == n and n != 1) else 0
+        keep.append(x)
+        setattr(args, name, data_ptr(x))
+        setattr(args, f"{name}_stride", stride)
+    args.near = call.positive(near, "near")
+    if image_size is not None:
+        if isinstance(image_size, (tuple, list)):
+            if len(image_size) != 2:
+                raise call.value_error(f"argument 'image_size' must be (width, height), got {image_size!r}")
+            w, h = (call.positive(v, "image_size") for v in image_size)
+            if call.kind == "numpy":
+                import numpy as np
+
+                img = np.array([w, h], dtype=call.ref.dtype)
+            else:
+                img = torch_module().tensor([w, h], dtype=call.ref.dtype, device=call.ref.device)
+        else:
+            img = call.floats(image_size, "image_size")
+            call.shape(img, "image_size", f"[{n}|1, 2] or [2]",
+                       tuple(img.shape) == (2,) or (img.ndim == 2 and img.shape[1] == 2 and img.shape[0] in (1, n)))
+            img = call.contiguous(img)
+        keep.append(img)
+        args.img = data_ptr(img)
+        args.img_stride = 2 if (img.ndim == 2 and img.shape[0] == n and n != 1) else 0
+    return args, keep
+
+
+def project_box_3d(
+    boxes: Array,
+    K: Array,
+    R: Array,
+    t: Array,
+    near: float = 1e-4,
+    image_size: ImageSize = None,
+) -> Tuple[Array, Array]:
+    """Enclosing 2D box of the visible part of each axis-aligned 3D box (GRCA paper Eq. 11-12).
+
+    Each world point ``X`` maps to the homogeneous image point ``h = K (R X + t)`` and the pixel
+    ``(h₁/h₃, h₂/h₃)``. The box is clipped against the near plane ``h₃ = near`` (``h₃`` is the
+    camera-frame depth ``z_c`` for any pinhole K, whose last row is (0, 0, 1)): corners with
+    ``h₃ < near`` are never divided through; the points where the box's edges cross the plane
+    replace them, and the result is the axis-aligned box enclosing the projections of the visible
+    corners and those crossing points — the exact enclosing box of the visible solid's image.
+
+    Args:
+        boxes: ``[N, 6]`` world-frame boxes ``(x1, y1, z1, x2, y2, z2)``.
+        K: ``[N|1, 3, 3]`` or ``[3, 3]`` intrinsics.
+        R: ``[N|1, 3, 3]`` or ``[3, 3]`` world-to-camera rotation (any 3×3 is accepted).
+        t: ``[N|1, 3]`` or ``[3]`` translation: ``X_c = R X_w + t``.
+        near: the clipping depth, > 0.
+        image_size: optional ``(W, H)`` or ``[N|1, 2]``: clip the result to ``[0, W] × [0, H]``.
+            Without it nothing is clipped to the image.
+
+    Returns:
+        ``(boxes2d [N, 4], valid [N] bool)``. ``valid`` is False — and the box ``(0, 0, 0, 0)`` —
+        when no part of the box is at depth ≥ near, an input or the result is not finite, or with
+        ``image_size``, the projection lies entirely outside the image.
+    """
+    call = Call("project_box_3d")
+    boxes = call.floats(boxes, "boxes")
+    call.shape(boxes, "boxes", "[N, 6]", boxes.ndim == 2 and boxes.shape[1] == 6)
+    n = boxes.shape[0]
+    boxes = call.contiguous(boxes)
+    args, _keep = _camera_args(call, n, K, R, t, near, image_size)
+    out, valid = call.empty((n, 4)), call.empty((n,), "bool")
+    args.dtype, args.device, args.n = call.dtype_code, call.device(), n
+    args.boxes3d, args.out, args.valid = data_ptr(boxes), data_ptr(out), data_ptr(valid)
+    _C.project_box(args)
+    return out, valid
+
+
+def rpc(
+    boxes2d: Array,
+    boxes3d: Array,
+    K: Array,
+    R: Array,
+    t: Array,
+    near: float = 1e-4,
+    image_size: ImageSize = None,
+) -> Array:
+    """Reprojection consistency (GRCA paper Eq. 13): ``IoU(B2D, B_proj)`` per sample.
+
+    ``B_proj`` is :func:`project_box_3d` of the predicted 3D box (near-plane clipped); a projection
+    that is invalid (box entirely behind the camera, non-finite input) gives 0, as does a
+    non-finite or degenerate 2D box. Fused in one kernel.
+
+    Args:
+        boxes2d: ``[N, 4]`` predicted 2D boxes in pixels.
+        boxes3d: ``[N, 6]`` predicted 3D boxes in the world frame.
+        K, R, t, near, image_size: as in :func:`project_box_3d`.
+
+    Returns:
+        ``[N]`` in [0, 1].
+    """
+    call = Call("rpc")
+    boxes2d = call.floats(boxes2d, "boxes2d")
+    boxes3d = call.floats(boxes3d, "boxes3d")
+    call.shape(boxes3d, "boxes3d", "[N, 6]", boxes3d.ndim == 2 and boxes3d.shape[1] == 6)
+    n = boxes3d.shape[0]
+    call.shape(boxes2d, "boxes2d", f"[{n}, 4]", tuple(boxes2d.shape) == (n, 4))
+    boxes2d, boxes3d = call.contiguous(boxes2d), call.contiguous(boxes3d)
+    args, _keep = _camera_args(call, n, K, R, t, near, image_size)
+    out = call.empty((n,))
+    args.dtype, args.device, args.n = call.dtype_code, call.device(), n
+    args.boxes2d, args.boxes3d, args.out = data_ptr(boxes2d), data_ptr(boxes3d), data_ptr(out)
+    _C.rpc(args)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Containment
+# ---------------------------------------------------------------------------------------------------
+
+
+def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -> Array:
+    """Fraction of each sample's keypoints inside its box (GRCA paper Eq. 8, KPA-2D / KPA-3D).
+
+    ``r_i = (1 / M_i) Σ_{m < M_i} 1[k_im ∈ B_i]`` with ``M_i = counts[i]``. The box is closed (a point
+    on its boundary is inside) and is the hull of its corners. ``M_i = 0`` (no predicted points) or a
+    non-finite box gives 0; a point with a non-finite coordinate is outside.
+
+    Args:
+        points: ``[N, K, D]`` with D = 2 or 3, padded; only the first ``counts[i]`` rows count.
+        counts: ``[N]`` integers in ``[0, K]``, or None for all K points.
+        boxes: ``[N|1, 2D]`` boxes, the same float dtype as ``points``.
+
+    Returns:
+        ``[N]`` in [0, 1].
+    """
+    call = Call("keypoint_containment")
+    points = call.floats(points, "points")
+    call.shape(points, "points", "[N, K, 2|3]", points.ndim == 3 and points.shape[2] in (2, 3))
+    n, k, dim = points.shape
+    boxes = call.floats(boxes, "boxes")
+    call.shape(boxes, "boxes", f"[{n}|1, {2 * dim}]",
+               boxes.ndim == 2 and boxes.shape[1] == 2 * dim and boxes.shape[0] in (1, n))
+    if counts is None:
+        if call.kind == "numpy":
+            import numpy as np
+
+            counts = np.full((n,), k, dtype=np.int64)
+        else:
+            counts = torch_module().full((n,), k, dtype=torch_module().int64, device=points.device)
+    counts = call.ints(counts, "counts")
+    call.shape(counts, "counts", f"[{n}]", tuple(counts.shape) == (n,))
+    if n > 0 and bool((counts < 0).any() or (counts > k).any()):
+        lo, hi = int(counts.min()), int(counts.max())
+        raise call.value_error(f"argument 'counts' must lie in [0, {k}] (K = points.shape[1]); got values in [{lo}, {hi}]")
+    points, boxes = call.contiguous(points), call.contiguous(boxes)
+    out = call.empty((n,))
+    args = _C.ContainmentArgs()
+    args.dim, args.dtype, args.device, args.n, args.K = dim, call.dtype_code, call.device(), n, k
+    args.points, args.counts, args.boxes, args.out = data_ptr(points), data_ptr(counts), data_ptr(boxes), data_ptr(out)
+    args.box_stride = 2 * dim if (boxes.shape[0] == n and n != 1) else 0
+    _C.keypoint_containment(args)
+    return out
+
+
+__all__ = [
+    "iou_2d",
+    "iou_3d",
+    "pairwise_iou_2d",
+    "pairwise_iou_3d",
+    "project_box_3d",
+    "rpc",
+    "keypoint_containment",
+]
