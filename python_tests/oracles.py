@@ -1,0 +1,127 @@
+"""Independent pure-Python oracles, written from the definitions (loops, no numpy, no verireward).
+
+Box IoU uses exact rational arithmetic (fractions.Fraction), so it is exact at any coordinate scale.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import List, Optional, Sequence, Tuple
+
+Vec = Sequence[float]
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def iou(a: Vec, b: Vec, dim: int) -> float:
+    """IoU of two axis-aligned boxes given as two corners each (hull semantics); 0 for a
+    non-finite or zero-extent box (DESIGN.md)."""
+    if not _finite(list(a) + list(b)):
+        return 0.0
+    inter = Fraction(1)
+    vol_a = Fraction(1)
+    vol_b = Fraction(1)
+    for k in range(dim):
+        a_lo, a_hi = sorted((Fraction(a[k]), Fraction(a[k + dim])))
+        b_lo, b_hi = sorted((Fraction(b[k]), Fraction(b[k + dim])))
+        if a_hi == a_lo or b_hi == b_lo:
+            return 0.0
+        vol_a *= a_hi - a_lo
+        vol_b *= b_hi - b_lo
+        inter *= max(Fraction(0), min(a_hi, b_hi) - max(a_lo, b_lo))
+    union = vol_a + vol_b - inter
+    return float(inter / union)
+
+
+def contains(point: Vec, box: Vec, dim: int) -> bool:
+    """Closed containment in the hull of the box's corners."""
+    for k in range(dim):
+        lo, hi = min(box[k], box[k + dim]), max(box[k], box[k + dim])
+        if not (lo <= point[k] <= hi):
+            return False
+    return True
+
+
+def containment(points: Sequence[Vec], count: int, box: Vec, dim: int) -> float:
+    """Eq. 8: fraction of the first `count` points inside the box; 0 without points or for a
+    non-finite box."""
+    if count == 0 or not _finite(box):
+        return 0.0
+    inside = sum(1 for m in range(count) if contains(points[m], box, dim))
+    return inside / count
+
+
+def _matvec(M: Sequence[Sequence[float]], x: Vec) -> List[float]:
+    return [sum(M[i][j] * x[j] for j in range(3)) for i in range(3)]
+
+
+def homogeneous(X: Vec, K, R, t) -> List[float]:
+    """Eq. 11: h = K (R X + t)."""
+    xc = _matvec(R, X)
+    xc = [xc[i] + t[i] for i in range(3)]
+    return _matvec(K, xc)
+
+
+def corners(box: Vec) -> List[List[float]]:
+    lo = [min(box[k], box[k + 3]) for k in range(3)]
+    hi = [max(box[k], box[k + 3]) for k in range(3)]
+    return [[(hi if (c >> k) & 1 else lo)[k] for k in range(3)] for c in range(8)]
+
+
+def project_corners(box: Vec, K, R, t) -> Tuple[float, float, float, float]:
+    """Eq. 11-12 as written: divide every corner through and take the enclosing box. Only meaningful
+    when the whole box is in front of the camera."""
+    us, vs = [], []
+    for c in corners(box):
+        h = homogeneous(c, K, R, t)
+        us.append(h[0] / h[2])
+        vs.append(h[1] / h[2])
+    return (min(us), min(vs), max(us), max(vs))
+
+
+def project_sampled(box: Vec, K, R, t, near: float, steps: int = 8) -> Optional[Tuple[float, float, float, float]]:
+    """Enclosing box of the visible (h3 >= near) part of the box surface, from a dense grid on each
+    face. Along every grid line, where one sample is visible and the next is not, the crossing with
+    h3 = near is added (h is affine in X, so interpolating h is exact). Grid lines include the box's
+    edges, so the extreme points of the clipped solid are sampled exactly. None when nothing is
+    visible."""
+    lo = [min(box[k], box[k + 3]) for k in range(3)]
+    hi = [max(box[k], box[k + 3]) for k in range(3)]
+    us: List[float] = []
+    vs: List[float] = []
+
+    def visit(h: List[float]) -> None:
+        us.append(h[0] / h[2])
+        vs.append(h[1] / h[2])
+
+    for axis in range(3):
+        for side in (lo[axis], hi[axis]):
+            a1, a2 = [k for k in range(3) if k != axis]
+            grid = []
+            for i in range(steps + 1):
+                row = []
+                for j in range(steps + 1):
+                    X = [0.0, 0.0, 0.0]
+                    X[axis] = side
+                    X[a1] = lo[a1] + (hi[a1] - lo[a1]) * i / steps
+                    X[a2] = lo[a2] + (hi[a2] - lo[a2]) * j / steps
+                    row.append(homogeneous(X, K, R, t))
+                grid.append(row)
+            for i in range(steps + 1):
+                for j in range(steps + 1):
+                    h = grid[i][j]
+                    if h[2] >= near:
+                        visit(h)
+                    for di, dj in ((1, 0), (0, 1)):
+                        if i + di > steps or j + dj > steps:
+                            continue
+                        g = grid[i + di][j + dj]
+                        if (h[2] >= near) != (g[2] >= near):
+                            s = (near - h[2]) / (g[2] - h[2])
+                            visit([h[0] + s * (g[0] - h[0]), h[1] + s * (g[1] - h[1]), near])
+    if not us:
+        return None
+    return (min(us), min(vs), max(us), max(vs))

@@ -1,0 +1,111 @@
+"""Kernels write exactly their outputs: each output is a window inside a buffer filled with
+sentinels, passed straight to the compiled module, and the sentinels must survive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from verireward import _C
+
+SENTINEL = -777.0
+PAD = 64
+
+
+def padded(n: int, dtype=np.float64):
+    buf = np.full(n + 2 * PAD, SENTINEL if dtype != np.uint8 else 77, dtype=dtype)
+    return buf, buf[PAD : PAD + n]
+
+
+def assert_pads_intact(buf, dtype=np.float64):
+    s = SENTINEL if dtype != np.uint8 else 77
+    assert np.all(buf[:PAD] == s) and np.all(buf[-PAD:] == s)
+
+
+def boxes(n: int, dim: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(0, 5, size=(n, dim))
+    return np.ascontiguousarray(np.concatenate([lo, lo + rng.uniform(0.1, 3, size=(n, dim))], axis=1))
+
+
+def test_iou_elementwise_pairwise_and_backward_stay_in_bounds():
+    for dim in (2, 3):
+        a, b = boxes(37, dim, 1), boxes(37, dim, 2)
+        buf, out = padded(37)
+        args = _C.IouArgs()
+        args.dim, args.dtype, args.n = dim, _C.DType.float64, 37
+        args.a, args.a_stride, args.b, args.b_stride = a.ctypes.data, 2 * dim, b.ctypes.data, 2 * dim
+        args.out = out.ctypes.data
+        _C.iou_elementwise(args)
+        assert_pads_intact(buf)
+        assert np.all((out >= 0) & (out <= 1))
+
+        gbuf_a, ga = padded(37 * 2 * dim)
+        gbuf_b, gb = padded(37 * 2 * dim)
+        g = np.ones(37)
+        args.grad_out, args.grad_a, args.grad_b = g.ctypes.data, ga.ctypes.data, gb.ctypes.data
+        _C.iou_elementwise_backward(args)
+        assert_pads_intact(gbuf_a)
+        assert_pads_intact(gbuf_b)
+
+        pbuf, pout = padded(37 * 11)
+        keep = boxes(11, dim, 3)
+        args.n, args.m, args.b = 37, 11, keep.ctypes.data
+        args.out = pout.ctypes.data
+        _C.iou_pairwise(args)
+        assert_pads_intact(pbuf)
+        assert np.all(pout != SENTINEL)
+
+
+def test_project_rpc_containment_stay_in_bounds():
+    n = 29
+    b3 = boxes(n, 3)
+    b3[:, [2, 5]] += 4.0
+    K = np.array([[500.0, 0, 256], [0, 500, 256], [0, 0, 1]])
+    R, t = np.eye(3), np.zeros(3)
+    obuf, out = padded(4 * n)
+    vbuf, valid = padded(n, np.uint8)
+    args = _C.ProjectArgs()
+    args.dtype, args.n, args.near = _C.DType.float64, n, 1e-4
+    args.boxes3d, args.K, args.R, args.t = b3.ctypes.data, K.ctypes.data, R.ctypes.data, t.ctypes.data
+    args.K_stride = args.R_stride = args.t_stride = 0
+    args.out, args.valid = out.ctypes.data, valid.ctypes.data
+    _C.project_box(args)
+    assert_pads_intact(obuf)
+    assert_pads_intact(vbuf, np.uint8)
+    assert np.all(valid == 1)
+
+    b2 = boxes(n, 2)
+    rbuf, rout = padded(n)
+    args.boxes2d, args.out = b2.ctypes.data, rout.ctypes.data
+    _C.rpc(args)
+    assert_pads_intact(rbuf)
+
+    pts = np.random.default_rng(0).uniform(0, 5, size=(n, 5, 3))
+    counts = np.arange(n, dtype=np.int64) % 6
+    cbuf, cout = padded(n)
+    c = _C.ContainmentArgs()
+    c.dim, c.dtype, c.n, c.K = 3, _C.DType.float64, n, 5
+    c.points, c.counts, c.boxes, c.out, c.box_stride = pts.ctypes.data, counts.ctypes.data, b3.ctypes.data, cout.ctypes.data, 6
+    _C.keypoint_containment(c)
+    assert_pads_intact(cbuf)
+
+
+def test_compiled_module_rejects_null_pointers_and_negative_sizes():
+    import pytest
+
+    args = _C.IouArgs()
+    args.n = 3
+    with pytest.raises(ValueError, match="null data pointer"):
+        _C.iou_elementwise(args)
+    args.n = -1
+    with pytest.raises(ValueError, match="negative size"):
+        _C.iou_elementwise(args)
+    c = _C.ContainmentArgs()
+    c.n, c.K = 2, -1
+    with pytest.raises(ValueError, match="negative K"):
+        _C.keypoint_containment(c)
+    p = _C.ProjectArgs()
+    p.n = 0
+    p.near = 0.0
+    with pytest.raises(ValueError, match="near must be > 0"):
+        _C.project_box(p)
