@@ -5,6 +5,7 @@
 
 #include "box_iou/box_iou.h"
 #include "common/abi.h"
+#include "common/cpu_features.h"
 #include "common/runtime.h"
 #include "containment/containment.h"
 #include "project_box/project_box.h"
@@ -48,6 +49,7 @@ py::dict build_info() {
   d["cpu_threads"] = 1;
 #endif
   d["compiler"] = __VERSION__;
+  d["cpu_path"] = cpu_path_name();
   return d;
 }
 
@@ -58,6 +60,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("build_info", &build_info);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_runtime_error", &cuda_runtime_error);
+  m.def("set_cpu_path", &set_cpu_path, "auto | avx2 | sse2 | scalar (for tests and benchmarks)");
+  m.def("cpu_path", &cpu_path_name);
 
   py::enum_<DType>(m, "DType").value("float32", DType::Float32).value("float64", DType::Float64);
 

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 import verireward as vr
 from conftest import as_list, check_kind, make, rounded, tol
 from oracles import iou as iou_oracle
-from strategies import box
+from strategies import box, hostile
+
+
+@st.composite
+def hostile_box(draw, dim: int):
+    b = draw(box(dim))
+    b[draw(st.integers(0, 2 * dim - 1))] = draw(hostile)
+    return b
 
 PAIRWISE = {2: vr.pairwise_iou_2d, 3: vr.pairwise_iou_3d}
 ELEMENTWISE = {2: vr.iou_2d, 3: vr.iou_3d}
@@ -20,7 +27,7 @@ ELEMENTWISE = {2: vr.iou_2d, 3: vr.iou_3d}
 @given(data=st.data())
 def test_pairwise_equals_loop_and_oracle(backend, dtype, dim, data):
     a = rounded(data.draw(st.lists(box(dim), min_size=0, max_size=7)), dtype)
-    b = rounded(data.draw(st.lists(box(dim), min_size=0, max_size=7)), dtype)
+    b = rounded(data.draw(st.lists(st.one_of(box(dim), hostile_box(dim)), min_size=0, max_size=11)), dtype)
     A = make(np.array(a).reshape(len(a), 2 * dim), backend, dtype)
     B = make(np.array(b).reshape(len(b), 2 * dim), backend, dtype)
     out = PAIRWISE[dim](A, B)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include "common/abi.h"
 #include "common/macros.h"
+#include "common/simd.h"  // before the templates: their lane overloads must be visible here
 
 namespace vr {
 
@@ -19,17 +20,19 @@ template <int D> struct Box {
 };
 
 // Loads the hull of the two corners at p; false when a coordinate is NaN or infinite.
+// x * 0 is 0 for finite x and NaN otherwise, so one comparison checks all 2D coordinates.
 template <int D, class T> VR_INLINE bool load_box(const T* p, Box<D>& b) {
-  bool ok = true;
+  double z = 0.0;
   for (int k = 0; k < D; ++k) {
     const double u = static_cast<double>(p[k]), v = static_cast<double>(p[k + D]);
-    ok = ok && finite(u) && finite(v);
+    z += u * 0.0 + v * 0.0;
     b.lo[k] = vmin(u, v);
     b.hi[k] = vmax(u, v);
   }
-  return ok;
+  return z == 0.0;
 }
 
+constexpr double kMaxDouble = 1.7976931348623157e308;
 // Beyond this magnitude extents may overflow double; both boxes are then scaled by 2^-128 (exact).
 constexpr double kHugeCoordinate = 1e300;
 
@@ -44,37 +47,52 @@ template <int D> VR_INLINE void rescale_if_huge(Box<D>& a, Box<D>& b) {
   }
 }
 
-// IoU of two finite boxes.
-template <int D> VR_INLINE double box_iou(Box<D> a, Box<D> b) {
+// The rare path of box_iou: a zero extent (IoU 0 by rule), or volumes outside double's range.
+// The latter uses the same ratio with every extent divided by a's extent: the denominator is
+// >= 1 and the result in [0, 1] at any scale.
+template <int D> VR_INLINE double box_iou_rare(Box<D> a, Box<D> b) {
+  for (int k = 0; k < D; ++k)
+    if (!(a.hi[k] > a.lo[k]) || !(b.hi[k] > b.lo[k])) return 0.0;
   rescale_if_huge(a, b);
-  double wa[D], wb[D], wi[D];
-  double va = 1.0, vb = 1.0, vi = 1.0;
-  for (int k = 0; k < D; ++k) {
-    wa[k] = a.hi[k] - a.lo[k];
-    wb[k] = b.hi[k] - b.lo[k];
-    wi[k] = vmin(a.hi[k], b.hi[k]) - vmax(a.lo[k], b.lo[k]);
-    if (!(wa[k] > 0.0) || !(wb[k] > 0.0) || !(wi[k] > 0.0)) return 0.0;  // degenerate, disjoint or touching
-    va *= wa[k];
-    vb *= wb[k];
-    vi *= wi[k];
-  }
-  const double u = va + vb - vi;
-  if (vi > 0.0 && finite(u) && u > 0.0) return clamp01(vi / u);
-  // Volumes over- or underflowed double: the same ratio with every extent divided by a's extent.
   double ri = 1.0, rb = 1.0;
   for (int k = 0; k < D; ++k) {
-    ri *= wi[k] / wa[k];  // <= 1
-    rb *= wb[k] / wa[k];
+    const double wa = a.hi[k] - a.lo[k];
+    ri *= vmax(vmin(a.hi[k], b.hi[k]) - vmax(a.lo[k], b.lo[k]), 0.0) / wa;  // <= 1
+    rb *= (b.hi[k] - b.lo[k]) / wa;
   }
-  const double r = ri / (1.0 + rb - ri);  // denominator >= 1
+  const double r = ri / (1.0 + rb - ri);
   return finite(r) ? clamp01(r) : 0.0;
+}
+
+// The IoU formula for lanes of boxes already loaded as hulls (lo <= hi per axis): V is double or
+// a SIMD vector of doubles, M the matching lane mask. Disjoint and touching boxes fall out of the
+// arithmetic (a zero intersection extent), so there is no data-dependent branch. `fast_ok` is
+// false for lanes that box_iou_rare must decide: a zero extent or volumes outside double's range.
+template <int D, class V, class M>
+VR_LANE_INLINE V box_iou_lanes(const V* alo, const V* ahi, const V* blo, const V* bhi, M& fast_ok) {
+  V va = splat<V>(1.0), vb = splat<V>(1.0), vi = splat<V>(1.0);
+  for (int k = 0; k < D; ++k) {
+    va *= ahi[k] - alo[k];
+    vb *= bhi[k] - blo[k];
+    vi *= vmax(vmin(ahi[k], bhi[k]) - vmax(alo[k], blo[k]), splat<V>(0.0));
+  }
+  const V u = va + vb - vi;  // >= max(va, vb) >= vi, also after rounding
+  fast_ok = (va > 0.0) & (vb > 0.0) & (u <= kMaxDouble);
+  return clamp01(vi / u);
+}
+
+// IoU of two finite boxes.
+template <int D> VR_INLINE double box_iou(const Box<D>& a, const Box<D>& b) {
+  bool fast_ok = false;
+  const double r = box_iou_lanes<D>(a.lo, a.hi, b.lo, b.hi, fast_ok);
+  return fast_ok ? r : box_iou_rare(a, b);
 }
 
 // IoU of two boxes as written by a caller or a model (non-finite => 0).
 template <int D, class T> VR_INLINE double box_iou_raw(const T* pa, const T* pb) {
   Box<D> a, b;
-  if (!load_box<D>(pa, a) || !load_box<D>(pb, b)) return 0.0;
-  return box_iou<D>(a, b);
+  const bool ok = load_box<D>(pa, a) & load_box<D>(pb, b);
+  return ok ? box_iou<D>(a, b) : 0.0;
 }
 
 // Gradient of g * IoU(a, b) with respect to the 2D raw coordinates of each box (ga, gb accumulate

@@ -1,0 +1,1 @@
+"""Benchmark harness behind ``verireward bench`` (baselines and runner)."""

@@ -1,0 +1,140 @@
+"""Baselines that ``verireward bench`` times verireward against.
+
+* ``py_*``: pure-Python per-sample loops, the way VLM grounding RL repos compute IoU rewards today
+  (ordered corners assumed, one Python call per sample).
+* ``torch_*``: vectorized torch on the same device, written as people write them (torchvision's
+  ``box_iou`` pattern), with the same semantics as verireward where it matters for agreement
+  (near-plane clipping in the projection).
+* ``shapely_iou_2d``: shapely 2 vectorized polygons (2D IoU only).
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+import torch
+
+# ---- pure Python, one sample at a time ----------------------------------------------------------
+
+
+def py_iou(a: Sequence[float], b: Sequence[float], dim: int) -> float:
+    inter = 1.0
+    va = 1.0
+    vb = 1.0
+    for k in range(dim):
+        inter *= max(0.0, min(a[k + dim], b[k + dim]) - max(a[k], b[k]))
+        va *= a[k + dim] - a[k]
+        vb *= b[k + dim] - b[k]
+    union = va + vb - inter
+    return inter / union if union > 0 else 0.0
+
+
+def py_iou_batch(a: List[List[float]], b: List[List[float]], dim: int) -> List[float]:
+    return [py_iou(x, y, dim) for x, y in zip(a, b)]
+
+
+def py_pairwise(a: List[List[float]], b: List[List[float]], dim: int) -> List[List[float]]:
+    return [[py_iou(x, y, dim) for y in b] for x in a]
+
+
+_EDGES = [(c, c | bit) for c in range(8) for bit in (1, 2, 4) if not c & bit]
+
+
+def py_project(box: Sequence[float], K, R, t, near: float) -> Tuple[List[float], bool]:
+    hs = []
+    for c in range(8):
+        X = [box[k + 3] if (c >> k) & 1 else box[k] for k in range(3)]
+        xc = [sum(R[i][j] * X[j] for j in range(3)) + t[i] for i in range(3)]
+        hs.append([sum(K[i][j] * xc[j] for j in range(3)) for i in range(3)])
+    us, vs = [], []
+    for h in hs:
+        if h[2] >= near:
+            us.append(h[0] / h[2])
+            vs.append(h[1] / h[2])
+    for i, j in _EDGES:
+        p, q = hs[i], hs[j]
+        if (p[2] >= near) != (q[2] >= near):
+            s = (near - p[2]) / (q[2] - p[2])
+            us.append((p[0] + s * (q[0] - p[0])) / near)
+            vs.append((p[1] + s * (q[1] - p[1])) / near)
+    if not us:
+        return [0.0, 0.0, 0.0, 0.0], False
+    return [min(us), min(vs), max(us), max(vs)], True
+
+
+def py_project_batch(boxes, K, R, t, near: float) -> Tuple[List[List[float]], List[bool]]:
+    res = [py_project(b, K, R, t, near) for b in boxes]
+    return [r[0] for r in res], [r[1] for r in res]
+
+
+def py_containment_batch(points, counts, boxes, dim: int) -> List[float]:
+    out = []
+    for pts, c, box in zip(points, counts, boxes):
+        inside = 0
+        for p in pts[:c]:
+            if all(box[k] <= p[k] <= box[k + dim] for k in range(dim)):
+                inside += 1
+        out.append(inside / c if c else 0.0)
+    return out
+
+
+# ---- vectorized torch -----------------------------------------------------------------------------
+
+
+def torch_iou(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
+    lt = torch.maximum(a[..., :dim], b[..., :dim])
+    rb = torch.minimum(a[..., dim:], b[..., dim:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    union = (a[..., dim:] - a[..., :dim]).prod(-1) + (b[..., dim:] - b[..., :dim]).prod(-1) - inter
+    return inter / union
+
+
+def torch_pairwise(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch_iou(a[:, None, :], b[None, :, :], dim)
+
+
+_BITS = [[(c >> k) & 1 for k in range(3)] for c in range(8)]
+
+
+def torch_project(boxes: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, near: float):
+    bits = torch.tensor(_BITS, dtype=boxes.dtype, device=boxes.device)
+    lo, hi = boxes[:, :3], boxes[:, 3:]
+    X = lo[:, None, :] + bits[None] * (hi - lo)[:, None, :]                  # [N, 8, 3]
+    h = (X @ R.transpose(-1, -2) + t.reshape(-1, 1, 3)) @ K.transpose(-1, -2)  # [N, 8, 3]
+    vis = h[..., 2] >= near
+    i0 = torch.tensor([e[0] for e in _EDGES], device=boxes.device)
+    i1 = torch.tensor([e[1] for e in _EDGES], device=boxes.device)
+    p, q = h[:, i0], h[:, i1]                                                # [N, 12, 3]
+    cross = vis[:, i0] != vis[:, i1]
+    s = ((near - p[..., 2]) / (q[..., 2] - p[..., 2])).unsqueeze(-1)
+    e = p + s * (q - p)
+    u = torch.cat([h[..., 0] / h[..., 2], e[..., 0] / near], 1)
+    v = torch.cat([h[..., 1] / h[..., 2], e[..., 1] / near], 1)
+    mask = torch.cat([vis, cross], 1)
+    inf = torch.tensor(float("inf"), dtype=boxes.dtype, device=boxes.device)
+    out = torch.stack([
+        torch.where(mask, u, inf).amin(1), torch.where(mask, v, inf).amin(1),
+        torch.where(mask, u, -inf).amax(1), torch.where(mask, v, -inf).amax(1),
+    ], 1)
+    valid = mask.any(1)
+    return torch.where(valid[:, None], out, torch.zeros_like(out)), valid
+
+
+def torch_containment(points: torch.Tensor, counts: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    dim = points.shape[-1]
+    inside = ((points >= boxes[:, None, :dim]) & (points <= boxes[:, None, dim:])).all(-1)
+    used = torch.arange(points.shape[1], device=points.device)[None, :] < counts[:, None]
+    c = counts.to(points.dtype)
+    return torch.where(c > 0, (inside & used).sum(1).to(points.dtype) / c.clamp(min=1), torch.zeros_like(c))
+
+
+# ---- shapely ------------------------------------------------------------------------------------
+
+
+def shapely_iou_2d(a, b):
+    import shapely
+
+    pa = shapely.box(a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+    pb = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
+    inter = shapely.area(shapely.intersection(pa, pb))
+    return inter / (shapely.area(pa) + shapely.area(pb) - inter)

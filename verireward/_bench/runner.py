@@ -1,0 +1,354 @@
+"""``verireward bench``: times each op against its baselines in one process and reports ratios.
+
+For every case all implementations are first checked to agree (verireward vs torch and shapely on
+the full input, vs the pure-Python loop on a prefix); a disagreement aborts the run with exit code 1.
+Then each is timed (one warm-up, median of ``repeat`` runs, CUDA synchronized). The pure-Python
+baseline runs on a prefix of at most ``python_limit`` elements and is reported as throughput, which
+is what the ratio compares. ``memcpy`` copies max(input bytes, output bytes) of the case with torch's
+(multi-threaded) copy: the memory-traffic floor the kernel is measured against.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+import verireward as vr
+from verireward._bench import baselines as bl
+
+DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
+    "iou_2d": 4_000_000,
+    "iou_3d": 4_000_000,
+    "pairwise_iou_2d": 2000,
+    "pairwise_iou_3d": 2000,
+    "project_box_3d": 1_000_000,
+    "rpc": 1_000_000,
+    "keypoint_containment": 262_144,
+}
+
+# Targets from the foundation issue: (op, baseline, minimum speedup) and memcpy ceilings.
+SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0)]
+MEMCPY_TARGETS = [("iou_3d", 2.0)]
+
+
+@dataclass
+class Case:
+    op: str
+    size: str
+    elements: int                       # outputs per call: the throughput unit
+    verireward: Callable[[], Any]
+    baselines: Dict[str, Callable[[], Any]]
+    python: Callable[[], Any]           # on a prefix of python_elements outputs
+    verireward_prefix: Callable[[], Any]
+    python_elements: int
+    copy_bytes: int
+    tolerance: float
+    results: List[Dict[str, Any]] = field(default_factory=list)
+
+
+def _boxes(gen: torch.Generator, n: int, dim: int, dtype, device) -> torch.Tensor:
+    lo = torch.rand(n, dim, generator=gen, dtype=torch.float64) * 100
+    hi = lo + 1 + torch.rand(n, dim, generator=gen, dtype=torch.float64) * 50
+    return torch.cat([lo, hi], 1).to(dtype=dtype, device=device)
+
+
+def _scene(gen: torch.Generator, n: int, dtype, device):
+    """Boxes around the origin and one camera looking at them from 3 m; about one box in ten reaches
+    behind the near plane, so the clipping path is part of what is timed."""
+    boxes = _boxes(gen, n, 3, torch.float64, "cpu") / 25 - 2  # within [-2, 4]
+    K = torch.tensor([[500.0, 0, 256], [0, 500, 256], [0, 0, 1]], dtype=torch.float64)
+    R = torch.eye(3, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.0, 3.0], dtype=torch.float64)
+    cast = lambda x: x.to(dtype=dtype, device=device)
+    return cast(boxes), cast(K[None]), cast(R[None]), cast(t[None])
+
+
+def _to_np(x: Any) -> np.ndarray:
+    if isinstance(x, tuple):
+        return np.concatenate([_to_np(v).reshape(len(_to_np(x[0])), -1) for v in x], axis=1)
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _iou_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    dim = 2 if op == "iou_2d" else 3
+    a, b = _boxes(gen, n, dim, dtype, device), _boxes(gen, n, dim, dtype, device)
+    a_l, b_l = a[:p].tolist(), b[:p].tolist()
+    fn = vr.iou_2d if dim == 2 else vr.iou_3d
+    base = {"torch": lambda: bl.torch_iou(a, b, dim)}
+    if dim == 2 and device == "cpu":
+        a_np, b_np = a.numpy(), b.numpy()
+        base["shapely"] = lambda: bl.shapely_iou_2d(a_np, b_np)
+    return Case(op, f"n={n:,}", n, lambda: fn(a, b), base, lambda: bl.py_iou_batch(a_l, b_l, dim),
+                lambda: fn(a[:p], b[:p]), p, 2 * a.numel() * a.element_size(), tol)
+
+
+def _pairwise_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    dim = 2 if op.endswith("2d") else 3
+    a, b = _boxes(gen, n, dim, dtype, device), _boxes(gen, n, dim, dtype, device)
+    rows = max(1, p // n)
+    a_l, b_l = a[:rows].tolist(), b.tolist()
+    fn = vr.pairwise_iou_2d if dim == 2 else vr.pairwise_iou_3d
+    return Case(op, f"{n:,}x{n:,}", n * n, lambda: fn(a, b), {"torch": lambda: bl.torch_pairwise(a, b, dim)},
+                lambda: bl.py_pairwise(a_l, b_l, dim), lambda: fn(a[:rows], b), rows * n,
+                n * n * a.element_size(), tol)
+
+
+def _projection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    boxes, K, R, t = _scene(gen, n, dtype, device)
+    K_l, R_l, t_l = K[0].tolist(), R[0].tolist(), t[0].tolist()
+    bx_l = boxes[:p].tolist()
+    near = 1e-4
+    if op == "project_box_3d":
+        ptol = 1e-4 if dtype == torch.float32 else 1e-9  # pixels near the plane reach 1e6
+        return Case(op, f"n={n:,}", n, lambda: vr.project_box_3d(boxes, K, R, t, near),
+                    {"torch": lambda: bl.torch_project(boxes, K, R, t, near)},
+                    lambda: bl.py_project_batch(bx_l, K_l, R_l, t_l, near),
+                    lambda: vr.project_box_3d(boxes[:p], K, R, t, near), p, boxes.numel() * boxes.element_size(), ptol)
+    noise = torch.randn(n, 4, generator=gen).to(dtype=dtype, device=device) * 10
+    b2 = vr.project_box_3d(boxes, K, R, t, near)[0] + noise
+    b2 = torch.cat([torch.minimum(b2[:, :2], b2[:, 2:]), torch.maximum(b2[:, :2], b2[:, 2:])], 1)  # ordered corners
+    b2_l = b2[:p].tolist()
+
+    def torch_rpc():
+        proj, valid = bl.torch_project(boxes, K, R, t, near)
+        return torch.where(valid, bl.torch_iou(b2, proj, 2), torch.zeros_like(b2[:, 0]))
+
+    def py_rpc():
+        out = []
+        for q, bx in zip(b2_l, bx_l):
+            proj, ok = bl.py_project(bx, K_l, R_l, t_l, near)
+            out.append(bl.py_iou(q, proj, 2) if ok else 0.0)
+        return out
+
+    return Case(op, f"n={n:,}", n, lambda: vr.rpc(b2, boxes, K, R, t, near), {"torch": torch_rpc}, py_rpc,
+                lambda: vr.rpc(b2[:p], boxes[:p], K, R, t, near), p,
+                (boxes.numel() + b2.numel()) * boxes.element_size(), tol)
+
+
+def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    k = 16
+    boxes = _boxes(gen, n, 3, dtype, device)
+    pts = (torch.rand(n, k, 3, generator=gen, dtype=torch.float64) * 150).to(dtype=dtype, device=device)
+    counts = torch.randint(0, k + 1, (n,), generator=gen).to(device)
+    pts_l, c_l, b_l = pts[:p].tolist(), counts[:p].tolist(), boxes[:p].tolist()
+    return Case(op, f"n={n:,} K={k}", n, lambda: vr.keypoint_containment(pts, counts, boxes),
+                {"torch": lambda: bl.torch_containment(pts, counts, boxes)},
+                lambda: bl.py_containment_batch(pts_l, c_l, b_l, 3),
+                lambda: vr.keypoint_containment(pts[:p], counts[:p], boxes[:p]), p,
+                pts.numel() * pts.element_size(), tol)
+
+
+_BUILDERS = {
+    "iou_2d": _iou_case,
+    "iou_3d": _iou_case,
+    "pairwise_iou_2d": _pairwise_case,
+    "pairwise_iou_3d": _pairwise_case,
+    "project_box_3d": _projection_case,
+    "rpc": _projection_case,
+    "keypoint_containment": _containment_case,
+}
+
+
+def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, seed: int) -> List[Case]:
+    """One Case per op in `sizes` (op -> n; for pairwise ops n x n), from one seeded generator."""
+    gen = torch.Generator().manual_seed(seed)
+    tol = 1e-5 if dtype == torch.float32 else 1e-9
+    return [_BUILDERS[op](op, gen, n, min(n, python_limit), dtype, device, tol) for op, n in sizes.items()]
+
+
+class Progress:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.tty = sys.stderr.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / self.total)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:100].ljust(100))
+            if self.done == self.total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _timeit(fn: Callable[[], Any], repeat: int, sync: Callable[[], None]) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _check_agreement(case: Case) -> List[str]:
+    errors = []
+    ref = _to_np(case.verireward())
+    for name, fn in case.baselines.items():
+        got = _to_np(fn())
+        if got.shape != ref.shape or not np.allclose(got, ref, rtol=case.tolerance, atol=case.tolerance, equal_nan=False):
+            diff = np.nanmax(np.abs(got - ref)) if got.shape == ref.shape else f"shape {got.shape} vs {ref.shape}"
+            errors.append(f"{case.op}: {name} disagrees with verireward (max |diff| {diff})")
+    py = _to_np(case.python()).reshape(-1)
+    ref_p = _to_np(case.verireward_prefix()).reshape(-1)
+    if py.shape != ref_p.shape or not np.allclose(py, ref_p, rtol=case.tolerance, atol=case.tolerance):
+        errors.append(f"{case.op}: python disagrees with verireward")
+    return errors
+
+
+def machine_info(device: str) -> Dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "verireward": vr.build_info(),
+        "device": device,
+    }
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def resolve_sizes(ops: Sequence[str], scale: float = 1.0, overrides: Optional[Dict[str, int]] = None) -> Dict[str, int]:
+    """op -> size: the default times `scale` (at least 1), or the override."""
+    unknown = [op for op in list(ops) + list(overrides or {}) if op not in DEFAULT_SIZES]
+    if unknown:
+        raise ValueError(f"unknown op {unknown[0]!r}; choose from {', '.join(DEFAULT_SIZES)}")
+    sizes = {op: max(1, int(DEFAULT_SIZES[op] * scale)) for op in ops}
+    sizes.update(overrides or {})
+    return sizes
+
+
+def run(sizes: Dict[str, int], dtype: str = "float32", device: str = "cpu", repeat: int = 5,
+        python_limit: int = 20_000, seed: int = 0, json_path: Optional[str] = None, progress: bool = True,
+        out=sys.stdout) -> int:
+    """Runs the benchmark; returns the process exit code (1 when implementations disagree)."""
+    if device == "cuda" and not vr.cuda_available():
+        raise SystemExit("verireward bench: --device cuda needs a CUDA build and a usable GPU")
+    tdtype = getattr(torch, dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    cases = build_cases(sizes, tdtype, device, python_limit, seed)
+    bar = Progress(sum(3 + len(c.baselines) for c in cases), progress)
+    failures: List[str] = []
+    for case in cases:
+        bar.step(f"{case.op}: checking agreement")
+        failures += _check_agreement(case)
+        t_vr = _timeit(case.verireward, repeat, sync)
+        bar.step(f"{case.op}: verireward")
+        case.results.append({"impl": "verireward", "seconds": t_vr, "elements": case.elements})
+        for name, fn in case.baselines.items():
+            t = _timeit(fn, repeat, sync)
+            bar.step(f"{case.op}: {name}")
+            case.results.append({"impl": name, "seconds": t, "elements": case.elements})
+        t_py = _timeit(case.python, max(1, min(repeat, 2)), lambda: None)
+        case.results.append({"impl": "python", "seconds": t_py, "elements": case.python_elements})
+        src = torch.empty(case.copy_bytes, dtype=torch.uint8, device=device)
+        dst = torch.empty_like(src)
+        t_copy = _timeit(lambda: dst.copy_(src), repeat, sync)
+        bar.step(f"{case.op}: python + memcpy")
+        case.results.append({"impl": "memcpy", "seconds": t_copy, "bytes": case.copy_bytes})
+        vr_rate = case.elements / t_vr
+        for r in case.results:
+            if "elements" in r:
+                r["throughput"] = r["elements"] / r["seconds"]
+                r["verireward_speedup"] = vr_rate / r["throughput"]
+            else:
+                r["verireward_over_memcpy"] = t_vr / r["seconds"]
+    info = machine_info(device)
+    _print_table(cases, info, dtype, failures, out)
+    summary = _targets(cases, out)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"machine": info, "dtype": dtype, "sizes": sizes, "repeat": repeat, "argv": sys.argv,
+                       "cases": [{"op": c.op, "size": c.size, "results": c.results} for c in cases],
+                       "targets": summary, "agreement_errors": failures}, f, indent=2)
+    out.flush()
+    if failures:
+        for f_ in failures:
+            print("DISAGREEMENT: " + f_, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: List[str], out) -> None:
+    b = info["verireward"]
+    print(f"verireward {b['version']} bench  {info['date']}  device={info['device']}  dtype={dtype}", file=out)
+    print(f"cpu: {info['cpu']} ({info['cores']} cores)  torch {info['torch']} ({info['torch_threads']} threads)  "
+          f"openmp={b['openmp']} ({b['cpu_threads']} threads)  cuda build={b['cuda']}", file=out)
+    print("agreement check: " + ("all implementations agree" if not failures else f"{len(failures)} DISAGREEMENT(S)"),
+          file=out)
+    header = f"{'op':<22}{'size':<16}{'impl':<12}{'time':>11}{'throughput':>14}  verireward is"
+    print(header, file=out)
+    print("-" * (len(header) + 24), file=out)
+    for c in cases:
+        for i, r in enumerate(c.results):
+            op, size = (c.op, c.size) if i == 0 else ("", "")
+            t = r["seconds"]
+            tstr = f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} us"
+            if "throughput" in r:
+                thr = f"{r['throughput'] / 1e6:.2f} M/s"
+                note = "" if r["impl"] == "verireward" else f"{r['verireward_speedup']:.1f}x faster"
+                if r["impl"] == "python":
+                    note += f" ({r['elements']:,} el.)"
+            else:
+                thr = f"{r['bytes'] / t / 1e9:.2f} GB/s"
+                note = f"{r['verireward_over_memcpy']:.2f}x memcpy time"
+            print(f"{op:<22}{size:<16}{r['impl']:<12}{tstr:>11}{thr:>14}  {note}", file=out)
+    print("(python: per-sample loop timed on a prefix, compared by throughput; memcpy: torch copy of "
+          "max(input, output) bytes)", file=out)
+
+
+def _targets(cases: List[Case], out) -> List[Dict[str, Any]]:
+    by_op = {c.op: c for c in cases}
+    rows = []
+    for op, base, need in SPEEDUP_TARGETS:
+        if op in by_op:
+            got = next(r["verireward_speedup"] for r in by_op[op].results if r["impl"] == base)
+            rows.append({"target": f"{op} >= {need:g}x {base}", "measured": round(got, 2), "met": got >= need})
+    for op, ceiling in MEMCPY_TARGETS:
+        if op in by_op:
+            got = next(r["verireward_over_memcpy"] for r in by_op[op].results if r["impl"] == "memcpy")
+            rows.append({"target": f"{op} <= {ceiling:g}x memcpy time", "measured": round(got, 2), "met": got <= ceiling})
+    if rows:
+        print("targets (at the default sizes; informative, not a test):", file=out)
+        for r in rows:
+            print(f"  {'met   ' if r['met'] else 'MISSED'} {r['target']}: {r['measured']}", file=out)
+    return rows
+
+
+__all__ = ["run", "DEFAULT_SIZES"]
