@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from verireward import _C
+try:
+    from verireward import _C
+except ImportError as e:  # e.g. `python` started inside the source tree, which has no compiled module
+    raise ImportError(
+        f"verireward's compiled module could not be imported ({e}). Install the package with "
+        "`pip install .` and import it from outside the source tree (whose verireward/ folder has no _C)."
+    ) from e
+from verireward import geometry
 from verireward.geometry import (
     iou_2d,
     iou_3d,
@@ -41,15 +48,4 @@ def cuda_available() -> bool:
     return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
 
 
-__all__ = [
-    "__version__",
-    "build_info",
-    "cuda_available",
-    "iou_2d",
-    "iou_3d",
-    "pairwise_iou_2d",
-    "pairwise_iou_3d",
-    "project_box_3d",
-    "rpc",
-    "keypoint_containment",
-]
+__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__]

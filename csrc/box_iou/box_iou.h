@@ -194,34 +194,27 @@ struct IouArgs {
 };
 
 template <class Exec> void iou_elementwise(const Exec& ex, const IouArgs& p) {
-  dispatch_dim(p.dim, [&](auto d) {
+  dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
+    using T = decltype(t);
     constexpr int D = decltype(d)::value;
-    dispatch_float(p.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      ex.for_each(p.n, IouElementwise<T, D>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride,
-                                            ptr<T>(p.out)});
-    });
+    ex.for_each(p.n, IouElementwise<T, D>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride, ptr<T>(p.out)});
   });
 }
 
 template <class Exec> void iou_elementwise_backward(const Exec& ex, const IouArgs& p) {
-  dispatch_dim(p.dim, [&](auto d) {
+  dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
+    using T = decltype(t);
     constexpr int D = decltype(d)::value;
-    dispatch_float(p.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      ex.for_each(p.n, IouElementwiseBackward<T, D>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride,
-                                                    ptr<const T>(p.grad_out), ptr<T>(p.grad_a), ptr<T>(p.grad_b)});
-    });
+    ex.for_each(p.n, IouElementwiseBackward<T, D>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride,
+                                                  ptr<const T>(p.grad_out), ptr<T>(p.grad_a), ptr<T>(p.grad_b)});
   });
 }
 
 template <class Exec> void iou_pairwise(const Exec& ex, const IouArgs& p) {
-  dispatch_dim(p.dim, [&](auto d) {
+  dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
+    using T = decltype(t);
     constexpr int D = decltype(d)::value;
-    dispatch_float(p.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      ex.for_each_2d(p.n, p.m, IouPairwise<T, D>{ptr<const T>(p.a), ptr<const T>(p.b), p.m, ptr<T>(p.out)});
-    });
+    ex.for_each_2d(p.n, p.m, IouPairwise<T, D>{ptr<const T>(p.a), ptr<const T>(p.b), p.m, ptr<T>(p.out)});
   });
 }
 

@@ -35,4 +35,9 @@ template <class F> void dispatch_dim(int dim, F&& f) {
   throw std::invalid_argument("verireward: spatial dimension must be 2 or 3, got " + std::to_string(dim));
 }
 
+// Calls f(Dim<D>{}, T{}) for the spatial dimension and float type of an op's arguments.
+template <class F> void dispatch_dim_float(int dim, DType dtype, F&& f) {
+  dispatch_dim(dim, [&](auto d) { dispatch_float(dtype, [&](auto t) { f(d, t); }); });
+}
+
 }  // namespace vr

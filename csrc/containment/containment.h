@@ -49,14 +49,12 @@ struct ContainmentArgs {
 };
 
 template <class Exec> void keypoint_containment(const Exec& ex, const ContainmentArgs& p) {
-  dispatch_dim(p.dim, [&](auto d) {
+  dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
+    using T = decltype(t);
     constexpr int D = decltype(d)::value;
-    dispatch_float(p.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      ex.for_each(p.n, Containment<T, D>{ptr<const T>(p.points), p.K, ptr<const int64_t>(p.counts),
-                                         ptr<const T>(p.boxes), p.box_stride, ptr<T>(p.out)},
-                  256);
-    });
+    ex.for_each(p.n, Containment<T, D>{ptr<const T>(p.points), p.K, ptr<const int64_t>(p.counts),
+                                       ptr<const T>(p.boxes), p.box_stride, ptr<T>(p.out)},
+                256);
   });
 }
 
