@@ -156,3 +156,27 @@ def test_rpc_hand_cases(backend, dtype):
     b2 = make([exact, [exact[0], exact[1], 256.0, exact[3]], exact, [math.nan, 0, 1, 1]], backend, dtype)
     got = as_list(vr.rpc(b2, b3, K, R, t))
     assert got == pytest.approx([1.0, 0.5, 0.0, 0.0])
+
+
+def test_noncontiguous_inputs_give_the_contiguous_results(backend, dtype):
+    rng = np.random.default_rng(3)
+    lo = rng.uniform(-2, 2, size=(9, 3))
+    boxes = np.concatenate([lo, lo + rng.uniform(0.1, 2, size=(9, 3))], 1)
+    boxes[:, [2, 5]] += 3.0
+    K = np.array([K_STD] * 9)
+    R = np.array([rotation(0.1 * i, 0.05, -0.02 * i) for i in range(9)])
+    t = rng.uniform(-0.5, 0.5, size=(9, 3))
+    b2 = np.concatenate([rng.uniform(0, 200, size=(9, 2)), rng.uniform(200, 500, size=(9, 2))], 1)
+    dense = [make(x, backend, dtype) for x in (boxes, K, R, t, b2)]
+    strided = []
+    for x in dense:  # every argument as a strided view of a wider buffer
+        wide = make(np.repeat(np.asarray(as_list(x)), 2, axis=-1), backend, dtype)
+        strided.append(wide[..., ::2])
+    want = [as_list(v) for v in vr.project_box_3d(*dense[:4])] + [as_list(vr.rpc(dense[4], *dense[:4]))]
+    got = [as_list(v) for v in vr.project_box_3d(*strided[:4])] + [as_list(vr.rpc(strided[4], *strided[:4]))]
+    assert got == want
+    pts = make(rng.uniform(-3, 3, size=(9, 5, 3)), backend, dtype)
+    wide_pts = make(np.repeat(np.asarray(as_list(pts)), 2, axis=1), backend, dtype)
+    counts = make(np.arange(9, dtype=np.int64) % 6, backend, dtype)
+    assert as_list(vr.keypoint_containment(wide_pts[:, ::2], counts, strided[0])) == as_list(
+        vr.keypoint_containment(pts, counts, dense[0]))

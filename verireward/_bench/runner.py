@@ -2,7 +2,9 @@
 
 For every case all implementations are first checked to agree (verireward vs torch on the full
 input, vs the pure-Python loop and shapely on a prefix); a disagreement makes the run exit with
-code 1. Then each is timed (one warm-up, median of ``repeat`` runs, CUDA synchronized). The slow
+code 1. Then all implementations of a case are timed interleaved — one warm-up each, then ``repeat`` rounds
+in which each runs once — and each reports its median (CUDA synchronized). Interleaving keeps a
+machine whose speed drifts (a shared VM) from favouring whichever implementation ran first. The slow
 baselines (pure Python, shapely) run on a prefix of at most ``python_limit`` outputs and are
 reported as throughput, which is what every ratio compares. ``memcpy`` copies max(input bytes, output bytes) of the case with torch's
 (multi-threaded) copy: the memory-traffic floor the kernel is measured against.
@@ -191,16 +193,19 @@ class Progress:
         sys.stderr.flush()
 
 
-def _timeit(fn: Callable[[], Any], repeat: int, sync: Callable[[], None]) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def _time_interleaved(fns: Dict[str, Callable[[], Any]], repeat: int, sync: Callable[[], None]) -> Dict[str, float]:
+    """Median seconds of each function over `repeat` round-robin rounds, after one warm-up each."""
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
         sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _check_agreement(case: Case) -> List[str]:
@@ -265,27 +270,24 @@ def run(sizes: Dict[str, int], dtype: str = "float32", device: str = "cpu", repe
     tdtype = getattr(torch, dtype)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     cases = build_cases(sizes, tdtype, device, python_limit, seed)
-    bar = Progress(sum(3 + len(c.baselines) for c in cases), progress)
-    slow_repeat = max(1, min(repeat, 2))
+    bar = Progress(3 * len(cases), progress)
     failures: List[str] = []
+    slow_repeat = max(1, min(repeat, 2))
     for case in cases:
         bar.step(f"{case.op}: checking agreement")
         failures += _check_agreement(case)
-        t_vr = _timeit(case.verireward, repeat, sync)
-        bar.step(f"{case.op}: verireward")
-        case.results.append({"impl": "verireward", "seconds": t_vr, "elements": case.elements})
-        for name, fn in case.baselines.items():
-            t = _timeit(fn, repeat, sync)
-            bar.step(f"{case.op}: {name}")
-            case.results.append({"impl": name, "seconds": t, "elements": case.elements})
-        for name, fn in case.prefix_baselines.items():
-            case.results.append({"impl": name, "seconds": _timeit(fn, slow_repeat, lambda: None),
-                                 "elements": case.python_elements})
         src = torch.empty(case.copy_bytes, dtype=torch.uint8, device=device)
         dst = torch.empty_like(src)
-        t_copy = _timeit(lambda: dst.copy_(src), repeat, sync)
-        bar.step(f"{case.op}: python, shapely, memcpy")
-        case.results.append({"impl": "memcpy", "seconds": t_copy, "bytes": case.copy_bytes})
+        fast = {"verireward": case.verireward, **case.baselines, "memcpy": lambda: dst.copy_(src)}
+        t = _time_interleaved(fast, repeat, sync)
+        bar.step(f"{case.op}: verireward, {', '.join(case.baselines)}, memcpy")
+        t.update(_time_interleaved(case.prefix_baselines, slow_repeat, lambda: None))
+        bar.step(f"{case.op}: {', '.join(case.prefix_baselines)}")
+        t_vr = t["verireward"]
+        for name in ["verireward", *case.baselines, *case.prefix_baselines]:
+            n_el = case.python_elements if name in case.prefix_baselines else case.elements
+            case.results.append({"impl": name, "seconds": t[name], "elements": n_el})
+        case.results.append({"impl": "memcpy", "seconds": t["memcpy"], "bytes": case.copy_bytes})
         vr_rate = case.elements / t_vr
         for r in case.results:
             if "elements" in r:
