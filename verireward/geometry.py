@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Tuple, Union
 
+import numpy as np
+
 from verireward import _C
 from verireward._backend import Call, broadcast_lead, data_ptr, is_tensor, torch_module
 
@@ -197,8 +199,6 @@ def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, 
                 raise call.value_error(f"argument 'image_size' must be (width, height), got {image_size!r}")
             w, h = (call.positive(v, "image_size") for v in image_size)
             if call.kind == "numpy":
-                import numpy as np
-
                 img = np.array([w, h], dtype=call.ref.dtype)
             else:
                 img = torch_module().tensor([w, h], dtype=call.ref.dtype, device=call.ref.device)
@@ -324,8 +324,6 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -
                boxes.ndim == 2 and boxes.shape[1] == 2 * dim and boxes.shape[0] in (1, n))
     if counts is None:
         if call.kind == "numpy":
-            import numpy as np
-
             counts = np.full((n,), k, dtype=np.int64)
         else:
             counts = torch_module().full((n,), k, dtype=torch_module().int64, device=points.device)

@@ -44,7 +44,10 @@ VR_ALWAYS_INLINE void elementwise_range(const IouElementwise<T, D>& op, int64_t 
     m4 ok;
     const d4 r = box_iou_lanes<D>(alo, ahi, blo, bhi, ok);
     ok = ok & (z == 0.0);
-    for (int l = 0; l < kLanes; ++l) op.out[i + l] = lane(ok, l) ? static_cast<T>(r[l]) : (op(i + l), op.out[i + l]);
+    for (int l = 0; l < kLanes; ++l) {
+      if (lane(ok, l)) op.out[i + l] = static_cast<T>(r[l]);
+      else op(i + l);  // the scalar path decides: non-finite, degenerate or extreme
+    }
   }
   for (; i < end; ++i) op(i);
 }
@@ -91,8 +94,10 @@ VR_ALWAYS_INLINE void pairwise_row(const IouPairwise<T, D>& op, const SoaBoxes<D
     m4 ok;
     const d4 r = box_iou_lanes<D>(alo, ahi, blo, bhi, ok);
     ok = ok & (load_d4(&sb.bad[j]) == 0.0);
-    for (int l = 0; l < kLanes; ++l)
-      op.out[i * op.m + j + l] = lane(ok, l) ? static_cast<T>(r[l]) : (op(i, j + l), op.out[i * op.m + j + l]);
+    for (int l = 0; l < kLanes; ++l) {
+      if (lane(ok, l)) op.out[i * op.m + j + l] = static_cast<T>(r[l]);
+      else op(i, j + l);
+    }
   }
   for (; j < j_end; ++j) op(i, j);
 }
