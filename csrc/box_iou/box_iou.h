@@ -33,6 +33,8 @@ template <int D, class T> VR_INLINE bool load_box(const T* p, Box<D>& b) {
 }
 
 constexpr double kMaxDouble = 1.7976931348623157e308;
+// Products below this (subnormal) lose relative precision: 1.5 * 5e-324 rounds to 1e-323.
+constexpr double kMinNormal = 2.2250738585072014e-308;
 // Beyond this magnitude extents may overflow double; both boxes are then scaled by 2^-128 (exact).
 constexpr double kHugeCoordinate = 1e300;
 
@@ -47,9 +49,10 @@ template <int D> VR_INLINE void rescale_if_huge(Box<D>& a, Box<D>& b) {
   }
 }
 
-// The rare path of box_iou: a zero extent (IoU 0 by rule), or volumes outside double's range.
-// The latter uses the same ratio with every extent divided by a's extent: the denominator is
-// >= 1 and the result in [0, 1] at any scale.
+// The rare path of box_iou: a zero extent (IoU 0 by rule), or volumes outside double's normal
+// range (overflow, or subnormal products that lost precision). The latter uses the same ratio with
+// every extent divided by a's extent: exact ratios of exact extents, a denominator >= 1, and a
+// result in [0, 1] at any scale.
 template <int D> VR_INLINE double box_iou_rare(Box<D> a, Box<D> b) {
   for (int k = 0; k < D; ++k)
     if (!(a.hi[k] > a.lo[k]) || !(b.hi[k] > b.lo[k])) return 0.0;
@@ -67,17 +70,20 @@ template <int D> VR_INLINE double box_iou_rare(Box<D> a, Box<D> b) {
 // The IoU formula for lanes of boxes already loaded as hulls (lo <= hi per axis): V is double or
 // a SIMD vector of doubles, M the matching lane mask. Disjoint and touching boxes fall out of the
 // arithmetic (a zero intersection extent), so there is no data-dependent branch. `fast_ok` is
-// false for lanes that box_iou_rare must decide: a zero extent or volumes outside double's range.
+// false for lanes that box_iou_rare must decide: a zero extent, or a volume whose partial products
+// left double's normal range (overflow; or a subnormal, which keeps too few digits). A subnormal
+// intersection volume needs no such care: divided by a normal volume, its error is below 1e-16.
 template <int D, class V, class M>
 VR_LANE_INLINE V box_iou_lanes(const V* alo, const V* ahi, const V* blo, const V* bhi, M& fast_ok) {
-  V va = splat<V>(1.0), vb = splat<V>(1.0), vi = splat<V>(1.0);
+  V va = splat<V>(1.0), vb = splat<V>(1.0), vi = splat<V>(1.0), smallest = splat<V>(1.0);
   for (int k = 0; k < D; ++k) {
     va *= ahi[k] - alo[k];
     vb *= bhi[k] - blo[k];
     vi *= vmax(vmin(ahi[k], bhi[k]) - vmax(alo[k], blo[k]), splat<V>(0.0));
+    smallest = vmin(smallest, vmin(va, vb));
   }
   const V u = va + vb - vi;  // >= max(va, vb) >= vi, also after rounding
-  fast_ok = (va > 0.0) & (vb > 0.0) & (u <= kMaxDouble);
+  fast_ok = (smallest >= kMinNormal) & (u <= kMaxDouble);
   return clamp01(vi / u);
 }
 
@@ -97,7 +103,7 @@ template <int D, class T> VR_INLINE double box_iou_raw(const T* pa, const T* pb)
 
 // Gradient of g * IoU(a, b) with respect to the 2D raw coordinates of each box (ga, gb accumulate
 // nothing: they are overwritten). Where IoU is 0 by rule (degenerate, disjoint, touching, non-finite)
-// or the volumes leave double's range the gradient is 0. Where two competing coordinates tie (the
+// or the volumes leave double's normal range (as in box_iou_lanes) the gradient is 0. Where two competing coordinates tie (the
 // intersection's edge could come from either box), the gradient is split equally between them, as
 // torch.minimum / torch.maximum do.
 template <int D, class T> VR_INLINE void box_iou_grad_raw(const T* pa, const T* pb, double g, double* ga,
@@ -106,7 +112,7 @@ template <int D, class T> VR_INLINE void box_iou_grad_raw(const T* pa, const T* 
   Box<D> a, b;
   if (!load_box<D>(pa, a) || !load_box<D>(pb, b)) return;
   double wa[D], wb[D], wi[D];
-  double va = 1.0, vb = 1.0, vi = 1.0;
+  double va = 1.0, vb = 1.0, vi = 1.0, smallest = 1.0;
   for (int k = 0; k < D; ++k) {
     wa[k] = a.hi[k] - a.lo[k];
     wb[k] = b.hi[k] - b.lo[k];
@@ -115,9 +121,10 @@ template <int D, class T> VR_INLINE void box_iou_grad_raw(const T* pa, const T* 
     va *= wa[k];
     vb *= wb[k];
     vi *= wi[k];
+    smallest = vmin(smallest, vmin(va, vb));
   }
   const double u = va + vb - vi;
-  if (!(vi > 0.0 && finite(u) && u > 0.0 && finite(va) && finite(vb))) return;
+  if (!(vi > 0.0 && smallest >= kMinNormal && u <= kMaxDouble)) return;
   const double d_vi = g * (va + vb) / (u * u);  // d IoU / d intersection volume
   const double d_v = -g * vi / (u * u);         // d IoU / d va  (= d IoU / d vb)
   for (int k = 0; k < D; ++k) {
