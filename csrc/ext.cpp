@@ -8,6 +8,7 @@
 #include "common/cpu_features.h"
 #include "common/runtime.h"
 #include "containment/containment.h"
+#include "grpo/grpo.h"
 #include "project_box/project_box.h"
 
 #ifdef _OPENMP
@@ -120,6 +121,47 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("out", &ContainmentArgs::out)
       .def_readwrite("box_stride", &ContainmentArgs::box_stride);
 
+  py::class_<GroupArgs>(m, "GroupArgs")
+      .def(py::init<>())
+      .def_readwrite("dtype", &GroupArgs::dtype)
+      .def_readwrite("device", &GroupArgs::device)
+      .def_readwrite("n", &GroupArgs::n)
+      .def_readwrite("F", &GroupArgs::F)
+      .def_readwrite("num_groups", &GroupArgs::num_groups)
+      .def_readwrite("rewards", &GroupArgs::rewards)
+      .def_readwrite("group_ptr", &GroupArgs::group_ptr)
+      .def_readwrite("out", &GroupArgs::out)
+      .def_readwrite("eps", &GroupArgs::eps)
+      .def_readwrite("std_floor", &GroupArgs::std_floor)
+      .def_readwrite("unbiased", &GroupArgs::unbiased)
+      .def_readwrite("singleton_identity", &GroupArgs::singleton_identity);
+
+  py::class_<RouteArgs>(m, "RouteArgs")
+      .def(py::init<>())
+      .def_readwrite("dtype", &RouteArgs::dtype)
+      .def_readwrite("device", &RouteArgs::device)
+      .def_readwrite("n", &RouteArgs::n)
+      .def_readwrite("F", &RouteArgs::F)
+      .def_readwrite("L", &RouteArgs::L)
+      .def_readwrite("A", &RouteArgs::A)
+      .def_readwrite("A_rpc", &RouteArgs::A_rpc)
+      .def_readwrite("A_seq", &RouteArgs::A_seq)
+      .def_readwrite("spans", &RouteArgs::spans)
+      .def_readwrite("mask", &RouteArgs::mask)
+      .def_readwrite("out", &RouteArgs::out)
+      .def_readwrite("lam", &RouteArgs::lam);
+
+  py::class_<SpanArgs>(m, "SpanArgs")
+      .def(py::init<>())
+      .def_readwrite("device", &SpanArgs::device)
+      .def_readwrite("n", &SpanArgs::n)
+      .def_readwrite("F", &SpanArgs::F)
+      .def_readwrite("L", &SpanArgs::L)
+      .def_readwrite("char_spans", &SpanArgs::char_spans)
+      .def_readwrite("offsets", &SpanArgs::offsets)
+      .def_readwrite("lengths", &SpanArgs::lengths)
+      .def_readwrite("out", &SpanArgs::out);
+
   const auto nogil = py::call_guard<py::gil_scoped_release>();
   m.def("iou_elementwise", [](const IouArgs& p) {
     require_ptrs("iou_elementwise", p.n, {p.a, p.b, p.out});
@@ -143,6 +185,23 @@ PYBIND11_MODULE(_C, m) {
     require_ptrs("rpc", p.n, {p.boxes2d, p.boxes3d, p.K, p.R, p.t, p.out});
     require(p.near > 0.0, "rpc", "near must be > 0");
     VR_DEVICE_DISPATCH(p.device, rpc, p);
+  }, nogil);
+  m.def("group_standardize", [](const GroupArgs& p) {
+    require(p.F >= 0 && p.num_groups >= 0, "group_standardize", "negative size");
+    require_ptrs("group_standardize", p.n * p.F, {p.rewards, p.group_ptr, p.out});
+    VR_DEVICE_DISPATCH(p.device, group_standardize, p);
+  }, nogil);
+  m.def("route_tokens", [](const RouteArgs& p) {
+    require(p.F >= 1 && p.L >= 0, "route_tokens", "needs F >= 1 and L >= 0");
+    require_ptrs("route_tokens", p.n * p.L, {p.spans, p.mask, p.out});
+    require(p.n * p.L == 0 || p.A != 0 || p.A_seq != 0, "route_tokens", "null advantages");
+    VR_DEVICE_DISPATCH(p.device, route_tokens, p);
+  }, nogil);
+  m.def("char_to_token_spans", [](const SpanArgs& p) {
+    require(p.F >= 0 && p.L >= 0, "char_to_token_spans", "negative size");
+    require_ptrs("char_to_token_spans", p.n, {p.offsets, p.lengths});
+    require(p.n * p.F == 0 || (p.char_spans != 0 && p.out != 0), "char_to_token_spans", "null data pointer");
+    VR_DEVICE_DISPATCH(p.device, char_to_token_spans, p);
   }, nogil);
   m.def("keypoint_containment", [](const ContainmentArgs& p) {
     require(p.K >= 0, "keypoint_containment", "negative K");

@@ -125,3 +125,65 @@ def project_sampled(box: Vec, K, R, t, near: float, steps: int = 8) -> Optional[
     if not us:
         return None
     return (min(us), min(vs), max(us), max(vs))
+
+
+# ---- GRPO / GRCA -----------------------------------------------------------------------------------
+
+
+def standardize(values: Sequence[float], ptr: Sequence[int], eps: float, unbiased: bool = True,
+                std_floor: float = 0.0, singleton_identity: bool = False) -> List[float]:
+    """Eq. 9 per group [ptr[g], ptr[g+1]): (r - mean) / (std + eps); 0 for a flat group (std <=
+    std_floor * max |r|) or a group of one (r / (1 + eps) in verl's convention)."""
+    out = [0.0] * len(values)
+    for g in range(len(ptr) - 1):
+        rows = list(range(ptr[g], ptr[g + 1]))
+        if len(rows) == 1:
+            out[rows[0]] = values[rows[0]] / (1 + eps) if singleton_identity else 0.0
+        if len(rows) < 2:
+            continue
+        xs = [values[i] for i in rows]
+        mean = math.fsum(xs) / len(xs)
+        sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1 if unbiased else len(xs)))
+        if std_floor > 0 and sd <= std_floor * max(abs(x) for x in xs):
+            continue
+        for i in rows:
+            out[i] = (values[i] - mean) / (sd + eps)
+    return out
+
+
+def route(adv_fields: Sequence[Sequence[float]], adv_rpc: Optional[Sequence[float]], spans, mask, lam: float):
+    """Eq. 10 and 14, token by token."""
+    out = []
+    for i, row_mask in enumerate(mask):
+        F = len(adv_fields[i])
+        bg = math.fsum(adv_fields[i]) / F
+        if adv_rpc is not None:
+            bg = (1 - lam) * bg + lam * adv_rpc[i]
+        row = []
+        for t, m in enumerate(row_mask):
+            if not m:
+                row.append(0.0)
+                continue
+            owner = next((f for f in range(F) if spans[i][f][0] <= t < spans[i][f][1]), None)
+            row.append(adv_fields[i][owner] if owner is not None else bg)
+        out.append(row)
+    return out
+
+
+def token_spans(char_spans, offsets, length: int):
+    """Tokens overlapping each field's [start, end) among the first `length`; then disjoint in text
+    order (a shared token stays with the earlier field; a field left empty gets (0, 0))."""
+    raw = []
+    for cs, ce in char_spans:
+        hits = [t for t in range(length) if cs < ce and offsets[t] < ce and offsets[t + 1] > cs]
+        raw.append([hits[0], hits[-1] + 1] if hits else [0, 0])
+    order = sorted((f for f in range(len(raw)) if raw[f][0] < raw[f][1]), key=lambda f: (char_spans[f][0], f))
+    prev_end = 0
+    for f in order:
+        start = max(raw[f][0], prev_end)
+        if start >= raw[f][1]:
+            raw[f] = [0, 0]
+        else:
+            raw[f][0] = start
+            prev_end = raw[f][1]
+    return raw

@@ -55,7 +55,9 @@ class Call:
     def __init__(self, op: str):
         self.op = op
         self.kind: str | None = None  # "torch" | "numpy"
-        self.ref: Any = None  # the first float array: its dtype and device are the call's
+        self.first: Any = None  # the first array argument: its kind and device are the call's
+        self.first_name = ""
+        self.ref: Any = None  # the first float array: its dtype is the call's
         self.ref_name = ""
 
     # -- errors ---------------------------------------------------------------------------------
@@ -73,11 +75,11 @@ class Call:
                 f"argument '{name}' must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}"
             )
         if self.kind is None:
-            self.kind = kind
+            self.kind, self.first, self.first_name = kind, x, name
         elif kind != self.kind:
             other = "torch.Tensor" if self.kind == "torch" else "numpy.ndarray"
             raise self.type_error(
-                f"argument '{name}' is a {type(x).__module__}.{type(x).__name__} but '{self.ref_name}' "
+                f"argument '{name}' is a {type(x).__module__}.{type(x).__name__} but '{self.first_name}' "
                 f"is a {other}; pass arrays of one kind"
             )
         if kind == "torch":
@@ -89,9 +91,9 @@ class Call:
                     f"argument '{name}' is a CUDA tensor but verireward was built without CUDA "
                     "(reinstall with VERIREWARD_CUDA=1 where nvcc is available)"
                 )
-        if self.ref is not None and _device_str(x) != _device_str(self.ref):
+        if _device_str(x) != _device_str(self.first):
             raise self.value_error(
-                f"argument '{name}' is on {_device_str(x)} but '{self.ref_name}' is on {_device_str(self.ref)}"
+                f"argument '{name}' is on {_device_str(x)} but '{self.first_name}' is on {_device_str(self.first)}"
             )
         return x
 
@@ -127,6 +129,41 @@ class Call:
             raise self.type_error(f"argument '{name}' must have an integer dtype, got {x.dtype}")
         return x.detach().to(torch.int64).contiguous()
 
+    def mask(self, x: Any, name: str) -> Any:
+        """Any bool or numeric array as contiguous uint8 (1 where x != 0) on the call's device."""
+        x = self._array(x, name)
+        if isinstance(x, np.ndarray):
+            return np.ascontiguousarray(x.view(np.uint8) if x.dtype == np.bool_ else (x != 0).astype(np.uint8))
+        torch = torch_module()
+        x = x.detach()
+        return (x if x.dtype == torch.bool else x != 0).contiguous().view(torch.uint8)
+
+    def group_ptr(self, groups: Any, n: int, name: str = "groups") -> Any:
+        """`groups` as a CSR pointer [B + 1] (int64, on the call's device): an int G means rows
+        g*G .. g*G+G-1 share a prompt (G must divide n); an integer array must start at 0, end at
+        n and never decrease."""
+        if isinstance(groups, (int, np.integer)) and not isinstance(groups, bool):
+            g = int(groups)
+            if g < 1 or n % g != 0:
+                raise self.value_error(f"argument '{name}' = {g} must be >= 1 and divide the batch size {n}")
+            ptr = np.arange(0, n + 1, g, dtype=np.int64)
+            if self.kind == "torch":
+                torch = torch_module()
+                return torch.from_numpy(ptr).to(self.first.device)
+            return ptr
+        ptr = self.ints(groups, name)
+        self.shape(ptr, name, f"[B + 1] with B >= 1 (a CSR pointer) or an int group size", ptr.ndim == 1 and ptr.shape[0] >= 2)
+        ok = int(ptr[0]) == 0 and int(ptr[-1]) == n and bool((ptr[1:] >= ptr[:-1]).all())
+        if not ok:
+            raise self.value_error(f"argument '{name}' must start at 0, end at the batch size {n} and never decrease")
+        return ptr
+
+    def finite(self, x: Any, name: str) -> None:
+        torch = torch_module()
+        ok = bool(np.isfinite(x).all()) if isinstance(x, np.ndarray) else bool(torch.isfinite(x).all())
+        if not ok:
+            raise self.value_error(f"argument '{name}' has a NaN or infinite value; rewards must be finite")
+
     def shape(self, x: Any, name: str, expected: str, ok: bool) -> None:
         if not ok:
             raise self.value_error(f"argument '{name}' must have shape {expected}, got {_shape_str(x.shape)}")
@@ -145,12 +182,14 @@ class Call:
         return _FLOAT_NP[np.dtype(str(self.ref.dtype).replace("torch.", ""))]
 
     def device(self) -> Any:
+        """The _C.Device of the call's arrays (with the caller's current CUDA stream)."""
         d = _C.Device()
-        if self.kind == "torch" and self.ref.device.type == "cuda":
+        if self.kind == "torch" and self.first.device.type == "cuda":
             torch = torch_module()
+            dev = self.first.device
             d.type = 1
-            d.index = self.ref.device.index if self.ref.device.index is not None else torch.cuda.current_device()
-            d.stream = torch.cuda.current_stream(self.ref.device).cuda_stream
+            d.index = dev.index if dev.index is not None else torch.cuda.current_device()
+            d.stream = torch.cuda.current_stream(dev).cuda_stream
         return d
 
     def contiguous(self, x: Any) -> Any:

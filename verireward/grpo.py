@@ -1,0 +1,198 @@
+"""Group-relative advantages with per-field credit (GRCA paper Eq. 9, 10, 14) and the alignment of
+character spans to token spans.
+
+Groups are contiguous rows: ``groups`` is an int G (rows g·G … g·G+G−1 share a prompt, TRL's
+layout) or a CSR pointer ``group_ptr [B+1]`` for groups of different sizes (verl's uid layout once
+sorted). Statistics are accumulated in float64 in C++/CUDA kernels; inputs and outputs are torch
+tensors (CPU or CUDA) or numpy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from verireward import _C
+from verireward._backend import Call, data_ptr
+
+Array = Any
+Groups = Union[int, Array]
+
+# compat presets: (eps, std_floor, singleton_identity). TRL's GRPOTrainer divides by std + 1e-4;
+# verl's GRPO estimator by std + 1e-6 and treats a group of one as mean 0, std 1.
+_COMPAT = {"trl": (1e-4, 0.0, False), "verl": (1e-6, 0.0, True)}
+
+
+def _standardize(call: Call, rewards: Array, ptr: Array, eps: float, std_floor: float, unbiased: bool,
+                 singleton_identity: bool) -> Array:
+    """rewards [n, F] (contiguous, the call's kind) -> standardized [n, F] by the group kernel."""
+    out = call.empty(rewards.shape)
+    args = _C.GroupArgs()
+    args.dtype, args.device = call.dtype_code, call.device()
+    args.n, args.F, args.num_groups = rewards.shape[0], rewards.shape[1], ptr.shape[0] - 1
+    args.rewards, args.group_ptr, args.out = data_ptr(rewards), data_ptr(ptr), data_ptr(out)
+    args.eps, args.std_floor, args.unbiased, args.singleton_identity = eps, std_floor, unbiased, singleton_identity
+    _C.group_standardize(args)
+    return out
+
+
+def _settings(call: Call, eps: float, std_floor: float, compat: Optional[str]):
+    if compat is not None:
+        if compat not in _COMPAT:
+            raise call.value_error(f"argument 'compat' must be None, 'trl' or 'verl', got {compat!r}")
+        return _COMPAT[compat]
+    for value, name in ((eps, "eps"), (std_floor, "std_floor")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= float(value) < float("inf")):
+            raise call.value_error(f"argument '{name}' must be a finite number >= 0, got {value!r}")
+    return float(eps), float(std_floor), False
+
+
+def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbiased: bool = True,
+                      std_floor: float = 1e-6, compat: Optional[str] = None) -> Array:
+    """Group-relative standardization (GRPO; GRCA Eq. 9), per column.
+
+    ``A_i = (r_i − μ_g) / (σ_g + eps)`` with μ_g, σ_g the mean and standard deviation (unbiased
+    by default) of the column over the rows of i's group, accumulated in float64.
+
+    Rules: a group whose values are equal up to rounding — ``σ ≤ std_floor · max_i |r_i|`` —
+    gets 0 (float32 residue never becomes huge advantages; ``std_floor=0`` disables it). A group of
+    one row gets 0. ``compat="trl"`` reproduces TRL's GRPO (``σ + 1e-4``, no floor) and
+    ``compat="verl"`` verl's (``σ + 1e-6``, no floor, a group of one gives ``r / (1 + 1e-6)``).
+
+    Args:
+        rewards: ``[N]`` or ``[N, F]`` finite floats.
+        groups: int G dividing N, or ``group_ptr [B+1]`` integers (0 … N, non-decreasing).
+
+    Returns:
+        The same shape, kind, dtype and device as ``rewards``.
+    """
+    call = Call("group_standardize")
+    rewards = call.floats(rewards, "rewards")
+    call.shape(rewards, "rewards", "[N] or [N, F]", rewards.ndim in (1, 2))
+    call.finite(rewards, "rewards")
+    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
+    flat = rewards.ndim == 1
+    r = call.contiguous(rewards.reshape(-1, 1) if flat else rewards)
+    ptr = call.group_ptr(groups, r.shape[0])
+    out = _standardize(call, r, ptr, eps, std_floor, bool(unbiased), singleton)
+    return out.reshape(-1) if flat else out
+
+
+def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, groups: Groups,
+                      rpc: Optional[Array] = None, lam: float = 0.15, eps: float = 1e-6, *,
+                      mode: str = "routed", unbiased: bool = True, std_floor: float = 1e-6,
+                      compat: Optional[str] = None) -> Array:
+    """Per-token advantages with each field's credit routed to the tokens that wrote it (GRCA).
+
+    ``routed`` (Eq. 10, 14): field rewards are standardized per group and field (Eq. 9, see
+    :func:`group_standardize`); a token inside field f's span gets ``Ã_f``; every other token
+    inside the mask gets ``Ã_bg = (1 − λ)·mean_f Ã_f + λ·Ã_rpc`` (λ = 0 without ``rpc``); padding
+    gets 0. A field with an empty span (missing or malformed, §3.7) reaches no token.
+    ``broadcast`` (the GRPO baseline): the sequence reward ``mean_f r_f`` (with ``rpc``:
+    ``(1 − λ)·mean_f r_f + λ·r_rpc``) is standardized and given to every token inside the mask. With
+    one field whose span covers the response, both modes agree.
+
+    Args:
+        field_rewards: ``[N, F]`` finite floats, F >= 1.
+        token_spans: ``[N, F, 2]`` integer token spans ``[start, end)`` (``(0, 0)`` when empty),
+            e.g. from :func:`char_to_token_spans`. A token in two spans goes to the first field.
+        mask: ``[N, L]`` response mask (bool or numeric; nonzero = generated token).
+        groups: int G dividing N, or ``group_ptr [B+1]``.
+        rpc: optional ``[N]`` reprojection-consistency rewards (:func:`verireward.rpc`).
+        lam: the RPC weight λ in [0, 1] (the paper's 0.15).
+        eps, unbiased, std_floor, compat: as in :func:`group_standardize`.
+        mode: ``"routed"`` or ``"broadcast"``.
+
+    Returns:
+        ``[N, L]`` advantages, the dtype, kind and device of ``field_rewards``.
+    """
+    call = Call("routed_advantages")
+    fr = call.floats(field_rewards, "field_rewards")
+    call.shape(fr, "field_rewards", "[N, F] with F >= 1", fr.ndim == 2 and fr.shape[1] >= 1)
+    n, nf = fr.shape
+    spans = call.ints(token_spans, "token_spans")
+    call.shape(spans, "token_spans", f"[{n}, {nf}, 2]", tuple(spans.shape) == (n, nf, 2))
+    m = call.mask(mask, "mask")
+    call.shape(m, "mask", f"[{n}, L]", m.ndim == 2 and m.shape[0] == n)
+    if mode not in ("routed", "broadcast"):
+        raise call.value_error(f"argument 'mode' must be 'routed' or 'broadcast', got {mode!r}")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (0.0 <= float(lam) <= 1.0):
+        raise call.value_error(f"argument 'lam' must be a number in [0, 1], got {lam!r}")
+    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
+    call.finite(fr, "field_rewards")
+    fr = call.contiguous(fr)
+    r_rpc = None
+    if rpc is not None:
+        r_rpc = call.floats(rpc, "rpc")
+        call.shape(r_rpc, "rpc", f"[{n}]", tuple(r_rpc.shape) == (n,))
+        call.finite(r_rpc, "rpc")
+        r_rpc = call.contiguous(r_rpc.reshape(n, 1))
+    ptr = call.group_ptr(groups, n)
+    std = (eps, std_floor, bool(unbiased), singleton)
+    args = _C.RouteArgs()
+    keep = []
+    if mode == "broadcast":
+        seq = fr.mean(1)
+        if r_rpc is not None:
+            seq = (1.0 - lam) * seq + lam * r_rpc.reshape(n)
+        a_seq = _standardize(call, call.contiguous(seq.reshape(n, 1)), ptr, *std)
+        keep.append(a_seq)
+        args.A_seq = data_ptr(a_seq)
+    else:
+        a = _standardize(call, fr, ptr, *std)
+        keep.append(a)
+        args.A = data_ptr(a)
+        if r_rpc is not None:
+            a_rpc = _standardize(call, r_rpc, ptr, *std)
+            keep.append(a_rpc)
+            args.A_rpc, args.lam = data_ptr(a_rpc), float(lam)
+    L = m.shape[1]
+    out = call.empty((n, L))
+    args.dtype, args.device, args.n, args.F, args.L = call.dtype_code, call.device(), n, nf, L
+    args.spans, args.mask, args.out = data_ptr(spans), data_ptr(m), data_ptr(out)
+    _C.route_tokens(args)
+    return out
+
+
+def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array) -> Array:
+    """Token span of each field from its character span (the alignment step of GRCA §3.3).
+
+    Token t of row i covers characters ``[token_offsets[i, t], token_offsets[i, t+1])``. A token
+    belongs to a field when that range overlaps the field's ``[start, end)``; the field's token
+    span runs from its first to its last overlapping token among the first ``lengths[i]`` tokens.
+    An empty character span or no overlapping token gives ``(0, 0)``. Spans are then made disjoint
+    in text order: a token shared with the field before it stays with that earlier field, and a
+    field left without tokens gets ``(0, 0)``.
+
+    Args:
+        char_spans: ``[N, F, 2]`` integers (``ParsedBatch.char_spans``).
+        token_offsets: ``[N, L+1]`` integers, non-decreasing per row (``token_char_offsets``).
+        lengths: ``[N]`` integers in ``[0, L]``: generated tokens per row.
+
+    Returns:
+        ``[N, F, 2]`` int64, the same kind and device.
+    """
+    call = Call("char_to_token_spans")
+    cs = call.ints(char_spans, "char_spans")
+    call.shape(cs, "char_spans", "[N, F, 2]", cs.ndim == 3 and cs.shape[2] == 2)
+    n, nf = cs.shape[0], cs.shape[1]
+    off = call.ints(token_offsets, "token_offsets")
+    call.shape(off, "token_offsets", f"[{n}, L + 1]", off.ndim == 2 and off.shape[0] == n and off.shape[1] >= 1)
+    L = off.shape[1] - 1
+    ln = call.ints(lengths, "lengths")
+    call.shape(ln, "lengths", f"[{n}]", tuple(ln.shape) == (n,))
+    if n > 0 and bool((ln < 0).any() or (ln > L).any()):
+        raise call.value_error(f"argument 'lengths' must lie in [0, {L}] (L = token_offsets.shape[1] - 1)")
+    if n > 0 and L > 0 and not bool((off[:, 1:] >= off[:, :-1]).all()):
+        raise call.value_error("argument 'token_offsets' must be non-decreasing along each row")
+    out = np.zeros((n, nf, 2), dtype=np.int64) if call.kind == "numpy" else off.new_zeros((n, nf, 2))
+    args = _C.SpanArgs()
+    args.device = call.device()
+    args.n, args.F, args.L = n, nf, L
+    args.char_spans, args.offsets, args.lengths, args.out = data_ptr(cs), data_ptr(off), data_ptr(ln), data_ptr(out)
+    _C.char_to_token_spans(args)
+    return out
+
+
+__all__ = ["group_standardize", "routed_advantages", "char_to_token_spans"]
