@@ -187,3 +187,32 @@ def token_spans(char_spans, offsets, length: int):
             raw[f][0] = start
             prev_end = raw[f][1]
     return raw
+
+
+def grca_loss(logp, old_logp, adv, mask, clip_eps, ref_logp=None, beta=0.0, aggregation="sample_mean",
+              max_log_ratio=20.0) -> float:
+    """Eq. 16 token by token (negated, to minimize), with the k3 KL and the three aggregations."""
+    total, tokens, per_sample = 0.0, 0, []
+    for i in range(len(logp)):
+        s, n = 0.0, 0
+        for t in range(len(logp[i])):
+            if not mask[i][t]:
+                continue
+            lr = min(max(logp[i][t] - old_logp[i][t], -max_log_ratio), max_log_ratio)
+            rho = math.exp(lr)
+            clipped = min(max(rho, 1 - clip_eps), 1 + clip_eps)
+            term = -min(rho * adv[i][t], clipped * adv[i][t])
+            if ref_logp is not None:
+                d = min(max(ref_logp[i][t] - logp[i][t], -max_log_ratio), max_log_ratio)
+                term += beta * (math.exp(d) - d - 1)
+            s += term
+            n += 1
+        per_sample.append((s, n))
+        total += s
+        tokens += n
+    N = max(len(logp), 1)
+    if aggregation == "sample_mean":
+        return sum(s / n for s, n in per_sample if n) / N
+    if aggregation == "token_mean":
+        return total / max(tokens, 1)
+    return total / N

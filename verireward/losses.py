@@ -1,0 +1,120 @@
+"""Policy-gradient losses over per-token advantages (torch; these need autograd).
+
+``grca_loss`` is the GRCA paper's routed clipped surrogate (Eq. 16). It is a pure function of
+tensors: trainers call it, nothing here knows about a trainer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+AGGREGATIONS = ("sample_mean", "token_mean", "sequence_sum")
+
+
+def _check(op: str, name: str, x: Any, shape: Optional[Tuple[int, ...]] = None, floating: bool = True) -> None:
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a torch.Tensor, got {type(x).__name__}")
+    if floating and not x.dtype.is_floating_point:
+        raise TypeError(f"{op}: argument '{name}' must have a floating dtype, got {x.dtype}")
+    if shape is not None and tuple(x.shape) != shape:
+        raise ValueError(f"{op}: argument '{name}' must have shape [{', '.join(map(str, shape))}], "
+                         f"got [{', '.join(map(str, x.shape))}]")
+
+
+def grca_loss(
+    logp: Any,
+    old_logp: Any,
+    advantages: Any,
+    mask: Any,
+    clip_eps: float = 0.2,
+    ref_logp: Optional[Any] = None,
+    beta: float = 0.0,
+    *,
+    aggregation: str = "sample_mean",
+    max_log_ratio: float = 20.0,
+    return_stats: bool = False,
+) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
+    """Routed clipped surrogate loss (GRCA paper Eq. 16), to minimize.
+
+    Per token: ``ρ_t = exp(clamp(logp_t − old_logp_t, ±max_log_ratio))`` and
+    ``ℓ_t = −min(ρ_t·A_t, clip(ρ_t, 1 − ε, 1 + ε)·A_t) + β·KL_t`` with the k3 estimator
+    ``KL_t = exp(ref_t − logp_t) − (ref_t − logp_t) − 1`` when ``ref_logp`` is given (its log-ratio
+    clamped alike). Aggregation over the tokens inside ``mask``:
+
+    * ``"sample_mean"`` (the paper): ``1/N Σ_i 1/L_i Σ_t ℓ_{i,t}``; a sample with no token adds 0;
+    * ``"token_mean"``: ``Σ_i Σ_t ℓ_{i,t} / Σ_i L_i``;
+    * ``"sequence_sum"``: ``1/N Σ_i Σ_t ℓ_{i,t}``.
+
+    Args:
+        logp: ``[N, L]`` log-probabilities of the generated tokens under the current policy (with grad).
+        old_logp: ``[N, L]`` the same under the policy that sampled them (no grad is taken through it).
+        advantages: ``[N, L]`` per-token advantages, e.g. :func:`verireward.routed_advantages`.
+        mask: ``[N, L]`` response mask (bool or numeric, nonzero = generated token).
+        clip_eps: ε.
+        ref_logp: optional ``[N, L]`` reference-policy log-probabilities for the KL term.
+        beta: KL weight β.
+        aggregation: see above.
+        max_log_ratio: clamp of log-ratios before ``exp`` (finite losses for any input).
+        return_stats: also return ``{"clip_fraction", "kl", "ratio_mean"}`` (detached; over masked tokens).
+
+    Returns:
+        A scalar tensor (and the stats dict with ``return_stats``).
+
+    Example:
+        >>> loss = grca_loss(logp, old_logp, vr.routed_advantages(r, spans, mask, G), mask)
+        >>> loss.backward()
+    """
+    import torch
+
+    op = "grca_loss"
+    _check(op, "logp", logp)
+    if logp.ndim != 2:
+        raise ValueError(f"{op}: argument 'logp' must have shape [N, L], got [{', '.join(map(str, logp.shape))}]")
+    shape = tuple(logp.shape)
+    _check(op, "old_logp", old_logp, shape)
+    _check(op, "advantages", advantages, shape)
+    _check(op, "mask", mask, shape, floating=False)
+    if ref_logp is not None:
+        _check(op, "ref_logp", ref_logp, shape)
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"{op}: argument 'aggregation' must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+    for value, name in ((clip_eps, "clip_eps"), (beta, "beta"), (max_log_ratio, "max_log_ratio")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < float("inf")):
+            raise ValueError(f"{op}: argument '{name}' must be a finite number >= 0, got {value!r}")
+
+    m = (mask != 0).to(logp.dtype)
+    log_ratio = (logp - old_logp.detach()).clamp(-max_log_ratio, max_log_ratio)
+    ratio = torch.exp(log_ratio)
+    adv = advantages.detach().to(logp.dtype)
+    surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
+    per_token = -surrogate
+    kl = None
+    if ref_logp is not None:
+        d = (ref_logp.detach() - logp).clamp(-max_log_ratio, max_log_ratio)
+        kl = torch.exp(d) - d - 1
+        per_token = per_token + beta * kl
+    per_token = per_token * m
+    lengths = m.sum(1)
+    n = max(shape[0], 1)
+    if aggregation == "sample_mean":
+        loss = (per_token.sum(1) / lengths.clamp(min=1)).sum() / n
+    elif aggregation == "token_mean":
+        loss = per_token.sum() / lengths.sum().clamp(min=1)
+    else:
+        loss = per_token.sum() / n
+    if not return_stats:
+        return loss
+    with torch.no_grad():
+        tokens = m.sum().clamp(min=1)
+        clipped = ((ratio < 1 - clip_eps) & (adv < 0)) | ((ratio > 1 + clip_eps) & (adv > 0))
+        stats = {
+            "clip_fraction": (clipped.to(logp.dtype) * m).sum() / tokens,
+            "ratio_mean": (ratio * m).sum() / tokens,
+            "kl": (kl * m).sum() / tokens if kl is not None else torch.zeros((), dtype=logp.dtype, device=logp.device),
+        }
+    return loss, stats
+
+
+__all__ = ["grca_loss"]
