@@ -1,6 +1,9 @@
 // verireward._C: the only binding file. Each op takes one argument struct of validated raw
 // pointers (see common/abi.h); the GIL is released while a kernel runs.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
 #include <string>
 
 #include "box_iou/box_iou.h"
@@ -9,6 +12,7 @@
 #include "common/runtime.h"
 #include "containment/containment.h"
 #include "grpo/grpo.h"
+#include "parse/parse.h"
 #include "project_box/project_box.h"
 
 #ifdef _OPENMP
@@ -161,6 +165,37 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("offsets", &SpanArgs::offsets)
       .def_readwrite("lengths", &SpanArgs::lengths)
       .def_readwrite("out", &SpanArgs::out);
+
+  py::class_<FieldSpec>(m, "FieldSpec")
+      .def(py::init<>())
+      .def_readwrite("kind", &FieldSpec::kind)
+      .def_readwrite("dim", &FieldSpec::dim)
+      .def_readwrite("max_values", &FieldSpec::max_values)
+      .def_readwrite("quantized", &FieldSpec::quantized)
+      .def_readwrite("bins", &FieldSpec::bins)
+      .def_readwrite("keys", &FieldSpec::keys);
+
+  // texts: a list of UTF-8 bytes objects (kept alive by the caller); outputs allocated by Python.
+  m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, int64_t width,
+                          std::uintptr_t valid, std::uintptr_t spans, std::uintptr_t values, std::uintptr_t counts) {
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (const py::handle t : texts) {
+      char* buf = nullptr;
+      Py_ssize_t len = 0;
+      if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
+        throw std::invalid_argument("verireward._C.parse_texts: texts must be bytes");
+      views.emplace_back(buf, static_cast<size_t>(len));
+    }
+    int64_t need = 0;
+    for (const auto& f : fields) need = std::max<int64_t>(need, f.kind == 0 ? 0 : (f.kind == 1 ? 2 * f.dim : f.max_values));
+    require(width >= need, "parse_texts", "width smaller than a field's values");
+    require(views.empty() || fields.empty() || (valid && spans && counts && (width == 0 || values)), "parse_texts",
+            "null data pointer");
+    ParseOutputs out{width, ptr<uint8_t>(valid), ptr<int64_t>(spans), ptr<double>(values), ptr<int64_t>(counts)};
+    py::gil_scoped_release release;
+    parse_texts(views, fields, out);
+  });
 
   const auto nogil = py::call_guard<py::gil_scoped_release>();
   m.def("iou_elementwise", [](const IouArgs& p) {

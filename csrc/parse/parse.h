@@ -1,0 +1,44 @@
+// Structured-output scanner (GRCA paper §3.2, §3.7): finds the JSON object in a model's output and
+// reads the schema's fields from it, never reading outside the text and never throwing.
+//
+// The object is the first '{' from which a complete object parses under a tolerant JSON grammar:
+// strings in double or single quotes, trailing commas, and '(...)' tuples beside '[...]' lists
+// (the paper's `[(x, y, z), (x, y, z)]`), nested at most kMaxDepth deep. Prose and ```json fences
+// around it are skipped. A field is read from the object's top-level keys (its name or an alias):
+// missing or duplicated => invalid. A text field takes any value. A numeric field's value must be
+// a flat list of numbers or a list of `dim`-tuples; box fields need exactly 2*dim numbers, point
+// fields a multiple of dim up to `max_values`. Numbers are JSON numbers (a leading '.' or '+' is
+// tolerated); a non-finite one (1e999) makes the field invalid, and for a quantized field so does a
+// non-integer or a value outside [0, bins]. Spans are the value text, brackets included, in
+// Unicode code points (Python str indices); (0, 0) for an invalid field.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vr {
+
+struct FieldSpec {
+  int kind = 0;            // 0 text, 1 box (2*dim numbers), 2 points (k*dim numbers, k*dim <= max_values)
+  int dim = 2;
+  int64_t max_values = 4;
+  bool quantized = false;
+  int64_t bins = 1000;
+  std::vector<std::string> keys;  // name and aliases
+};
+
+struct ParseOutputs {
+  int64_t width = 0;         // values per field slot
+  uint8_t* valid = nullptr;  // [n, F]
+  int64_t* spans = nullptr;  // [n, F, 2]
+  double* values = nullptr;  // [n, F, width]
+  int64_t* counts = nullptr; // [n, F] numbers read
+};
+
+constexpr int kMaxDepth = 32;
+
+void parse_texts(const std::vector<std::string_view>& texts, const std::vector<FieldSpec>& fields,
+                 const ParseOutputs& out);
+
+}  // namespace vr

@@ -1,0 +1,211 @@
+"""Structured-output parsing (GRCA paper §3.2, §3.7): the schema, and ``parse`` over a batch of texts.
+
+The scanning is native C++ (``csrc/parse/``): it finds the JSON object in a model's output (inside
+prose or a code fence), reads each field of the schema, and reports its value text's span in Python
+``str`` indices. It never raises on what a model wrote and never uses ``eval``. Rules:
+
+* the object is the first ``{`` from which a complete object parses; double- or single-quoted
+  strings, trailing commas and ``(x, y, z)`` tuples are accepted. A truncated object, with no
+  closing brace, leaves every field invalid;
+* a field is read from the object's top-level keys (its name or an alias): missing, duplicated,
+  of the wrong arity or unparsable ⇒ invalid, span ``(0, 0)``, values NaN, point count 0;
+* numeric values: a flat list ``[x1, y1, x2, y2]`` or a list of tuples ``[(x1, y1), (x2, y2)]``;
+  boxes need exactly 2·D numbers, points a multiple of D (at most ``max_points``);
+* a quantized field (frame ``"bins"``) takes integers in ``[0, bins]``; anything else makes it
+  invalid. Values are converted once, here, into the ground truth's frame (see :class:`Field`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from verireward import _C
+
+KINDS = {"text": (0, 0), "box2d": (1, 2), "box3d": (1, 3), "points2d": (2, 2), "points3d": (2, 3)}
+FRAMES = ("bins", "normalized", "pixels", "raw")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the output schema and the coordinate frame its values are written in.
+
+    Args:
+        name: the JSON key.
+        kind: ``"text"``, ``"box2d"``, ``"box3d"``, ``"points2d"`` or ``"points3d"``.
+        aliases: other keys accepted for it (e.g. ``("bbox_2d",)``).
+        frame: how numbers are written, and how they become ground-truth coordinates, per axis:
+
+            * ``"bins"``: integers ``b`` in ``[0, bins]`` ⇒ ``lo + b / bins · (hi − lo)`` with ``ranges``;
+            * ``"normalized"``: ``v`` in 0–1 ⇒ ``lo + v · (hi − lo)``;
+            * ``"pixels"``: pixels of the image the model saw ⇒ scaled by ``image_size / resized_size``
+              (identity when ``resized_size`` is None);
+            * ``"raw"``: taken as written.
+        bins: the number of bins (the paper's 1000).
+        ranges: ``(lo, hi)`` per axis in the ground truth's frame (2 or 3 pairs); default ``(0, 1)``
+            each, i.e. normalized ground truth. 3D fields should state their metric range.
+        image_size, resized_size: ``(W, H)`` for the ``"pixels"`` frame.
+        max_points: the most points a points field may hold.
+    """
+
+    name: str
+    kind: str
+    aliases: Tuple[str, ...] = ()
+    frame: str = "bins"
+    bins: int = 1000
+    ranges: Optional[Tuple[Tuple[float, float], ...]] = None
+    image_size: Optional[Tuple[float, float]] = None
+    resized_size: Optional[Tuple[float, float]] = None
+    max_points: int = 32
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Field {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"Field {self.name!r}: frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+            raise ValueError(f"Field {self.name!r}: bins must be an int >= 1, got {self.bins!r}")
+        if self.max_points < 1:
+            raise ValueError(f"Field {self.name!r}: max_points must be >= 1, got {self.max_points!r}")
+        dim = self.dim
+        if self.ranges is not None and (len(self.ranges) != dim or any(len(r) != 2 for r in self.ranges)):
+            raise ValueError(f"Field {self.name!r}: ranges must hold {dim} (lo, hi) pairs, got {self.ranges!r}")
+        if self.frame == "pixels":
+            if dim != 2:
+                raise ValueError(f"Field {self.name!r}: the pixels frame is for 2D fields")
+            if self.resized_size is not None and self.image_size is None:
+                raise ValueError(f"Field {self.name!r}: resized_size needs image_size")
+
+    @property
+    def dim(self) -> int:
+        return KINDS[self.kind][1]
+
+    def affine(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(offset, scale) per axis: ground truth = offset + scale · written value."""
+        dim = self.dim
+        ranges = self.ranges or ((0.0, 1.0),) * dim
+        lo = np.array([r[0] for r in ranges], dtype=np.float64)
+        width = np.array([r[1] - r[0] for r in ranges], dtype=np.float64)
+        if self.frame == "bins":
+            return lo, width / self.bins
+        if self.frame == "normalized":
+            return lo, width
+        if self.frame == "pixels" and self.resized_size is not None:
+            return np.zeros(2), np.array(self.image_size, dtype=np.float64) / np.array(self.resized_size, dtype=np.float64)
+        return np.zeros(dim), np.ones(dim)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The fields a completion must contain, in order (the order of ``ParsedBatch.fields``)."""
+
+    fields: Tuple[Field, ...]
+
+    def __post_init__(self) -> None:
+        keys: Dict[str, str] = {}
+        for f in self.fields:
+            for k in (f.name, *f.aliases):
+                if k in keys:
+                    raise ValueError(f"Schema: key {k!r} names both {keys[k]!r} and {f.name!r}")
+                keys[k] = f.name
+
+    @staticmethod
+    def default() -> "Schema":
+        """The GRCA paper's schema: answer, description, bbox2d, bbox3d, kpts2d, kpts3d; bins 0..1000
+        mapped to [0, 1] on every axis (normalized ground truth)."""
+        return Schema((
+            Field("answer", "text"),
+            Field("description", "text"),
+            Field("bbox2d", "box2d", aliases=("bbox_2d",)),
+            Field("bbox3d", "box3d", aliases=("bbox_3d",)),
+            Field("kpts2d", "points2d", aliases=("kpts_2d", "keypoints_2d")),
+            Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d")),
+        ))
+
+    @property
+    def names(self) -> Tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+@dataclass
+class ParsedBatch:
+    """What ``parse`` read. ``values[name]``: boxes ``[N, 2D]``, points ``[N, K, D]`` (with
+    ``counts[name] [N]``), both float64 in the ground truth's frame and NaN where invalid; text
+    fields a list of the value texts (None where invalid). ``valid [N, F]`` bool and
+    ``char_spans [N, F, 2]`` int64, in schema order."""
+
+    fields: Tuple[str, ...]
+    values: Dict[str, Any]
+    counts: Dict[str, Any]
+    valid: Any
+    char_spans: Any
+
+
+def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str = "torch") -> ParsedBatch:
+    """Reads every field of ``schema`` (default: the paper's) from each text. Never raises for what a
+    text contains; ``TypeError`` if ``texts`` is not a sequence of ``str``.
+
+    Args:
+        texts: N decoded completions.
+        schema: the fields to read; :meth:`Schema.default` when None.
+        array: ``"torch"`` (CPU tensors) or ``"numpy"`` for the returned arrays.
+    """
+    schema = schema or Schema.default()
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise TypeError(f"parse: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"parse: texts[{i}] must be a str, got {type(t).__name__}")
+    if array not in ("torch", "numpy"):
+        raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
+    n, nf = len(texts), len(schema.fields)
+    specs = []
+    width = 0
+    for f in schema.fields:
+        kind, dim = KINDS[f.kind]
+        spec = _C.FieldSpec()
+        spec.kind, spec.dim = kind, max(dim, 1)
+        spec.max_values = 2 * dim if kind == 1 else f.max_points * dim
+        spec.quantized, spec.bins = f.frame == "bins", f.bins
+        spec.keys = [f.name, *f.aliases]
+        specs.append(spec)
+        width = max(width, spec.max_values if kind else 0)
+    valid = np.zeros((n, nf), dtype=np.uint8)
+    spans = np.zeros((n, nf, 2), dtype=np.int64)
+    raw = np.zeros((n, nf, max(width, 1)), dtype=np.float64)
+    counts = np.zeros((n, nf), dtype=np.int64)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    _C.parse_texts(encoded, specs, max(width, 1), valid.ctypes.data, spans.ctypes.data, raw.ctypes.data,
+                   counts.ctypes.data)
+    ok = valid.astype(bool)
+    values: Dict[str, Any] = {}
+    point_counts: Dict[str, Any] = {}
+    for j, f in enumerate(schema.fields):
+        kind, dim = KINDS[f.kind]
+        if kind == 0:
+            values[f.name] = [texts[i][spans[i, j, 0]:spans[i, j, 1]] if ok[i, j] else None for i in range(n)]
+            continue
+        offset, scale = f.affine()
+        k = 2 if kind == 1 else f.max_points
+        v = raw[:, j, : k * dim].reshape(n, k, dim) * scale + offset
+        c = counts[:, j] // dim
+        v[np.arange(k)[None, :] >= c[:, None]] = np.nan  # unwritten points (and invalid fields)
+        if kind == 1:
+            values[f.name] = v.reshape(n, 2 * dim)
+        else:
+            values[f.name] = v
+            point_counts[f.name] = c
+    if array == "torch":
+        import torch
+
+        conv = torch.from_numpy
+        values = {k: (conv(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+        point_counts = {k: conv(v) for k, v in point_counts.items()}
+        return ParsedBatch(schema.names, values, point_counts, conv(ok), conv(spans))
+    return ParsedBatch(schema.names, values, point_counts, ok, spans)
+
+
+__all__ = ["Field", "Schema", "ParsedBatch", "parse"]
