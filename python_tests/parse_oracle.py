@@ -75,34 +75,30 @@ class P:
         self.i += 4
         return int(h, 16)
 
+    def digits(self, j: int) -> int:
+        """The index after the ASCII digits starting at j."""
+        while j < len(self.s) and self.s[j].isascii() and self.s[j].isdigit():
+            j += 1
+        return j
+
     def number(self) -> Optional[float]:
         s, start = self.s, self.i
-        j = start
-        if j < len(s) and s[j] in "+-":
-            j += 1
-        digits = 0
-        while j < len(s) and s[j].isascii() and s[j].isdigit():
-            j += 1
-            digits += 1
-        if j < len(s) and s[j] == ".":
-            j += 1
-            while j < len(s) and s[j].isascii() and s[j].isdigit():
-                j += 1
-                digits += 1
-        if digits == 0:
+        j = start + 1 if start < len(s) and s[start] in "+-" else start
+        k = self.digits(j)
+        count = k - j
+        if k < len(s) and s[k] == ".":
+            e = self.digits(k + 1)
+            count += e - k - 1
+            k = e
+        if count == 0:
             return None
-        if j < len(s) and s[j] in "eE":
-            k = j + 1
-            if k < len(s) and s[k] in "+-":
-                k += 1
-            e = 0
-            while k < len(s) and s[k].isascii() and s[k].isdigit():
-                k += 1
-                e += 1
-            if e:
-                j = k
-        self.i = j
-        return float(s[start:j])
+        if k < len(s) and s[k] in "eE":
+            m = k + 1 + (1 if k + 1 < len(s) and s[k + 1] in "+-" else 0)
+            e = self.digits(m)
+            if e > m:
+                k = e
+        self.i = k
+        return float(s[start:k])
 
     def value(self, depth: int):
         if depth > MAX_DEPTH:

@@ -22,11 +22,13 @@ from verireward.parse import KINDS, ParsedBatch, Schema, parse
 
 @dataclass
 class VerifierOutput:
-    """``rewards [N, G]`` for the schema's G geometric fields (``reward_fields`` names them);
+    """``rewards [N, G]`` for the schema's G geometric fields (``reward_fields`` names them,
+    ``reward_kinds`` gives their kinds);
     ``rpc [N]`` or None; ``valid [N, F]`` and ``char_spans [N, F, 2]`` for all F schema fields
     (``fields``); ``parsed``: the :class:`ParsedBatch`. Tensors are on the ground truth's device."""
 
     reward_fields: Tuple[str, ...]
+    reward_kinds: Tuple[str, ...]
     rewards: Any
     rpc: Optional[Any]
     fields: Tuple[str, ...]
@@ -102,7 +104,8 @@ class GroundingVerifier:
                 boxes2d = boxes2d * torch.cat([wh, wh], 1)
             boxes3d = parsed.values[b3.name].to(device=dev, dtype=K.dtype)
             rpc = geometry.rpc(boxes2d, boxes3d, K, R, t, near=self.near).to(dt)
-        return VerifierOutput(tuple(f.name for f in self.geometric), rewards, rpc, parsed.fields,
+        return VerifierOutput(tuple(f.name for f in self.geometric), tuple(f.kind for f in self.geometric), rewards,
+                              rpc, parsed.fields,
                               parsed.valid.to(dev), parsed.char_spans.to(dev), parsed)
 
 
