@@ -16,7 +16,7 @@ except ImportError as e:  # e.g. `python` started inside the source tree, which 
         f"verireward's compiled module could not be imported ({e}). Install the package with "
         "`pip install .` and import it from outside the source tree (whose verireward/ folder has no _C)."
     ) from e
-from verireward import geometry, grpo, losses, metrics, parse as _parse_module, verifier
+from verireward import geometry, grpo, losses, metrics, parse as _parse_module, tokens, verifier
 from verireward.geometry import (
     iou_2d,
     iou_3d,
@@ -31,6 +31,7 @@ from verireward.losses import grca_loss
 from verireward.parse import Field, ParsedBatch, Schema, parse
 from verireward.verifier import GroundingVerifier, VerifierOutput
 from verireward.metrics import grounding_metrics, mra
+from verireward.tokens import token_char_offsets
 
 __version__: str = _C.build_info()["version"]
 
@@ -53,4 +54,4 @@ def cuda_available() -> bool:
     return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
 
 
-__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra"]
+__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__]
