@@ -63,7 +63,7 @@ def mra(pred: Any, gt: Any) -> Any:
         raise ValueError(f"mra: 'pred' and 'gt' must both have shape [N], got {list(p.shape)} and {list(g.shape)}")
     if not np.isfinite(g).all():
         raise ValueError("mra: argument 'gt' has a NaN or infinite value")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # huge ratios are inf: score 0
         rel = np.where(g != 0, np.abs(p - g) / np.abs(g), np.where(p == 0, 0.0, np.inf))
     rel = np.where(np.isfinite(p), rel, np.inf)
     score = np.mean([rel <= 1 - th for th in MRA_THRESHOLDS], axis=0) if len(p) else np.zeros(0)
