@@ -1,5 +1,7 @@
 """The ``verireward`` command line.
 
+``verireward score PRED.jsonl --gt GT.jsonl``: the GRCA paper's Table 3 metrics (see verireward.score).
+
 ``verireward bench``: times every op against a pure-Python per-sample loop, vectorized torch, shapely
 (2D IoU) and a memory copy, after checking that they agree; prints a table of throughputs and
 ratios and, with ``--json FILE``, saves every number with the machine it was measured on.
@@ -41,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sc = sub.add_parser("score", help="the GRCA paper's Table 3 metrics for a JSONL file of completions",
+                        description="Score completions against ground truth: IoU2D, IoU3D, KPA-2D, KPA-3D, RPC, "
+                                    "Acc@0.25/0.5 (IoU3D >= threshold) and the parse-failure rate. File formats: "
+                                    "see verireward.score.")
+    sc.add_argument("pred", metavar="PRED.jsonl", help='one {"id": ..., "text": ...} per line')
+    sc.add_argument("--gt", required=True, metavar="GT.jsonl", help='one {"id": ..., "bbox2d": ..., "bbox3d": ...} per line')
+    sc.add_argument("--schema", metavar="SCHEMA.json", help="a JSON list of Field arguments (default: the paper's schema)")
+    sc.add_argument("--json", metavar="FILE", help="also write the metrics to FILE")
+    sc.add_argument("--render", metavar="DIR", help="write PNGs of the worst samples to DIR")
+    sc.add_argument("--worst", type=int, default=8, help="how many samples --render draws (default 8)")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
@@ -61,6 +74,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         return run(sizes, dtype=args.dtype, device=args.device, repeat=repeat, python_limit=args.python_limit,
                    seed=args.seed, json_path=args.json, progress=not args.no_progress)
+    if args.command == "score":
+        import json
+
+        from verireward.score import load_schema, print_table, score
+
+        try:
+            result = score(args.pred, args.gt, load_schema(args.schema), args.render, args.worst,
+                           progress=not args.no_progress)
+        except (OSError, ValueError, TypeError) as e:
+            print(f"verireward score: {e}", file=sys.stderr)
+            return 2
+        print_table(result, sys.stdout)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return 0
     return 2
 
 

@@ -27,6 +27,7 @@ import torch
 
 import verireward as vr
 from verireward._bench import baselines as bl
+from verireward._progress import Progress
 
 DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "iou_2d": 4_000_000,
@@ -168,29 +169,6 @@ def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, se
     gen = torch.Generator().manual_seed(seed)
     tol = 1e-5 if dtype == torch.float32 else 1e-9
     return [_BUILDERS[op](op, gen, n, min(n, python_limit), dtype, device, tol) for op, n in sizes.items()]
-
-
-class Progress:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
-
-    def __init__(self, total: int, enabled: bool = True):
-        self.total, self.done, self.enabled = total, 0, enabled
-        self.tty = sys.stderr.isatty()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * self.done / self.total)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label}"
-        if self.tty:
-            sys.stderr.write("\r" + line[:100].ljust(100))
-            if self.done == self.total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
 
 
 def _time_interleaved(fns: Dict[str, Callable[[], Any]], repeat: int, sync: Callable[[], None]) -> Dict[str, float]:

@@ -1,0 +1,102 @@
+"""`verireward score`: metrics equal grounding_metrics on the same data, --json and --render
+(PNGs decoded here and checked pixel by pixel), and clear failures on bad files."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import verireward as vr
+from verireward.cli import main
+
+K = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]
+I3 = [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]
+
+
+def read_png(path):
+    """A minimal PNG reader for 8-bit RGB, filter 0 (what verireward writes)."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        assert zlib.crc32(tag + body) & 0xFFFFFFFF == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0]
+        if tag == b"IHDR":
+            w, h = struct.unpack(">II", body[:8])
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + 3 * w)
+    assert np.all(raw[:, 0] == 0)
+    return raw[:, 1:].reshape(h, w, 3)
+
+
+def write(tmp_path, preds, gts):
+    p, g = tmp_path / "pred.jsonl", tmp_path / "gt.jsonl"
+    p.write_text("\n".join(json.dumps(x) for x in preds) + "\n")
+    g.write_text("\n".join(json.dumps(x) for x in gts) + "\n")
+    return str(p), str(g)
+
+
+def test_score_metrics_json_and_render(tmp_path, capsys):
+    # 2D ground truth normalized (image_size given); 3D in metres through a raw-frame schema
+    schema = [{"name": "bbox2d", "kind": "box2d", "frame": "normalized"}, {"name": "bbox3d", "kind": "box3d", "frame": "raw"},
+              {"name": "kpts2d", "kind": "points2d", "frame": "normalized"}]
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    gt_line = {"bbox2d": [195 / 640, 115 / 480, 445 / 640, 365 / 480], "bbox3d": [-1, -1, 4, 1, 1, 6], "K": K, "R": I3,
+               "t": [0, 0, 0], "image_size": [640, 480]}
+    gts = [dict(gt_line, id=k) for k in ("a", "b", "c")]
+    preds = [{"id": "c", "text": "I do not know"},
+             {"id": "a", "text": json.dumps({"bbox2d": gt_line["bbox2d"], "bbox3d": gt_line["bbox3d"], "kpts2d": [[0.5, 0.5]]})},
+             {"id": "b", "text": '{"bbox2d": [0.3, 0.24, 0.5, 0.76], "bbox3d": [-1, -1, 4, 0, 1, 6], "kpts2d": [[0.9, 0.9]]}'}]
+    pred, gt = write(tmp_path, preds, gts)
+    out_json, render = tmp_path / "m.json", tmp_path / "png"
+    code = main(["score", pred, "--gt", gt, "--schema", str(tmp_path / "schema.json"), "--json", str(out_json),
+                 "--render", str(render), "--worst", "2", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "IoU2D" in printed and "Acc@0.5" in printed
+    m = json.loads(out_json.read_text())["metrics"]
+    # the same numbers straight from the library
+    s = vr.score.load_schema(str(tmp_path / "schema.json"))
+    texts = [preds[1]["text"], preds[2]["text"], preds[0]["text"]]
+    t = lambda key: torch.tensor([gt_line[key]] * 3, dtype=torch.float64)
+    direct = vr.grounding_metrics(vr.GroundingVerifier(s)(texts, {"bbox2d": t("bbox2d"), "bbox3d": t("bbox3d")},
+                                                          camera=(t("K"), t("R"), t("t")), image_size=t("image_size")))
+    assert m == pytest.approx(direct)
+    # RPC by hand: "a" 1 (its 2D box is the projection); "b" projects to [195, 115, 320, 365] against
+    # [192, 115.2, 320, 364.8]: 125 * 249.6 / (128 * 249.6 + 125 * 250 - 125 * 249.6); "c" 0
+    assert m["RPC"] == pytest.approx((1.0 + 31200 / 31998.8 + 0.0) / 3)
+    assert m["IoU3D"] == pytest.approx((1 + 0.5 + 0) / 3)
+    pngs = sorted(render.iterdir())
+    assert len(pngs) == 2
+    img = read_png(str(pngs[0]))  # the worst sample: "c", no prediction: only ground truth is drawn
+    assert img.shape == (480, 640, 3)
+    assert tuple(img[115, 300]) == (0, 160, 0)  # top edge of the ground-truth 2D box, green
+    assert not np.any(np.all(img == (30, 90, 230), axis=-1))  # no predicted box (blue)
+    img2 = read_png(str(pngs[1]))  # "b": predicted box in blue, its 3D wireframe in red
+    assert tuple(img2[300, 192]) == (30, 90, 230)  # left edge x = 0.3 * 640
+    assert np.any(np.all(img2 == (220, 30, 30), axis=-1))
+
+
+def test_score_by_position_and_bad_files(tmp_path, capsys):
+    gts = [{"bbox2d": [0, 0, 1, 1], "bbox3d": [0, 0, 0, 1, 1, 1]}]
+    pred, gt = write(tmp_path, [{"text": '{"bbox2d": [0, 0, 1000, 1000], "bbox3d": [0, 0, 0, 1000, 1000, 1000]}'}], gts)
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 0
+    assert "1.0000" in capsys.readouterr().out
+    pred2, gt2 = write(tmp_path, [{"text": "x"}, {"text": "y"}], gts)
+    assert main(["score", pred2, "--gt", gt2, "--no-progress"]) == 2
+    assert "PRED has 2 lines and GT 1" in capsys.readouterr().err
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    assert main(["score", str(tmp_path / "bad.jsonl"), "--gt", gt, "--no-progress"]) == 2
+    assert "bad.jsonl:1: not JSON" in capsys.readouterr().err
+    pred3, gt3 = write(tmp_path, [{"id": 1, "text": "x"}], [dict(gts[0], id=2)])
+    assert main(["score", pred3, "--gt", gt3, "--no-progress"]) == 2
+    assert "GT has no line for id 1" in capsys.readouterr().err
