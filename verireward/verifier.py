@@ -89,7 +89,7 @@ class GroundingVerifier:
                 columns.append(geometry.iou_2d(pred, box) if dim == 2 else geometry.iou_3d(pred, box))
             else:
                 counts = parsed.counts[f.name].to(dev)
-                columns.append(geometry.keypoint_containment(pred, counts, box.expand(n, 2 * dim) if box.shape[0] == 1 else box))
+                columns.append(geometry.keypoint_containment(pred, counts, box))  # box [N|1, 2D] broadcasts
         rewards = torch.stack([c.to(dt) for c in columns], 1) if n else torch.zeros((0, len(columns)), dtype=dt, device=dev)
         rpc = None
         if camera is not None:
