@@ -109,3 +109,57 @@ def test_compiled_module_rejects_null_pointers_and_negative_sizes():
     p.near = 0.0
     with pytest.raises(ValueError, match="near must be > 0"):
         _C.project_box(p)
+
+
+def test_grpo_kernels_stay_in_bounds():
+    rng = np.random.default_rng(5)
+    n, F, L = 12, 3, 9
+    r = np.ascontiguousarray(rng.random((n, F)))
+    ptr = np.array([0, 4, 5, 12], dtype=np.int64)
+    sbuf, std = padded(n * F)
+    g = _C.GroupArgs()
+    g.dtype, g.n, g.F, g.num_groups = _C.DType.float64, n, F, 3
+    g.rewards, g.group_ptr, g.out = r.ctypes.data, ptr.ctypes.data, std.ctypes.data
+    _C.group_standardize(g)
+    assert_pads_intact(sbuf)
+    assert np.all(np.isfinite(std))
+
+    spans = np.ascontiguousarray(rng.integers(0, L, size=(n, F, 2)).astype(np.int64))
+    mask = np.ascontiguousarray((rng.random((n, L)) < 0.7).astype(np.uint8))
+    obuf, out = padded(n * L)
+    ra = _C.RouteArgs()
+    ra.dtype, ra.n, ra.F, ra.L = _C.DType.float64, n, F, L
+    ra.A, ra.spans, ra.mask, ra.out = std.ctypes.data, spans.ctypes.data, mask.ctypes.data, out.ctypes.data
+    _C.route_tokens(ra)
+    assert_pads_intact(obuf)
+
+    offsets = np.ascontiguousarray(np.sort(rng.integers(0, 40, size=(n, L + 1)), axis=1).astype(np.int64))
+    lengths = np.full(n, L, dtype=np.int64)
+    char_spans = np.ascontiguousarray(rng.integers(0, 40, size=(n, F, 2)).astype(np.int64))
+    tbuf = np.full(n * F * 2 + 2 * PAD, -777, dtype=np.int64)
+    tok = tbuf[PAD:PAD + n * F * 2]
+    sa = _C.SpanArgs()
+    sa.n, sa.F, sa.L = n, F, L
+    sa.char_spans, sa.offsets, sa.lengths, sa.out = char_spans.ctypes.data, offsets.ctypes.data, lengths.ctypes.data, tok.ctypes.data
+    _C.char_to_token_spans(sa)
+    assert np.all(tbuf[:PAD] == -777) and np.all(tbuf[-PAD:] == -777)
+    assert np.all((tok >= 0) & (tok <= L))
+
+
+def test_grpo_kernels_reject_null_pointers():
+    import pytest
+
+    g = _C.GroupArgs()
+    g.n, g.F, g.num_groups = 2, 1, 1
+    with pytest.raises(ValueError, match=r"_C.group_standardize: null data pointer"):
+        _C.group_standardize(g)
+    ra = _C.RouteArgs()
+    ra.n, ra.F, ra.L = 1, 0, 1
+    with pytest.raises(ValueError, match=r"_C.route_tokens: needs F >= 1 and L >= 0"):
+        _C.route_tokens(ra)
+    sa = _C.SpanArgs()
+    sa.n, sa.F, sa.L = 1, 1, 1
+    with pytest.raises(ValueError, match=r"_C.char_to_token_spans: null data pointer"):
+        _C.char_to_token_spans(sa)
+    with pytest.raises(ValueError, match=r"parse_texts: texts must be bytes"):
+        _C.parse_texts(["not bytes"], [], 1, 0, 0, 0, 0)
