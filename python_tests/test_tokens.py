@@ -195,3 +195,22 @@ def test_texts_must_be_the_decoded_completions():
     with pytest.raises(ValueError, match=r"argument 'mask' must have shape \[1, \d+\]"):
         vr.token_char_offsets(tok, ids, np.ones((2, 2)))
     assert vr.token_char_offsets(tok, np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0))).tolist() == [[0], [0]]
+
+
+@pytest.mark.parametrize("name", list(TOKENIZERS))
+@settings(max_examples=40)
+@given(seed=st.integers(0, 10**9), window=st.sampled_from([1, 2, 8]))
+def test_windowed_offsets_equal_the_prefix_method(name, seed, window):
+    tok = TOKENIZERS[name]
+    rng = random.Random(seed)
+    encs = [tok.encode(sample_text(rng, rare=True)).ids for _ in range(3)]
+    L = max(len(e) for e in encs) + 2
+    ids = np.zeros((3, L), dtype=np.int64)
+    mask = np.zeros((3, L), dtype=bool)
+    for r, e in enumerate(encs):
+        ids[r, : len(e)] = e
+        mask[r, : len(e)] = True
+    mask[1, 0] = False  # a gap at the start of a row
+    exact = vr.token_char_offsets(tok, ids, mask, window=None)
+    fast = vr.token_char_offsets(tok, ids, mask, window=window)
+    np.testing.assert_array_equal(fast, exact)

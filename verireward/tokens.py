@@ -43,8 +43,50 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
+def _ends_exact(tokenizer: Any, row: List[int], full: str, skip: bool) -> List[int]:
+    """End of each token: the longest common prefix of decode(row[:t+1]) with the full text."""
+    decoded = _decode_many(tokenizer, [row[: k + 1] for k in range(len(row))], skip)
+    ends, end = [], 0
+    for text in decoded:
+        end = max(end, _common_prefix(text, full))
+        ends.append(end)
+    return ends
+
+
+def _ends_windowed(tokenizer: Any, row: List[int], full: str, skip: bool, window: int) -> Optional[List[int]]:
+    """The same ends from O(L * window) decoding: each token's effect on the text is what it changes
+    in the decode of a window of `window` tokens before it (both decodes start at the same token, so
+    a decoder's start-of-text rules cancel). None when the text rebuilt this way is not the full
+    decode (the tokenizer's decode is not local enough): the caller then uses the exact method."""
+    seqs = []
+    for t in range(len(row)):
+        s = max(0, t - window)
+        seqs.append(row[s:t])
+        seqs.append(row[s:t + 1])
+    decoded = _decode_many(tokenizer, seqs, skip)
+    text: List[str] = []  # the decode of row[:t+1], rebuilt token by token
+    ends: List[int] = []
+    agree = 0  # len of the common prefix of `text` and `full`
+    end = 0
+    for t in range(len(row)):
+        before, after = decoded[2 * t], decoded[2 * t + 1]
+        k = _common_prefix(before, after)
+        drop = len(before) - k  # characters this token changed (a completed U+FFFD, a cleanup)
+        if drop > len(text):
+            return None
+        if drop:
+            del text[len(text) - drop:]
+        text.extend(after[k:])
+        agree = min(agree, len(text))
+        while agree < len(text) and agree < len(full) and text[agree] == full[agree]:
+            agree += 1
+        end = max(end, agree)
+        ends.append(end)
+    return ends if "".join(text) == full else None
+
+
 def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Optional[Sequence[str]] = None,
-                       skip_special_tokens: bool = True) -> Any:
+                       skip_special_tokens: bool = True, window: Optional[int] = 8) -> Any:
     """``[N, L+1]`` character offsets: generated token t of row i covers
     ``decoded[i][off[i, t]:off[i, t+1]]``, where ``decoded[i] = tokenizer.decode(ids, skip_special_tokens)``
     of the row's tokens inside ``mask``.
@@ -58,11 +100,13 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
             the decode above, else ``ValueError`` naming the row: offsets into another text would
             route credit to the wrong tokens.
         skip_special_tokens: passed to ``decode``.
+        window: tokens of context for the fast path, which decodes O(L · window) tokens per row
+            and rebuilds the text token by token; a row whose rebuilt text is not its full decode
+            falls back to decoding every prefix (O(L²)). None: always the prefix method.
 
     Returns:
         ``[N, L+1]`` int64, non-decreasing per row, ending at ``len(decoded[i])``; the kind of
-        ``token_ids`` (CPU). Cost: the row's prefixes are decoded (O(L²) tokens per row, in the
-        tokenizer's native batch decoder).
+        ``token_ids`` (CPU).
     """
     ids = token_ids.detach().cpu().numpy() if hasattr(token_ids, "detach") else np.asarray(token_ids)
     m = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
@@ -77,23 +121,25 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
     for i in range(n):
         positions = np.flatnonzero(m[i] != 0)
         row = [int(x) for x in ids[i, positions]]
-        decoded = _decode_many(tokenizer, [row[: k + 1] for k in range(len(row))] or [[]], skip_special_tokens)
-        full = decoded[-1] if row else ""
+        full = _decode_many(tokenizer, [row], skip_special_tokens)[0] if row else ""
         if texts is not None and texts[i] != full:
             raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
                              f"skip_special_tokens={skip_special_tokens}); offsets would point into another text")
+        token_ends = None
+        if row and window is not None:
+            token_ends = _ends_windowed(tokenizer, row, full, skip_special_tokens, window)
+        if row and token_ends is None:
+            token_ends = _ends_exact(tokenizer, row, full, skip_special_tokens)
         ends = np.zeros(L, dtype=np.int64)
-        end = 0
-        k = 0
+        end, k = 0, 0
         for t in range(L):
             if k < len(positions) and positions[k] == t:
-                end = max(end, _common_prefix(decoded[k], full))
+                end = token_ends[k]
                 k += 1
             ends[t] = end
         if row:
             ends[positions[-1]:] = len(full)  # the last generated token reaches the end of the text
         out[i, 1:] = ends
-        out[i, 0] = 0
     if hasattr(token_ids, "detach"):
         import torch
 
