@@ -100,3 +100,22 @@ def test_score_by_position_and_bad_files(tmp_path, capsys):
     pred3, gt3 = write(tmp_path, [{"id": 1, "text": "x"}], [dict(gts[0], id=2)])
     assert main(["score", pred3, "--gt", gt3, "--no-progress"]) == 2
     assert "GT has no line for id 1" in capsys.readouterr().err
+
+
+def test_scoring_in_chunks_gives_the_same_metrics_and_pictures(tmp_path):
+    from verireward.score import score
+
+    rng = np.random.default_rng(0)
+    gts, preds = [], []
+    for k in range(7):
+        lo = rng.uniform(0, 0.4, 2)
+        gts.append({"id": k, "bbox2d": [*lo, *(lo + 0.3)], "bbox3d": [0.1, 0.1, 0.1, 0.5, 0.5, 0.5], "K": K, "R": I3,
+                    "t": [0, 0, 2], "image_size": [640, 480]})
+        b = [int(v) for v in rng.integers(0, 1000, 4)]
+        preds.append({"id": k, "text": json.dumps({"bbox2d": b, "bbox3d": [100, 100, 100, 400, 500, 600]}) if k != 3 else "?"})
+    pred, gt = write(tmp_path, preds, gts)
+    one = score(pred, gt, render_dir=str(tmp_path / "one"), worst=3, progress=False)
+    many = score(pred, gt, render_dir=str(tmp_path / "many"), worst=3, progress=False, chunk=2)
+    assert many["metrics"] == one["metrics"] and one["n"] == 7
+    for a, b in zip(one["rendered"], many["rendered"]):
+        np.testing.assert_array_equal(read_png(a), read_png(b))

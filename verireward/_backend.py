@@ -158,6 +158,12 @@ class Call:
             raise self.value_error(f"argument '{name}' must start at 0, end at the batch size {n} and never decrease")
         return ptr
 
+    def int_range(self, x: Any, name: str, hi: int, why: str) -> None:
+        """Every value of the integer array x lies in [0, hi] (one device sync for CUDA tensors)."""
+        if x.shape[0] > 0 and bool((x < 0).any() or (x > hi).any()):
+            raise self.value_error(f"argument '{name}' must lie in [0, {hi}] ({why}); got values in "
+                                   f"[{int(x.min())}, {int(x.max())}]")
+
     def finite(self, x: Any, name: str) -> None:
         torch = torch_module()
         ok = bool(np.isfinite(x).all()) if isinstance(x, np.ndarray) else bool(torch.isfinite(x).all())
@@ -216,6 +222,13 @@ class Call:
             return np.empty(shape, dtype=np.bool_ if dtype == "bool" else self.ref.dtype)
         torch = torch_module()
         return torch.empty(shape, dtype=torch.bool if dtype == "bool" else self.ref.dtype, device=self.ref.device)
+
+
+def check_number(op: str, value: Any, name: str, ok: Any, expected: str) -> float:
+    """A Python int or float for which ok(float(value)) holds, else ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
+        raise ValueError(f"{op}: argument '{name}' must be {expected}, got {value!r}")
+    return float(value)
 
 
 def data_ptr(x: Any) -> int:

@@ -329,9 +329,7 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -
             counts = torch_module().full((n,), k, dtype=torch_module().int64, device=points.device)
     counts = call.ints(counts, "counts")
     call.shape(counts, "counts", f"[{n}]", tuple(counts.shape) == (n,))
-    if n > 0 and bool((counts < 0).any() or (counts > k).any()):
-        lo, hi = int(counts.min()), int(counts.max())
-        raise call.value_error(f"argument 'counts' must lie in [0, {k}] (K = points.shape[1]); got values in [{lo}, {hi}]")
+    call.int_range(counts, "counts", k, "K = points.shape[1]")
     points, boxes = call.contiguous(points), call.contiguous(boxes)
     out = call.empty((n,))
     args = _C.ContainmentArgs()

@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, data_ptr
+from verireward._backend import Call, check_number, data_ptr
 
 Array = Any
 Groups = Union[int, Array]
@@ -42,10 +42,10 @@ def _settings(call: Call, eps: float, std_floor: float, compat: Optional[str]):
         if compat not in _COMPAT:
             raise call.value_error(f"argument 'compat' must be None, 'trl' or 'verl', got {compat!r}")
         return _COMPAT[compat]
-    for value, name in ((eps, "eps"), (std_floor, "std_floor")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= float(value) < float("inf")):
-            raise call.value_error(f"argument '{name}' must be a finite number >= 0, got {value!r}")
-    return float(eps), float(std_floor), False
+    finite_nonneg = lambda v: 0.0 <= v < float("inf")
+    eps = check_number(call.op, eps, "eps", finite_nonneg, "a finite number >= 0")
+    std_floor = check_number(call.op, std_floor, "std_floor", finite_nonneg, "a finite number >= 0")
+    return eps, std_floor, False
 
 
 def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbiased: bool = True,
@@ -117,8 +117,7 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
     call.shape(m, "mask", f"[{n}, L]", m.ndim == 2 and m.shape[0] == n)
     if mode not in ("routed", "broadcast"):
         raise call.value_error(f"argument 'mode' must be 'routed' or 'broadcast', got {mode!r}")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (0.0 <= float(lam) <= 1.0):
-        raise call.value_error(f"argument 'lam' must be a number in [0, 1], got {lam!r}")
+    lam = check_number(call.op, lam, "lam", lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
     eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
     call.finite(fr, "field_rewards")
     fr = call.contiguous(fr)
@@ -130,22 +129,18 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
         r_rpc = call.contiguous(r_rpc.reshape(n, 1))
     ptr = call.group_ptr(groups, n)
     std = (eps, std_floor, bool(unbiased), singleton)
-    args = _C.RouteArgs()
-    keep = []
+    args = _C.RouteArgs()  # the standardized arrays below stay alive as locals until the kernel returns
     if mode == "broadcast":
         seq = fr.mean(1)
         if r_rpc is not None:
             seq = (1.0 - lam) * seq + lam * r_rpc.reshape(n)
         a_seq = _standardize(call, call.contiguous(seq.reshape(n, 1)), ptr, *std)
-        keep.append(a_seq)
         args.A_seq = data_ptr(a_seq)
     else:
         a = _standardize(call, fr, ptr, *std)
-        keep.append(a)
         args.A = data_ptr(a)
         if r_rpc is not None:
             a_rpc = _standardize(call, r_rpc, ptr, *std)
-            keep.append(a_rpc)
             args.A_rpc, args.lam = data_ptr(a_rpc), float(lam)
     L = m.shape[1]
     out = call.empty((n, L))
@@ -182,8 +177,7 @@ def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array)
     L = off.shape[1] - 1
     ln = call.ints(lengths, "lengths")
     call.shape(ln, "lengths", f"[{n}]", tuple(ln.shape) == (n,))
-    if n > 0 and bool((ln < 0).any() or (ln > L).any()):
-        raise call.value_error(f"argument 'lengths' must lie in [0, {L}] (L = token_offsets.shape[1] - 1)")
+    call.int_range(ln, "lengths", L, "L = token_offsets.shape[1] - 1")
     if n > 0 and L > 0 and not bool((off[:, 1:] >= off[:, :-1]).all()):
         raise call.value_error("argument 'token_offsets' must be non-decreasing along each row")
     out = np.zeros((n, nf, 2), dtype=np.int64) if call.kind == "numpy" else off.new_zeros((n, nf, 2))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple, Union
 
+from verireward._backend import check_number
+
 AGGREGATIONS = ("sample_mean", "token_mean", "sequence_sum")
 
 
@@ -81,8 +83,7 @@ def grca_loss(
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"{op}: argument 'aggregation' must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
     for value, name in ((clip_eps, "clip_eps"), (beta, "beta"), (max_log_ratio, "max_log_ratio")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < float("inf")):
-            raise ValueError(f"{op}: argument '{name}' must be a finite number >= 0, got {value!r}")
+        check_number(op, value, name, lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
 
     m = (mask != 0).to(logp.dtype)
     log_ratio = (logp - old_logp.detach()).clamp(-max_log_ratio, max_log_ratio)

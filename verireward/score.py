@@ -19,8 +19,8 @@ import numpy as np
 
 from verireward._progress import Progress
 from verireward.metrics import grounding_metrics
-from verireward.parse import Field, Schema
-from verireward.verifier import GroundingVerifier
+from verireward.parse import Field, ParsedBatch, Schema
+from verireward.verifier import GroundingVerifier, VerifierOutput
 
 TABLE = ["IoU2D", "IoU3D", "KPA-2D", "KPA-3D", "RPC", "Acc@0.25", "Acc@0.5", "parse_failure_rate"]
 
@@ -77,38 +77,51 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
     have_size = n > 0 and all("image_size" in g for g in gts)
     f64 = lambda key, shape: torch.tensor([g.get(key, [float("nan")] * int(np.prod(shape))) for g in gts],
                                           dtype=torch.float64).reshape(n, *shape)
+    gt2d, gt3d = f64("bbox2d", (4,)), f64("bbox3d", (6,))
+    cam = (f64("K", (3, 3)), f64("R", (3, 3)), f64("t", (3,))) if have_cam else None
+    size = f64("image_size", (2,)) if have_size else None
     verifier = GroundingVerifier(schema)
     outs = []
     bar = Progress(max(1, (n + chunk - 1) // chunk), progress)
     for b in range(0, max(n, 1), chunk):
         e = min(n, b + chunk)
-        gt = {"bbox2d": f64("bbox2d", (4,))[b:e], "bbox3d": f64("bbox3d", (6,))[b:e]}
-        cam = (f64("K", (3, 3))[b:e], f64("R", (3, 3))[b:e], f64("t", (3,))[b:e]) if have_cam else None
-        size = f64("image_size", (2,))[b:e] if have_size else None
-        outs.append(verifier(texts[b:e], gt, camera=cam, image_size=size))
+        outs.append(verifier(texts[b:e], {"bbox2d": gt2d[b:e], "bbox3d": gt3d[b:e]},
+                             camera=tuple(x[b:e] for x in cam) if cam else None,
+                             image_size=size[b:e] if size is not None else None))
         bar.step(f"scored {e:,} of {n:,}")
-    merged = outs[0]
-    if len(outs) > 1:
-        merged.rewards = torch.cat([o.rewards for o in outs])
-        merged.rpc = torch.cat([o.rpc for o in outs]) if merged.rpc is not None else None
-        merged.valid = torch.cat([o.valid for o in outs])
-        merged.char_spans = torch.cat([o.char_spans for o in outs])
+    merged = _concat(outs)
     metrics = grounding_metrics(merged)
     result: Dict[str, Any] = {"n": n, "metrics": metrics}
     if render_dir:
-        result["rendered"] = _render_worst(render_dir, texts, gts, schema, merged, worst, have_cam, have_size)
+        result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size)
     return result
 
 
-def _render_worst(out_dir, texts, gts, schema, out, worst, have_cam, have_size) -> List[str]:
+def _concat(outs: List[VerifierOutput]) -> VerifierOutput:
+    """One VerifierOutput for the rows of several, in order (parsed batch included)."""
+    import torch
+
+    if len(outs) == 1:
+        return outs[0]
+    first, cat = outs[0], torch.cat
+    batches = [o.parsed for o in outs]
+    values = {k: cat([p.values[k] for p in batches]) if isinstance(v, torch.Tensor) else [x for p in batches for x in p.values[k]]
+              for k, v in first.parsed.values.items()}
+    parsed = ParsedBatch(first.parsed.fields, values, {k: cat([p.counts[k] for p in batches]) for k in first.parsed.counts},
+                         cat([p.valid for p in batches]), cat([p.char_spans for p in batches]))
+    return VerifierOutput(first.reward_fields, first.reward_kinds, cat([o.rewards for o in outs]),
+                          cat([o.rpc for o in outs]) if first.rpc is not None else None, first.fields,
+                          cat([o.valid for o in outs]), cat([o.char_spans for o in outs]), parsed)
+
+
+def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List[str]:
     from verireward import _render
-    from verireward.parse import parse
 
     os.makedirs(out_dir, exist_ok=True)
     r = out.rewards.numpy()
     badness = r.mean(1) + (out.rpc.numpy() if out.rpc is not None else 0)
     order = np.argsort(badness, kind="stable")[:worst]
-    parsed = parse([texts[i] for i in order], schema, array="numpy")
+    values = out.parsed.values
     b2 = next((f.name for f in schema.fields if f.kind == "box2d"), None)
     b3 = next((f.name for f in schema.fields if f.kind == "box3d"), None)
     paths = []
@@ -116,13 +129,13 @@ def _render_worst(out_dir, texts, gts, schema, out, worst, have_cam, have_size) 
         g = gts[i]
         size = g.get("image_size", [512, 512]) if have_size else [512, 512]
         scale = np.array(size * 2, dtype=np.float64) if have_size else np.ones(4)
-        pred2d = parsed.values[b2][k] * scale if b2 else None
+        pred2d = values[b2][i].numpy() * scale if b2 else None
         gt2d = np.array(g["bbox2d"], dtype=np.float64) * scale if "bbox2d" in g else None
         cam = (g["K"], g["R"], g["t"]) if have_cam else None
         name = f"worst{k:02d}_line{i + 1}_iou2d{r[i, 0]:.2f}.png"
         path = os.path.join(out_dir, name)
         _render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
-                              pred3d=parsed.values[b3][k] if b3 else None, camera=cam)
+                              pred3d=values[b3][i].numpy() if b3 else None, camera=cam)
         paths.append(path)
     return paths
 

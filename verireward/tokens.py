@@ -131,13 +131,9 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
         if row and token_ends is None:
             token_ends = _ends_exact(tokenizer, row, full, skip_special_tokens)
         ends = np.zeros(L, dtype=np.int64)
-        end, k = 0, 0
-        for t in range(L):
-            if k < len(positions) and positions[k] == t:
-                end = token_ends[k]
-                k += 1
-            ends[t] = end
         if row:
+            ends[positions] = token_ends
+            ends = np.maximum.accumulate(ends)  # tokens outside the mask: zero width where they stand
             ends[positions[-1]:] = len(full)  # the last generated token reaches the end of the text
         out[i, 1:] = ends
     if hasattr(token_ids, "detach"):

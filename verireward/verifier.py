@@ -70,7 +70,6 @@ class GroundingVerifier:
         import torch
 
         parsed = parse(texts, self.schema)
-        n = len(texts)
         if not isinstance(gt, dict):
             raise TypeError(f"GroundingVerifier: argument 'gt' must be a dict of tensors, got {type(gt).__name__}")
         ref = next((v for v in gt.values() if isinstance(v, torch.Tensor)), None)
@@ -90,7 +89,7 @@ class GroundingVerifier:
             else:
                 counts = parsed.counts[f.name].to(dev)
                 columns.append(geometry.keypoint_containment(pred, counts, box))  # box [N|1, 2D] broadcasts
-        rewards = torch.stack([c.to(dt) for c in columns], 1) if n else torch.zeros((0, len(columns)), dtype=dt, device=dev)
+        rewards = torch.stack([c.to(dt) for c in columns], 1)
         rpc = None
         if camera is not None:
             b2 = next((f for f in self.geometric if f.kind == "box2d"), None)
