@@ -125,6 +125,13 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("out", &ContainmentArgs::out)
       .def_readwrite("box_stride", &ContainmentArgs::box_stride);
 
+  py::class_<StdSettings>(m, "StdSettings")
+      .def(py::init<>())
+      .def_readwrite("eps", &StdSettings::eps)
+      .def_readwrite("std_floor", &StdSettings::std_floor)
+      .def_readwrite("unbiased", &StdSettings::unbiased)
+      .def_readwrite("singleton_identity", &StdSettings::singleton_identity);
+
   py::class_<GroupArgs>(m, "GroupArgs")
       .def(py::init<>())
       .def_readwrite("dtype", &GroupArgs::dtype)
@@ -135,10 +142,7 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("rewards", &GroupArgs::rewards)
       .def_readwrite("group_ptr", &GroupArgs::group_ptr)
       .def_readwrite("out", &GroupArgs::out)
-      .def_readwrite("eps", &GroupArgs::eps)
-      .def_readwrite("std_floor", &GroupArgs::std_floor)
-      .def_readwrite("unbiased", &GroupArgs::unbiased)
-      .def_readwrite("singleton_identity", &GroupArgs::singleton_identity);
+      .def_readwrite("st", &GroupArgs::st);
 
   py::class_<RouteArgs>(m, "RouteArgs")
       .def(py::init<>())
@@ -147,13 +151,16 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("n", &RouteArgs::n)
       .def_readwrite("F", &RouteArgs::F)
       .def_readwrite("L", &RouteArgs::L)
-      .def_readwrite("A", &RouteArgs::A)
-      .def_readwrite("A_rpc", &RouteArgs::A_rpc)
-      .def_readwrite("A_seq", &RouteArgs::A_seq)
+      .def_readwrite("num_groups", &RouteArgs::num_groups)
+      .def_readwrite("rewards", &RouteArgs::rewards)
+      .def_readwrite("rpc", &RouteArgs::rpc)
       .def_readwrite("spans", &RouteArgs::spans)
       .def_readwrite("mask", &RouteArgs::mask)
+      .def_readwrite("group_ptr", &RouteArgs::group_ptr)
       .def_readwrite("out", &RouteArgs::out)
-      .def_readwrite("lam", &RouteArgs::lam);
+      .def_readwrite("lam", &RouteArgs::lam)
+      .def_readwrite("broadcast", &RouteArgs::broadcast)
+      .def_readwrite("st", &RouteArgs::st);
 
   py::class_<SpanArgs>(m, "SpanArgs")
       .def(py::init<>())
@@ -226,11 +233,11 @@ PYBIND11_MODULE(_C, m) {
     require_ptrs("group_standardize", p.n * p.F, {p.rewards, p.group_ptr, p.out});
     VR_DEVICE_DISPATCH(p.device, group_standardize, p);
   }, nogil);
-  m.def("route_tokens", [](const RouteArgs& p) {
-    require(p.F >= 1 && p.L >= 0, "route_tokens", "needs F >= 1 and L >= 0");
-    require_ptrs("route_tokens", p.n * p.L, {p.spans, p.mask, p.out});
-    require(p.n * p.L == 0 || p.A != 0 || p.A_seq != 0, "route_tokens", "null advantages");
-    VR_DEVICE_DISPATCH(p.device, route_tokens, p);
+  m.def("routed_advantages", [](const RouteArgs& p) {
+    require(p.F >= 1 && p.L >= 0, "routed_advantages", "needs F >= 1 and L >= 0");
+    require(p.n * p.L == 0 || p.num_groups >= 1, "routed_advantages", "no group");
+    require_ptrs("routed_advantages", p.n * p.L, {p.rewards, p.spans, p.mask, p.group_ptr, p.out});
+    VR_DEVICE_DISPATCH(p.device, routed_advantages, p);
   }, nogil);
   m.def("char_to_token_spans", [](const SpanArgs& p) {
     require(p.F >= 0 && p.L >= 0, "char_to_token_spans", "negative size");

@@ -124,14 +124,18 @@ def test_grpo_kernels_stay_in_bounds():
     assert_pads_intact(sbuf)
     assert np.all(np.isfinite(std))
 
-    spans = np.ascontiguousarray(rng.integers(0, L, size=(n, F, 2)).astype(np.int64))
+    spans = np.ascontiguousarray(rng.integers(-3, L + 4, size=(n, F, 2)).astype(np.int64))  # some outside [0, L]
     mask = np.ascontiguousarray((rng.random((n, L)) < 0.7).astype(np.uint8))
-    obuf, out = padded(n * L)
-    ra = _C.RouteArgs()
-    ra.dtype, ra.n, ra.F, ra.L = _C.DType.float64, n, F, L
-    ra.A, ra.spans, ra.mask, ra.out = std.ctypes.data, spans.ctypes.data, mask.ctypes.data, out.ctypes.data
-    _C.route_tokens(ra)
-    assert_pads_intact(obuf)
+    rpc = np.ascontiguousarray(rng.random(n))
+    for broadcast in (False, True):
+        obuf, out = padded(n * L)
+        ra = _C.RouteArgs()
+        ra.dtype, ra.n, ra.F, ra.L, ra.num_groups = _C.DType.float64, n, F, L, 3
+        ra.rewards, ra.rpc, ra.lam, ra.broadcast = r.ctypes.data, rpc.ctypes.data, 0.15, broadcast
+        ra.spans, ra.mask, ra.group_ptr, ra.out = spans.ctypes.data, mask.ctypes.data, ptr.ctypes.data, out.ctypes.data
+        _C.routed_advantages(ra)
+        assert_pads_intact(obuf)
+        assert np.all(np.isfinite(out)) and np.all(out[mask.reshape(-1) == 0] == 0)
 
     offsets = np.ascontiguousarray(np.sort(rng.integers(0, 40, size=(n, L + 1)), axis=1).astype(np.int64))
     lengths = np.full(n, L, dtype=np.int64)
@@ -155,8 +159,14 @@ def test_grpo_kernels_reject_null_pointers():
         _C.group_standardize(g)
     ra = _C.RouteArgs()
     ra.n, ra.F, ra.L = 1, 0, 1
-    with pytest.raises(ValueError, match=r"_C.route_tokens: needs F >= 1 and L >= 0"):
-        _C.route_tokens(ra)
+    with pytest.raises(ValueError, match=r"_C.routed_advantages: needs F >= 1 and L >= 0"):
+        _C.routed_advantages(ra)
+    ra.F = 1
+    with pytest.raises(ValueError, match=r"_C.routed_advantages: no group"):
+        _C.routed_advantages(ra)
+    ra.num_groups = 1
+    with pytest.raises(ValueError, match=r"_C.routed_advantages: null data pointer"):
+        _C.routed_advantages(ra)
     sa = _C.SpanArgs()
     sa.n, sa.F, sa.L = 1, 1, 1
     with pytest.raises(ValueError, match=r"_C.char_to_token_spans: null data pointer"):

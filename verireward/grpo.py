@@ -24,17 +24,10 @@ Groups = Union[int, Array]
 _COMPAT = {"trl": (1e-4, 0.0, False), "verl": (1e-6, 0.0, True)}
 
 
-def _standardize(call: Call, rewards: Array, ptr: Array, eps: float, std_floor: float, unbiased: bool,
-                 singleton_identity: bool) -> Array:
-    """rewards [n, F] (contiguous, the call's kind) -> standardized [n, F] by the group kernel."""
-    out = call.empty(rewards.shape)
-    args = _C.GroupArgs()
-    args.dtype, args.device = call.dtype_code, call.device()
-    args.n, args.F, args.num_groups = rewards.shape[0], rewards.shape[1], ptr.shape[0] - 1
-    args.rewards, args.group_ptr, args.out = data_ptr(rewards), data_ptr(ptr), data_ptr(out)
-    args.eps, args.std_floor, args.unbiased, args.singleton_identity = eps, std_floor, unbiased, singleton_identity
-    _C.group_standardize(args)
-    return out
+def _std_settings(eps: float, std_floor: float, unbiased: bool, singleton_identity: bool) -> Any:
+    st = _C.StdSettings()
+    st.eps, st.std_floor, st.unbiased, st.singleton_identity = eps, std_floor, bool(unbiased), singleton_identity
+    return st
 
 
 def _settings(call: Call, eps: float, std_floor: float, compat: Optional[str]):
@@ -75,7 +68,13 @@ def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbi
     flat = rewards.ndim == 1
     r = call.contiguous(rewards.reshape(-1, 1) if flat else rewards)
     ptr = call.group_ptr(groups, r.shape[0])
-    out = _standardize(call, r, ptr, eps, std_floor, bool(unbiased), singleton)
+    out = call.empty(r.shape)
+    args = _C.GroupArgs()
+    args.dtype, args.device = call.dtype_code, call.device()
+    args.n, args.F, args.num_groups = r.shape[0], r.shape[1], ptr.shape[0] - 1
+    args.rewards, args.group_ptr, args.out = data_ptr(r), data_ptr(ptr), data_ptr(out)
+    args.st = _std_settings(eps, std_floor, unbiased, singleton)
+    _C.group_standardize(args)
     return out.reshape(-1) if flat else out
 
 
@@ -126,27 +125,18 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
         r_rpc = call.floats(rpc, "rpc")
         call.shape(r_rpc, "rpc", f"[{n}]", tuple(r_rpc.shape) == (n,))
         call.finite(r_rpc, "rpc")
-        r_rpc = call.contiguous(r_rpc.reshape(n, 1))
+        r_rpc = call.contiguous(r_rpc)
     ptr = call.group_ptr(groups, n)
-    std = (eps, std_floor, bool(unbiased), singleton)
-    args = _C.RouteArgs()  # the standardized arrays below stay alive as locals until the kernel returns
-    if mode == "broadcast":
-        seq = fr.mean(1)
-        if r_rpc is not None:
-            seq = (1.0 - lam) * seq + lam * r_rpc.reshape(n)
-        a_seq = _standardize(call, call.contiguous(seq.reshape(n, 1)), ptr, *std)
-        args.A_seq = data_ptr(a_seq)
-    else:
-        a = _standardize(call, fr, ptr, *std)
-        args.A = data_ptr(a)
-        if r_rpc is not None:
-            a_rpc = _standardize(call, r_rpc, ptr, *std)
-            args.A_rpc, args.lam = data_ptr(a_rpc), float(lam)
     L = m.shape[1]
     out = call.empty((n, L))
-    args.dtype, args.device, args.n, args.F, args.L = call.dtype_code, call.device(), n, nf, L
-    args.spans, args.mask, args.out = data_ptr(spans), data_ptr(m), data_ptr(out)
-    _C.route_tokens(args)
+    args = _C.RouteArgs()  # one kernel: group statistics, background and routing
+    args.dtype, args.device, args.n, args.F, args.L, args.num_groups = call.dtype_code, call.device(), n, nf, L, ptr.shape[0] - 1
+    args.rewards, args.spans, args.mask, args.group_ptr, args.out = data_ptr(fr), data_ptr(spans), data_ptr(m), data_ptr(ptr), data_ptr(out)
+    if r_rpc is not None:
+        args.rpc, args.lam = data_ptr(r_rpc), float(lam)
+    args.broadcast = mode == "broadcast"
+    args.st = _std_settings(eps, std_floor, unbiased, singleton)
+    _C.routed_advantages(args)
     return out
 
 

@@ -16,75 +16,156 @@
 
 namespace vr {
 
+// Statistics of one column over the rows [b, e) of a group; x(j) reads row j's value.
+struct GroupStats {
+  double mean = 0.0, sd = 0.0;
+  int64_t n = 0;
+  bool flat = false;  // equal up to rounding: sd <= std_floor * max |x|
+};
+
+struct StdSettings {
+  double eps = 1e-6, std_floor = 1e-6;
+  bool unbiased = true, singleton_identity = false;
+
+  template <class X> VR_HD GroupStats stats(const X& x, int64_t b, int64_t e) const {
+    GroupStats s;
+    s.n = e - b;
+    if (s.n < 2) return s;
+    double scale = 0.0;
+    for (int64_t j = b; j < e; ++j) {
+      const double v = x(j);
+      s.mean += v;
+      scale = vmax(scale, vmax(v, -v));
+    }
+    s.mean /= static_cast<double>(s.n);
+    double ss = 0.0;
+    for (int64_t j = b; j < e; ++j) {
+      const double d = x(j) - s.mean;
+      ss += d * d;
+    }
+    s.sd = sqrt(ss / static_cast<double>(unbiased ? s.n - 1 : s.n));
+    s.flat = std_floor > 0.0 && s.sd <= std_floor * scale;
+    return s;
+  }
+  // The standardized value of v, a member of the group the statistics describe.
+  VR_HD double standardize(double v, const GroupStats& s) const {
+    if (s.n == 1) return singleton_identity ? v / (1.0 + eps) : 0.0;
+    if (s.n < 1 || s.flat) return 0.0;
+    return (v - s.mean) / (s.sd + eps);
+  }
+};
+
+// The group of row i: the last g with ptr[g] <= i (empty groups are skipped), by bisection.
+VR_HD inline int64_t group_of(const int64_t* ptr, int64_t num_groups, int64_t i) {
+  int64_t lo = 0, hi = num_groups - 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (ptr[mid] <= i) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
 template <class T> struct GroupStandardize {
   const T* r;            // [n, F]
   int64_t F;
   const int64_t* ptr;    // [groups + 1]
   T* out;                // [n, F]
-  double eps, std_floor;
-  bool unbiased, singleton_identity;
+  StdSettings st;
   VR_HD void operator()(int64_t k) const {  // k = group * F + column
-    const int64_t g = k / F, f = k % F, b = ptr[g], e = ptr[g + 1], n = e - b;
-    if (n <= 0) return;
-    if (n == 1) {
-      out[b * F + f] = singleton_identity ? static_cast<T>(static_cast<double>(r[b * F + f]) / (1.0 + eps)) : T(0);
-      return;
-    }
-    double mean = 0.0, scale = 0.0;
-    for (int64_t i = b; i < e; ++i) {
-      const double x = static_cast<double>(r[i * F + f]);
-      mean += x;
-      scale = vmax(scale, vmax(x, -x));
-    }
-    mean /= static_cast<double>(n);
-    double ss = 0.0;
-    for (int64_t i = b; i < e; ++i) {
-      const double d = static_cast<double>(r[i * F + f]) - mean;
-      ss += d * d;
-    }
-    const double sd = sqrt(ss / static_cast<double>(unbiased ? n - 1 : n));
-    const bool flat = std_floor > 0.0 && sd <= std_floor * scale;
-    for (int64_t i = b; i < e; ++i)
-      out[i * F + f] = flat ? T(0) : static_cast<T>((static_cast<double>(r[i * F + f]) - mean) / (sd + eps));
+    const int64_t g = k / F, f = k % F, b = ptr[g], e = ptr[g + 1];
+    const T* col = r + f;
+    const int64_t stride = F;
+    const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
+    const GroupStats s = st.stats(x, b, e);
+    for (int64_t i = b; i < e; ++i) out[i * F + f] = static_cast<T>(st.standardize(x(i), s));
   }
 };
 
-// Per-token advantage (Eq. 10): a token inside field f's span [s0, s1) gets A[i, f] (the first
-// such field when spans overlap); any other token inside the mask gets the background advantage
-// (Eq. 14) (1 - lam) * mean_f A[i, f] + lam * A_rpc[i] (lam = 0 without RPC); padding gets 0.
-// In broadcast mode every token inside the mask gets A_seq[i] (plain GRPO).
-template <class T> struct RouteTokens {
-  const T* A;              // [n, F] standardized field rewards (routed mode)
-  const T* A_rpc;          // [n] standardized RPC, or null
-  const T* A_seq;          // [n] standardized sequence reward (broadcast mode), or null
+// Per-token advantages in one kernel (Eq. 9, 10, 14). Routed mode: a token inside field f's span
+// [s0, s1) gets A_f, the standardization of r[i, f] within i's group (the first such field when
+// spans overlap); any other token inside the mask gets the background advantage
+// (1 - lam) * mean_f A_f + lam * A_rpc (lam = 0 without RPC); padding gets 0. Broadcast mode: every
+// token inside the mask gets the standardization of the sequence reward
+// mean_f r[i, f] (mixed (1 - lam) : lam with RPC when given).
+// The group statistics are recomputed where they are needed (per row on the CPU, per token on the
+// GPU): a group is a few rows of a few fields, so this costs less than a second launch and an
+// [N, F] intermediate in global memory.
+template <class T> struct RoutedAdvantages {
+  const T* r;              // [n, F] field rewards
+  const T* r_rpc;          // [n] RPC rewards, or null
   const int64_t* spans;    // [n, F, 2] token spans, end exclusive
   const uint8_t* mask;     // [n, L]
-  int64_t F, L;
+  const int64_t* ptr;      // [num_groups + 1]
+  int64_t num_groups, F, L;
   double lam;
+  bool broadcast;
+  StdSettings st;
   T* out;                  // [n, L]
+
+  VR_HD double field(int64_t i, int64_t f, int64_t b, int64_t e) const {
+    const T* col = r + f;
+    const int64_t stride = F;
+    const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
+    return st.standardize(x(i), st.stats(x, b, e));
+  }
+  VR_HD double rpc_adv(int64_t i, int64_t b, int64_t e) const {
+    const T* q = r_rpc;
+    const auto x = [q](int64_t j) { return static_cast<double>(q[j]); };
+    return st.standardize(x(i), st.stats(x, b, e));
+  }
+  VR_HD double sequence(int64_t i, int64_t b, int64_t e) const {
+    const RoutedAdvantages* self = this;
+    const auto x = [self](int64_t j) {
+      double m = 0.0;
+      for (int64_t f = 0; f < self->F; ++f) m += static_cast<double>(self->r[j * self->F + f]);
+      m /= static_cast<double>(self->F);
+      return self->r_rpc != nullptr ? (1.0 - self->lam) * m + self->lam * static_cast<double>(self->r_rpc[j]) : m;
+    };
+    return st.standardize(x(i), st.stats(x, b, e));
+  }
+  VR_HD double background(int64_t i, int64_t b, int64_t e) const {
+    double m = 0.0;
+    for (int64_t f = 0; f < F; ++f) m += field(i, f, b, e);
+    m /= static_cast<double>(F);
+    return r_rpc != nullptr ? (1.0 - lam) * m + lam * rpc_adv(i, b, e) : m;
+  }
+  VR_HD int64_t field_of(int64_t i, int64_t t) const {  // the first field whose span holds t, or -1
+    for (int64_t f = 0; f < F; ++f)
+      if (spans[(i * F + f) * 2] <= t && t < spans[(i * F + f) * 2 + 1]) return f;
+    return -1;
+  }
+
+  // One token (the GPU's unit of work).
   VR_HD void operator()(int64_t i, int64_t t) const {
     double v = 0.0;
     if (mask[i * L + t]) {
-      if (A_seq != nullptr) {
-        v = static_cast<double>(A_seq[i]);
+      const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
+      if (broadcast) {
+        v = sequence(i, b, e);
       } else {
-        bool found = false;
-        for (int64_t f = 0; f < F && !found; ++f) {
-          const int64_t s0 = spans[(i * F + f) * 2], s1 = spans[(i * F + f) * 2 + 1];
-          if (s0 <= t && t < s1) {
-            v = static_cast<double>(A[i * F + f]);
-            found = true;
-          }
-        }
-        if (!found) {
-          double m = 0.0;
-          for (int64_t f = 0; f < F; ++f) m += static_cast<double>(A[i * F + f]);
-          m /= static_cast<double>(F);
-          v = A_rpc != nullptr ? (1.0 - lam) * m + lam * static_cast<double>(A_rpc[i]) : m;
-        }
+        const int64_t f = field_of(i, t);
+        v = f >= 0 ? field(i, f, b, e) : background(i, b, e);
       }
     }
     out[i * L + t] = static_cast<T>(v);
+  }
+
+  // One row (the CPU's unit of work): each advantage computed once, then written over its tokens;
+  // fields are written last to first so that the first field holding a token keeps it.
+  void row(int64_t i) const {
+    const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
+    const uint8_t* m = mask + i * L;
+    T* o = out + i * L;
+    const T base = static_cast<T>(broadcast ? sequence(i, b, e) : background(i, b, e));
+    for (int64_t t = 0; t < L; ++t) o[t] = m[t] ? base : T(0);
+    if (broadcast) return;
+    for (int64_t f = F - 1; f >= 0; --f) {
+      const int64_t s0 = vmax<int64_t>(spans[(i * F + f) * 2], 0), s1 = vmin<int64_t>(spans[(i * F + f) * 2 + 1], L);
+      if (s0 >= s1) continue;
+      const T a = static_cast<T>(field(i, f, b, e));
+      for (int64_t t = s0; t < s1; ++t)
+        if (m[t]) o[t] = a;
+    }
   }
 };
 
@@ -158,16 +239,17 @@ struct GroupArgs {
   Device device;
   int64_t n = 0, F = 0, num_groups = 0;
   std::uintptr_t rewards = 0, group_ptr = 0, out = 0;
-  double eps = 1e-6, std_floor = 1e-6;
-  bool unbiased = true, singleton_identity = false;
+  StdSettings st;
 };
 
 struct RouteArgs {
   DType dtype = DType::Float32;
   Device device;
-  int64_t n = 0, F = 0, L = 0;
-  std::uintptr_t A = 0, A_rpc = 0, A_seq = 0, spans = 0, mask = 0, out = 0;
+  int64_t n = 0, F = 0, L = 0, num_groups = 0;
+  std::uintptr_t rewards = 0, rpc = 0, spans = 0, mask = 0, group_ptr = 0, out = 0;
   double lam = 0.0;
+  bool broadcast = false;
+  StdSettings st;
 };
 
 struct SpanArgs {
@@ -179,20 +261,16 @@ struct SpanArgs {
 template <class Exec> void group_standardize(const Exec& ex, const GroupArgs& p) {
   dispatch_float(p.dtype, [&](auto t) {
     using T = decltype(t);
-    ex.for_each(p.num_groups * p.F, GroupStandardize<T>{ptr<const T>(p.rewards), p.F, ptr<const int64_t>(p.group_ptr),
-                                                         ptr<T>(p.out), p.eps, p.std_floor, p.unbiased,
-                                                         p.singleton_identity},
+    ex.for_each(p.num_groups * p.F,
+                GroupStandardize<T>{ptr<const T>(p.rewards), p.F, ptr<const int64_t>(p.group_ptr), ptr<T>(p.out), p.st},
                 64);
   });
 }
 
-template <class Exec> void route_tokens(const Exec& ex, const RouteArgs& p) {
-  dispatch_float(p.dtype, [&](auto t) {
-    using T = decltype(t);
-    ex.for_each_2d(p.n, p.L, RouteTokens<T>{ptr<const T>(p.A), ptr<const T>(p.A_rpc), ptr<const T>(p.A_seq),
-                                             ptr<const int64_t>(p.spans), ptr<const uint8_t>(p.mask), p.F, p.L,
-                                             p.lam, ptr<T>(p.out)});
-  });
+template <class T> RoutedAdvantages<T> routed_functor(const RouteArgs& p) {
+  return RoutedAdvantages<T>{ptr<const T>(p.rewards), ptr<const T>(p.rpc), ptr<const int64_t>(p.spans),
+                             ptr<const uint8_t>(p.mask), ptr<const int64_t>(p.group_ptr), p.num_groups, p.F, p.L,
+                             p.lam, p.broadcast, p.st, ptr<T>(p.out)};
 }
 
 template <class Exec> void char_to_token_spans(const Exec& ex, const SpanArgs& p) {
@@ -202,11 +280,11 @@ template <class Exec> void char_to_token_spans(const Exec& ex, const SpanArgs& p
 }
 
 void group_standardize_cpu(const GroupArgs& p);
-void route_tokens_cpu(const RouteArgs& p);
+void routed_advantages_cpu(const RouteArgs& p);
 void char_to_token_spans_cpu(const SpanArgs& p);
 #ifdef VR_WITH_CUDA
 void group_standardize_cuda(const GroupArgs& p);
-void route_tokens_cuda(const RouteArgs& p);
+void routed_advantages_cuda(const RouteArgs& p);
 void char_to_token_spans_cuda(const SpanArgs& p);
 #endif
 
