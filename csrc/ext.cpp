@@ -14,6 +14,7 @@
 #include "grpo/grpo.h"
 #include "parse/parse.h"
 #include "project_box/project_box.h"
+#include "tokens/token_offsets.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -180,11 +181,16 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("max_values", &FieldSpec::max_values)
       .def_readwrite("quantized", &FieldSpec::quantized)
       .def_readwrite("bins", &FieldSpec::bins)
-      .def_readwrite("keys", &FieldSpec::keys);
+      .def_readwrite("keys", &FieldSpec::keys)
+      .def_readwrite("scale", &FieldSpec::scale)
+      .def_readwrite("offset", &FieldSpec::offset)
+      .def_readwrite("values", &FieldSpec::values)
+      .def_readwrite("counts", &FieldSpec::counts);
 
   // texts: a list of UTF-8 bytes objects (kept alive by the caller); outputs allocated by Python.
-  m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, int64_t width,
-                          std::uintptr_t valid, std::uintptr_t spans, std::uintptr_t values, std::uintptr_t counts) {
+  // texts: a list of UTF-8 bytes objects (kept alive by the caller); outputs allocated by Python.
+  m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
+                          std::uintptr_t spans) {
     std::vector<std::string_view> views;
     views.reserve(texts.size());
     for (const py::handle t : texts) {
@@ -194,14 +200,43 @@ PYBIND11_MODULE(_C, m) {
         throw std::invalid_argument("verireward._C.parse_texts: texts must be bytes");
       views.emplace_back(buf, static_cast<size_t>(len));
     }
-    int64_t need = 0;
-    for (const auto& f : fields) need = std::max<int64_t>(need, f.kind == 0 ? 0 : (f.kind == 1 ? 2 * f.dim : f.max_values));
-    require(width >= need, "parse_texts", "width smaller than a field's values");
-    require(views.empty() || fields.empty() || (valid && spans && counts && (width == 0 || values)), "parse_texts",
-            "null data pointer");
-    ParseOutputs out{width, ptr<uint8_t>(valid), ptr<int64_t>(spans), ptr<double>(values), ptr<int64_t>(counts)};
+    const bool rows = !views.empty();
+    require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
+    for (const auto& f : fields) {
+      require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), "parse_texts", "bad field kind or dim");
+      if (f.kind == 0) continue;
+      require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim, "parse_texts",
+              "max_values does not fit the field's kind");
+      require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, "parse_texts",
+              "scale and offset need one entry per axis");
+      require(!rows || (f.values != 0 && (f.kind != 2 || f.counts != 0)), "parse_texts", "null data pointer");
+    }
+    ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans)};
     py::gil_scoped_release release;
     parse_texts(views, fields, out);
+  });
+
+  // full: a list of UTF-8 bytes objects (each row's full decode), kept alive by the caller.
+  m.def("token_offsets_from_pieces", [](std::uintptr_t blob, std::uintptr_t offsets, int64_t vocab,
+                                        std::uintptr_t ids, std::uintptr_t mask, int64_t n, int64_t L,
+                                        const py::list& full, std::uintptr_t out, std::uintptr_t ok) {
+    require(vocab >= 0 && n >= 0 && L >= 0, "token_offsets_from_pieces", "negative size");
+    require(static_cast<int64_t>(full.size()) == n, "token_offsets_from_pieces", "full must hold one text per row");
+    require(blob != 0 && offsets != 0 && (n == 0 || (out != 0 && ok != 0)) && (n * L == 0 || (ids != 0 && mask != 0)),
+            "token_offsets_from_pieces", "null data pointer");
+    std::vector<std::string_view> views;
+    views.reserve(full.size());
+    for (const py::handle t : full) {
+      char* buf = nullptr;
+      Py_ssize_t len = 0;
+      if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
+        throw std::invalid_argument("verireward._C.token_offsets_from_pieces: full must be bytes");
+      views.emplace_back(buf, static_cast<size_t>(len));
+    }
+    PieceTable table{ptr<const uint8_t>(blob), ptr<const int64_t>(offsets), vocab};
+    TokenRows rows{ptr<const int64_t>(ids), ptr<const uint8_t>(mask), n, L, ptr<int64_t>(out), ptr<uint8_t>(ok)};
+    py::gil_scoped_release release;
+    token_offsets_from_pieces(table, rows, views);
   });
 
   const auto nogil = py::call_guard<py::gil_scoped_release>();

@@ -219,3 +219,19 @@ def test_hostile_sizes_finish():
     texts = ["{" * 200_000, '{"a": "' + "x" * 200_000, "[" * 50_000 + "1" + "]" * 50_000, '{"bbox2d": [' + "1, " * 100_000 + "1]}"]
     got = vr.parse(texts, array="numpy")
     assert not got.valid.any()
+
+
+@given(digits=st.text("0123456789", min_size=1, max_size=25), sign=st.sampled_from(["", "-", "+"]),
+       tail=st.sampled_from(["", ".0", ".5", "e0", "e-3", "E+2"]))
+def test_numbers_read_exactly_as_python_float(digits, sign, tail):
+    # Short integers take a fast path in the scanner; every form must equal Python's float().
+    schema = vr.Schema((vr.Field("v", "box2d", frame="raw"),))
+    lit = sign + digits + tail
+    parsed = vr.parse([f'{{"v": [{lit}, 0, 1, {lit}]}}'], schema, array="numpy")
+    want = float(lit)
+    if math.isfinite(want):
+        assert parsed.valid[0, 0]
+        got = parsed.values["v"][0]
+        assert got[0] == want and got[3] == want  # (the frame's offset + scale·v makes -0.0 into 0.0)
+    else:
+        assert not parsed.valid[0, 0]

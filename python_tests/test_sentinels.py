@@ -172,4 +172,4 @@ def test_grpo_kernels_reject_null_pointers():
     with pytest.raises(ValueError, match=r"_C.char_to_token_spans: null data pointer"):
         _C.char_to_token_spans(sa)
     with pytest.raises(ValueError, match=r"parse_texts: texts must be bytes"):
-        _C.parse_texts(["not bytes"], [], 1, 0, 0, 0, 0)
+        _C.parse_texts(["not bytes"], [], 0, 0)

@@ -163,46 +163,41 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
     n, nf = len(texts), len(schema.fields)
     specs = []
-    width = 0
-    for f in schema.fields:
+    values: Dict[str, Any] = {}
+    point_counts: Dict[str, Any] = {}
+    for f in schema.fields:  # the kernel writes each numeric field's final array (NaN-padded)
         kind, dim = KINDS[f.kind]
         spec = _C.FieldSpec()
         spec.kind, spec.dim = kind, max(dim, 1)
-        spec.max_values = 2 * dim if kind == 1 else f.max_points * dim
         spec.quantized, spec.bins = f.frame == "bins", f.bins
         spec.keys = [f.name, *f.aliases]
-        specs.append(spec)
-        width = max(width, spec.max_values if kind else 0)
-    valid = np.zeros((n, nf), dtype=np.uint8)
-    spans = np.zeros((n, nf, 2), dtype=np.int64)
-    raw = np.zeros((n, nf, max(width, 1)), dtype=np.float64)
-    counts = np.zeros((n, nf), dtype=np.int64)
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    _C.parse_texts(encoded, specs, max(width, 1), valid.ctypes.data, spans.ctypes.data, raw.ctypes.data,
-                   counts.ctypes.data)
-    ok = valid.astype(bool)
-    values: Dict[str, Any] = {}
-    point_counts: Dict[str, Any] = {}
-    for j, f in enumerate(schema.fields):
-        kind, dim = KINDS[f.kind]
-        if kind == 0:
-            values[f.name] = [texts[i][spans[i, j, 0]:spans[i, j, 1]] if ok[i, j] else None for i in range(n)]
-            continue
-        offset, scale = f.affine()
-        k = 2 if kind == 1 else f.max_points
-        v = raw[:, j, : k * dim].reshape(n, k, dim) * scale + offset
-        c = counts[:, j] // dim
-        v[np.arange(k)[None, :] >= c[:, None]] = np.nan  # unwritten points (and invalid fields)
-        if kind == 1:
-            values[f.name] = v.reshape(n, 2 * dim)
-        else:
+        if kind:
+            k = 2 if kind == 1 else f.max_points
+            spec.max_values = k * dim
+            offset, scale = f.affine()
+            spec.offset, spec.scale = offset.tolist(), scale.tolist()
+            v = np.empty((n, 2 * dim) if kind == 1 else (n, k, dim), dtype=np.float64)
+            spec.values = v.ctypes.data
             values[f.name] = v
-            point_counts[f.name] = c
+            if kind == 2:
+                c = np.empty(n, dtype=np.int64)
+                spec.counts = c.ctypes.data
+                point_counts[f.name] = c
+        specs.append(spec)
+    valid = np.empty((n, nf), dtype=np.uint8)
+    spans = np.empty((n, nf, 2), dtype=np.int64)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    _C.parse_texts(encoded, specs, valid.ctypes.data, spans.ctypes.data)
+    ok = valid.view(bool)
+    for j, f in enumerate(schema.fields):
+        if KINDS[f.kind][0] == 0:
+            starts, ends, oks = spans[:, j, 0].tolist(), spans[:, j, 1].tolist(), valid[:, j].tolist()
+            values[f.name] = [t[a:b] if v else None for t, a, b, v in zip(texts, starts, ends, oks)]
     if array == "torch":
         import torch
 
         conv = torch.from_numpy
-        values = {k: (conv(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+        values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
         point_counts = {k: conv(v) for k, v in point_counts.items()}
         return ParsedBatch(schema.names, values, point_counts, conv(ok), conv(spans))
     return ParsedBatch(schema.names, values, point_counts, ok, spans)

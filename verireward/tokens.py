@@ -3,7 +3,8 @@
 Offsets are derived from the token ids with the tokenizer's own ``decode``, never by re-encoding
 the text. Token t's characters end where the decoded text of the first t+1 tokens stops agreeing
 with the decoded text of the whole completion (their longest common prefix), kept non-decreasing.
-This works for every tokenizer family because it measures exactly the text the parser reads:
+This works for every tokenizer family because it measures exactly the text the parser reads (see
+:func:`token_char_offsets` for the three ways it is computed, fastest first, each checked):
 
 * byte-level BPE: a multi-byte character split over several tokens belongs to the token that
   completes it (the earlier pieces decode to U+FFFD and get zero width); leading-space tokens own
@@ -16,9 +17,11 @@ This works for every tokenizer family because it measures exactly the text the p
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from verireward import _C
 
 
 def _decode_many(tokenizer: Any, seqs: List[List[int]], skip_special_tokens: bool) -> List[str]:
@@ -85,8 +88,123 @@ def _ends_windowed(tokenizer: Any, row: List[int], full: str, skip: bool, window
     return ends if "".join(text) == full else None
 
 
+def _gpt2_byte_decoder() -> Dict[str, int]:
+    """GPT-2's printable character -> byte table (the inverse of its bytes_to_unicode)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    extra = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+_WORDPIECE_CLEANUP = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                      (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
+
+
+def _backend(tokenizer: Any) -> Any:
+    """The ``tokenizers.Tokenizer`` that decodes for `tokenizer`, or None."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover - tokenizers is a dependency of every fast tokenizer
+        return None
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
+    inner = getattr(tokenizer, "backend_tokenizer", None)  # transformers' fast tokenizers
+    return inner if isinstance(inner, Tokenizer) else None
+
+
+def _build_piece_table(backend: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.ndarray, bool]]:
+    """(blob, offsets, exact): piece v (v < V) is the bytes id v adds to the text after other
+    tokens, piece V + v what it gives as the first token, for the decoders whose output is a
+    concatenation of per-token pieces (ByteLevel, Metaspace, WordPiece, following their rules in
+    ``tokenizers``); None for any other decoder. ``exact`` is True for ByteLevel, whose decode is by
+    definition the concatenation of the tokens' bytes. The table is a fast path: a row is accepted
+    only when its pieces rebuild the text it is checked against."""
+    from tokenizers import decoders
+
+    dec = backend.decoder
+    vocab = backend.get_vocab(with_added_tokens=True)
+    special = {i for i, t in backend.get_added_tokens_decoder().items() if t.special} if skip else set()
+    exact = False
+    if isinstance(dec, decoders.ByteLevel):
+        table = _gpt2_byte_decoder()
+
+        def piece(tok: str, first: bool) -> bytes:
+            if all(c in table for c in tok):
+                return bytes(table[c] for c in tok)
+            return tok.encode("utf-8")
+        exact = True
+    elif isinstance(dec, decoders.Metaspace):
+        rep, drop_first = dec.replacement, dec.prepend_scheme != "never"
+
+        def piece(tok: str, first: bool) -> bytes:
+            return tok.replace(rep, "" if first and drop_first else " ").encode("utf-8")
+    elif isinstance(dec, decoders.WordPiece):
+        prefix, cleanup = dec.prefix, dec.cleanup
+
+        def piece(tok: str, first: bool) -> bytes:
+            text = tok if first else tok[len(prefix):] if tok.startswith(prefix) else " " + tok
+            if cleanup:
+                for a, b in _WORDPIECE_CLEANUP:
+                    text = text.replace(a, b)
+            return text.encode("utf-8")
+    else:
+        return None
+    size = max(vocab.values(), default=-1) + 1
+    pieces: List[bytes] = [b""] * (2 * size)
+    for tok, i in vocab.items():
+        if i not in special:
+            pieces[i], pieces[size + i] = piece(tok, False), piece(tok, True)
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=2 * size)
+    offsets = np.zeros(2 * size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    blob = np.frombuffer(b"".join(pieces) or b"\0", dtype=np.uint8)
+    return blob, offsets, exact
+
+
+_TABLES: Dict[Tuple[int, bool], Tuple[Any, Any]] = {}  # (id(tokenizer), skip) -> (tokenizer, table or None)
+
+
+def _piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.ndarray, bool]]:
+    """The piece table of `tokenizer`, built once (a vocabulary-sized loop) and cached while the
+    tokenizer object lives in the cache (the 8 most recent tokenizers)."""
+    key = (id(tokenizer), skip)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is tokenizer:
+        return hit[1]
+    backend = _backend(tokenizer)
+    table = _build_piece_table(backend, skip) if backend is not None else None
+    if len(_TABLES) >= 8:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[key] = (tokenizer, table)
+    return table
+
+
+def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: List[str],
+                    skip: bool) -> Tuple[np.ndarray, np.ndarray, bool]:
+    """Method 1 of :func:`token_char_offsets`: ``(offsets [N, L+1], done [N], exact)``; rows with
+    ``done == 0`` (their pieces do not rebuild ``fulls[i]``, or the tokenizer has no table) are
+    zeros; ``exact``: the table is the decoder itself (ByteLevel)."""
+    n, L = ids64.shape
+    out = np.zeros((n, L + 1), dtype=np.int64)
+    done = np.zeros(n, dtype=np.uint8)
+    table = _piece_table(tokenizer, skip) if n else None
+    if table is None:
+        return out, done, False
+    blob, offsets, exact = table
+    mask8 = np.ascontiguousarray(keep, dtype=np.uint8)
+    encoded = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else b"" for t in fulls]
+    _C.token_offsets_from_pieces(blob.ctypes.data, offsets.ctypes.data, (offsets.shape[0] - 1) // 2,
+                                 ids64.ctypes.data, mask8.ctypes.data, n, L, encoded, out.ctypes.data, done.ctypes.data)
+    return out, done, exact
+
+
 def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Optional[Sequence[str]] = None,
-                       skip_special_tokens: bool = True, window: Optional[int] = 8) -> Any:
+                       skip_special_tokens: bool = True, method: str = "auto", window: int = 8) -> Any:
     """``[N, L+1]`` character offsets: generated token t of row i covers
     ``decoded[i][off[i, t]:off[i, t+1]]``, where ``decoded[i] = tokenizer.decode(ids, skip_special_tokens)``
     of the row's tokens inside ``mask``.
@@ -96,13 +214,26 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
             ``decode(ids, skip_special_tokens=...)``; ``decode_batch``/``batch_decode`` are used when present).
         token_ids: ``[N, L]`` integers (torch or numpy).
         mask: ``[N, L]`` generated-token mask; tokens outside it get zero width.
-        texts: the decoded completions the rewards were computed on. When given, each must equal
-            the decode above, else ``ValueError`` naming the row: offsets into another text would
-            route credit to the wrong tokens.
+        texts: the decoded completions the rewards were computed on. When given, each must be the
+            text of its ids, else ``ValueError`` naming the row (offsets into another text would
+            route credit to the wrong tokens): for a ByteLevel tokenizer, a row whose tokens' bytes
+            are ``texts[i]`` byte for byte passes without being decoded again; every other row
+            must equal the decode above.
         skip_special_tokens: passed to ``decode``.
-        window: tokens of context for the fast path, which decodes O(L · window) tokens per row
-            and rebuilds the text token by token; a row whose rebuilt text is not its full decode
-            falls back to decoding every prefix (O(L²)). None: always the prefix method.
+        method: ``"auto"`` (methods 1, 2, 3 below), ``"windowed"`` (2, 3) or ``"prefix"`` (3).
+        window: tokens of context for method 2.
+
+    How: the full decode of every row is one ``decode_batch`` call. Then, per row, the first
+    method that reproduces that full decode exactly is used:
+
+    1. native (C++, all rows at once): for ByteLevel, Metaspace and WordPiece decoders (read from
+       ``tokenizers``, also inside a transformers fast tokenizer) a table of the bytes each id adds
+       is built once per tokenizer; a row is accepted when its pieces concatenate to its full
+       decode byte for byte (transformers' ``clean_up_tokenization_spaces`` or an unusual
+       decoder makes rows fail this check and go to method 2);
+    2. windowed: each token's effect is read from decodes of ``window`` tokens before it
+       (O(L · window) decoded tokens), checked the same way;
+    3. prefix: the decode of every prefix (O(L²)), exact by definition.
 
     Returns:
         ``[N, L+1]`` int64, non-decreasing per row, ending at ``len(decoded[i])``; the kind of
@@ -116,17 +247,42 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
         raise ValueError(f"token_char_offsets: argument 'mask' must have shape {list(ids.shape)}, got {list(m.shape)}")
     if texts is not None and len(texts) != ids.shape[0]:
         raise ValueError(f"token_char_offsets: argument 'texts' has {len(texts)} entries for {ids.shape[0]} rows")
+    if method not in ("auto", "windowed", "prefix"):
+        raise ValueError(f"token_char_offsets: argument 'method' must be 'auto', 'windowed' or 'prefix', got {method!r}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"token_char_offsets: argument 'window' must be an int >= 1, got {window!r}")
     n, L = ids.shape
-    out = np.zeros((n, L + 1), dtype=np.int64)
-    for i in range(n):
-        positions = np.flatnonzero(m[i] != 0)
-        row = [int(x) for x in ids[i, positions]]
-        full = _decode_many(tokenizer, [row], skip_special_tokens)[0] if row else ""
-        if texts is not None and texts[i] != full:
-            raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
-                             f"skip_special_tokens={skip_special_tokens}); offsets would point into another text")
+    keep = m != 0
+    ids64 = np.ascontiguousarray(ids, dtype=np.int64)
+
+    def rows_of(which: Sequence[int]) -> List[List[int]]:  # the generated ids of some rows
+        return [ids64[i, keep[i]].tolist() for i in which]
+
+    if texts is not None:
+        fulls = [t if isinstance(t, str) else None for t in texts]
+        for i, t in enumerate(fulls):
+            if t is None:
+                raise TypeError(f"token_char_offsets: texts[{i}] must be a str, got {type(texts[i]).__name__}")
+    else:
+        flat = ids64[keep].tolist()
+        bounds = np.concatenate([[0], np.cumsum(keep.sum(1))]).tolist()
+        fulls = _decode_many(tokenizer, [flat[bounds[i]:bounds[i + 1]] for i in range(n)], skip_special_tokens) if n else []
+    if method == "auto":
+        out, done, exact = _native_offsets(tokenizer, ids64, keep, fulls, skip_special_tokens)
+    else:
+        out, done, exact = np.zeros((n, L + 1), dtype=np.int64), np.zeros(n, dtype=np.uint8), False
+    if texts is not None:  # rows not rebuilt by an exact table: check texts against the decode
+        check = np.flatnonzero(done == 0) if exact else np.arange(n)
+        decoded = _decode_many(tokenizer, rows_of(check), skip_special_tokens) if len(check) else []
+        for i, d in zip(check, decoded):
+            if texts[i] != d:
+                raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
+                                 f"skip_special_tokens={skip_special_tokens}); offsets would point into another text")
+    for i in np.flatnonzero(done == 0):
+        positions = np.flatnonzero(keep[i])
+        row, full = ids64[i, positions].tolist(), fulls[i]
         token_ends = None
-        if row and window is not None:
+        if row and method != "prefix":
             token_ends = _ends_windowed(tokenizer, row, full, skip_special_tokens, window)
         if row and token_ends is None:
             token_ends = _ends_exact(tokenizer, row, full, skip_special_tokens)

@@ -19,6 +19,10 @@
 
 namespace vr {
 
+// One field of the schema and where its values go. A numeric field's values are written converted
+// to the ground truth's frame, value k as offset[k % dim] + scale[k % dim] * written, into its own
+// array [n, max_values] (a box: 2*dim values; points: max_points*dim), NaN where nothing valid
+// was written; a points field's point count goes to counts [n] (0 when invalid).
 struct FieldSpec {
   int kind = 0;            // 0 text, 1 box (2*dim numbers), 2 points (k*dim numbers, k*dim <= max_values)
   int dim = 2;
@@ -26,14 +30,14 @@ struct FieldSpec {
   bool quantized = false;
   int64_t bins = 1000;
   std::vector<std::string> keys;  // name and aliases
+  std::vector<double> scale, offset;  // [dim] each
+  std::uintptr_t values = 0;  // double [n, max_values]
+  std::uintptr_t counts = 0;  // int64 [n] (points fields)
 };
 
 struct ParseOutputs {
-  int64_t width = 0;         // values per field slot
   uint8_t* valid = nullptr;  // [n, F]
   int64_t* spans = nullptr;  // [n, F, 2]
-  double* values = nullptr;  // [n, F, width]
-  int64_t* counts = nullptr; // [n, F] numbers read
 };
 
 constexpr int kMaxDepth = 32;

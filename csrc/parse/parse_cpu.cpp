@@ -1,9 +1,12 @@
 #include "parse/parse.h"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <cmath>
 #include <cstring>
 
+#include "common/abi.h"
 #include "common/cpu_exec.h"
 
 namespace vr {
@@ -112,6 +115,15 @@ struct Scanner {
       if (exp_digits == 0) i = save;
     }
     const char* b = s + start + (s[start] == '+' ? 1 : 0);
+    if (i - start <= 16) {  // a short integer (what bins are): exact in int64 and in double
+      const char* p = s + start + (s[start] == '-' || s[start] == '+' ? 1 : 0);
+      int64_t k = 0;
+      while (p < s + i && *p >= '0' && *p <= '9') k = k * 10 + (*p++ - '0');
+      if (p == s + i) {
+        *value = s[start] == '-' ? -static_cast<double>(k) : static_cast<double>(k);
+        return true;
+      }
+    }
     double v = 0.0;
     const auto r = std::from_chars(b, s + i, v);
     if (r.ec == std::errc::result_out_of_range) {
@@ -149,7 +161,7 @@ struct Scanner {
   // '[...]' or '(...)'. Numbers reports what the sequence holds: leaves are collected into *flat
   // when the sequence is a flat list of numbers or a list of flat tuples/lists of numbers.
   struct Numbers {
-    std::vector<double> flat;
+    std::vector<double>* flat;  // leaves are appended here (shared with nested sequences)
     bool ok = true;      // only numbers, at most two levels deep, inner sequences of one length
     int inner_len = -1;  // -1: flat list; else the length of every inner sequence
   };
@@ -172,13 +184,13 @@ struct Scanner {
       const char c = peek();
       if (nums && (c == '[' || c == '(')) {
         saw_seq = true;
-        Numbers inner;
+        Numbers inner{nums->flat};
+        const size_t before = nums->flat->size();
         if (!sequence(depth + 1, &inner)) return false;
         if (!inner.ok || inner.inner_len != -1) nums->ok = false;
-        const int len = static_cast<int>(inner.flat.size());
+        const int len = static_cast<int>(nums->flat->size() - before);
         if (nums->inner_len == -1) nums->inner_len = len;
         else if (nums->inner_len != len) nums->ok = false;
-        nums->flat.insert(nums->flat.end(), inner.flat.begin(), inner.flat.end());
         continue;
       }
       if (nums) {
@@ -186,7 +198,7 @@ struct Scanner {
         ws();
         if (number(&v)) {
           saw_number = true;
-          nums->flat.push_back(v);
+          nums->flat->push_back(v);
           continue;
         }
         nums->ok = false;
@@ -232,14 +244,18 @@ int64_t code_points(const char* s, size_t b) {
   return k;
 }
 
-void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row) {
+void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row,
+               std::vector<Scanner::Pair>& pairs, std::vector<double>& flat) {
   const int64_t F = static_cast<int64_t>(fields.size());
   for (int64_t f = 0; f < F; ++f) {
+    const FieldSpec& spec = fields[f];
     out.valid[row * F + f] = 0;
     out.spans[(row * F + f) * 2] = out.spans[(row * F + f) * 2 + 1] = 0;
-    out.counts[row * F + f] = 0;
+    if (spec.kind == 0) continue;
+    double* vals = ptr<double>(spec.values) + row * spec.max_values;
+    std::fill(vals, vals + spec.max_values, std::numeric_limits<double>::quiet_NaN());
+    if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = 0;
   }
-  std::vector<Scanner::Pair> pairs;
   bool found = false;
   for (size_t start = 0; start < text.size() && !found; ++start) {
     if (text[start] != '{') continue;
@@ -260,22 +276,24 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
     if (spec.kind != 0) {
       Scanner sc{text.data(), hit->value_end, hit->value_begin};
       const char c = sc.peek();
-      Scanner::Numbers nums;
+      flat.clear();
+      Scanner::Numbers nums{&flat};
       ok = (c == '[' || c == '(') && sc.sequence(1, &nums) && nums.ok && sc.i == hit->value_end;
-      const int64_t count = static_cast<int64_t>(nums.flat.size());
+      const int64_t count = static_cast<int64_t>(flat.size());
       if (ok) {
         if (nums.inner_len != -1) ok = nums.inner_len == spec.dim;  // a list of dim-tuples
         if (spec.kind == 1) ok = ok && count == 2 * spec.dim;
         else ok = ok && count % spec.dim == 0 && count <= spec.max_values;
       }
       for (int64_t k = 0; ok && k < count; ++k) {
-        const double v = nums.flat[k];
+        const double v = flat[k];
         ok = std::isfinite(v) &&
              (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
       }
       if (ok) {
-        for (int64_t k = 0; k < count; ++k) out.values[(row * F + f) * out.width + k] = nums.flat[k];
-        out.counts[row * F + f] = count;
+        double* vals = ptr<double>(spec.values) + row * spec.max_values;
+        for (int64_t k = 0; k < count; ++k) vals[k] = spec.offset[k % spec.dim] + spec.scale[k % spec.dim] * flat[k];
+        if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = count / spec.dim;
       }
     }
     if (!ok) continue;
@@ -289,8 +307,11 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
 
 void parse_texts(const std::vector<std::string_view>& texts, const std::vector<FieldSpec>& fields,
                  const ParseOutputs& out) {
-  CpuExec{}.for_each(static_cast<int64_t>(texts.size()),
-                     [&](int64_t i) { parse_one(texts[static_cast<size_t>(i)], fields, out, i); }, 16);
+  parallel_ranges(static_cast<int64_t>(texts.size()), 16, [&](int64_t b, int64_t e) {
+    std::vector<Scanner::Pair> pairs;  // reused across the texts of one thread
+    std::vector<double> flat;
+    for (int64_t i = b; i < e; ++i) parse_one(texts[static_cast<size_t>(i)], fields, out, i, pairs, flat);
+  });
 }
 
 }  // namespace vr

@@ -37,10 +37,13 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "project_box_3d": 1_000_000,
     "rpc": 1_000_000,
     "keypoint_containment": 262_144,
+    "grca_pipeline": 4096,  # completions (groups of 8, about 150 tokens each)
 }
+PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
 
 # Targets from the foundation issue: (op, baseline, minimum speedup) and memcpy ceilings.
-SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0)]
+SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0),
+                   ("grca_pipeline", "python", 50.0)]
 MEMCPY_TARGETS = [("iou_3d", 2.0)]
 
 
@@ -54,7 +57,7 @@ class Case:
     prefix_baselines: Dict[str, Callable[[], Any]]  # on a prefix of python_elements outputs
     verireward_prefix: Callable[[], Any]
     python_elements: int
-    copy_bytes: int
+    copy_bytes: int                     # bytes the memcpy row copies; 0: no memcpy row
     tolerance: float
     results: List[Dict[str, Any]] = field(default_factory=list)
 
@@ -153,6 +156,34 @@ def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: flo
                 pts.numel() * pts.element_size(), tol)
 
 
+def _pipeline_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """Texts + token ids → routed per-token advantages (GRCA with RPC), in float64 whatever --dtype:
+    the precision rewards are computed in. See verireward._bench.pipeline."""
+    from verireward._bench import pipeline as pl
+    from verireward._bench.pipeline_baseline import python_pipeline
+
+    group = 8
+    n = max(group, n - n % group)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    batch = pl.make_batch(n, group, seed)
+    if device != "cpu":
+        K, R, t = batch.camera
+        batch.gt = {k: v.to(device) for k, v in batch.gt.items()}
+        batch.camera, batch.mask = (K.to(device), R.to(device), t.to(device)), batch.mask.to(device)
+    verifier = vr.GroundingVerifier(pl.schema())
+    p = max(group, min(n, PIPELINE_PYTHON_ROWS) // group * group)
+    small = pl.slice_batch(batch, p)
+    ids = [r[m].tolist() for r, m in zip(small.token_ids, small.mask.cpu())]
+    gt2d, gt3d = small.gt["bbox2d"].tolist(), small.gt["bbox3d"].tolist()
+    cams = list(zip(*(c.tolist() for c in small.camera)))
+    tokens = float(batch.mask.sum(1).double().mean())
+    return Case(op, f"N={n:,} L~{tokens:.0f}", n, lambda: pl.verireward_pipeline(batch, verifier), {},
+                {"python": lambda: python_pipeline(small.texts, ids, gt2d, gt3d, cams, batch.tokenizer, group),
+                 "py-prefix": lambda: python_pipeline(small.texts, ids, gt2d, gt3d, cams, batch.tokenizer, group,
+                                                      offsets="prefix")},
+                lambda: pl.verireward_pipeline(small, verifier), p, 0, 1e-9)
+
+
 _BUILDERS = {
     "iou_2d": _iou_case,
     "iou_3d": _iou_case,
@@ -161,6 +192,7 @@ _BUILDERS = {
     "project_box_3d": _projection_case,
     "rpc": _projection_case,
     "keypoint_containment": _containment_case,
+    "grca_pipeline": _pipeline_case,
 }
 
 
@@ -254,18 +286,21 @@ def run(sizes: Dict[str, int], dtype: str = "float32", device: str = "cpu", repe
     for case in cases:
         bar.step(f"{case.op}: checking agreement")
         failures += _check_agreement(case)
-        src = torch.empty(case.copy_bytes, dtype=torch.uint8, device=device)
-        dst = torch.empty_like(src)
-        fast = {"verireward": case.verireward, **case.baselines, "memcpy": lambda: dst.copy_(src)}
+        fast = {"verireward": case.verireward, **case.baselines}
+        if case.copy_bytes:
+            src = torch.empty(case.copy_bytes, dtype=torch.uint8, device=device)
+            dst = torch.empty_like(src)
+            fast["memcpy"] = lambda: dst.copy_(src)
         t = _time_interleaved(fast, repeat, sync)
-        bar.step(f"{case.op}: verireward, {', '.join(case.baselines)}, memcpy")
+        bar.step(f"{case.op}: {', '.join(fast)}")
         t.update(_time_interleaved(case.prefix_baselines, slow_repeat, lambda: None))
         bar.step(f"{case.op}: {', '.join(case.prefix_baselines)}")
         t_vr = t["verireward"]
         for name in ["verireward", *case.baselines, *case.prefix_baselines]:
             n_el = case.python_elements if name in case.prefix_baselines else case.elements
             case.results.append({"impl": name, "seconds": t[name], "elements": n_el})
-        case.results.append({"impl": "memcpy", "seconds": t["memcpy"], "bytes": case.copy_bytes})
+        if case.copy_bytes:
+            case.results.append({"impl": "memcpy", "seconds": t["memcpy"], "bytes": case.copy_bytes})
         vr_rate = case.elements / t_vr
         for r in case.results:
             if "elements" in r:
@@ -305,7 +340,8 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
             t = r["seconds"]
             tstr = f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} us"
             if "throughput" in r:
-                thr = f"{r['throughput'] / 1e6:.2f} M/s"
+                rate = r["throughput"]
+                thr = f"{rate / 1e6:.2f} M/s" if rate >= 1e5 else f"{rate / 1e3:.2f} k/s"
                 note = "" if r["impl"] == "verireward" else f"{r['verireward_speedup']:.1f}x faster"
                 if r["impl"] in c.prefix_baselines:
                     note += f" (on {r['elements']:,})"
