@@ -143,7 +143,10 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("rewards", &GroupArgs::rewards)
       .def_readwrite("group_ptr", &GroupArgs::group_ptr)
       .def_readwrite("out", &GroupArgs::out)
-      .def_readwrite("st", &GroupArgs::st);
+      .def_readwrite("st", &GroupArgs::st)
+      .def_readwrite("absolute", &GroupArgs::absolute)
+      .def_readwrite("alpha", &GroupArgs::alpha)
+      .def_readwrite("clip", &GroupArgs::clip);
 
   py::class_<RouteArgs>(m, "RouteArgs")
       .def(py::init<>())

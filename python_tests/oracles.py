@@ -216,3 +216,47 @@ def grca_loss(logp, old_logp, adv, mask, clip_eps, ref_logp=None, beta=0.0, aggr
     if aggregation == "token_mean":
         return total / max(tokens, 1)
     return total / N
+
+
+# ---- SNRA / AP-GRPO (Smooth Operator paper) ------------------------------------------------------
+
+
+def snra(e: float, k: float, e_max: float = math.inf) -> float:
+    """Eq. 2 as written, 2 / (1 + exp(k e)); an invalid error (NaN, negative) counts as e_max."""
+    if math.isnan(e) or e < 0:
+        e = e_max
+    x = k * e
+    try:
+        return 2.0 / (1.0 + math.exp(x))
+    except OverflowError:
+        return 0.0
+
+
+def sharpness(t: float, T: float, kind: str, k_min=1.0, k_max=100.0, tau=0.5, s=10.0) -> float:
+    """Eq. 5 (sigmoid), its linear variant, and the fixed k_max."""
+    p = min(t / T, 1.0)
+    if kind == "fixed":
+        return k_max
+    if kind == "linear":
+        return k_min + (k_max - k_min) * p
+    return k_min + (k_max - k_min) / (1.0 + math.exp(-s * (p - tau)))
+
+
+def ap_grpo(R: Sequence[float], r_abs: Sequence[float], ptr: Sequence[int], alpha: float, clip: Optional[float],
+            eps: float = 1e-6, std_floor: float = 1e-6) -> List[float]:
+    """Eq. 8: the standardized total reward (Eq. 7, with the GRPO floor) times r̃^α, clipped to ±c."""
+    rel = standardize(R, ptr, eps, True, std_floor)
+    out = []
+    for a, r in zip(rel, r_abs):
+        v = a * (r ** alpha if alpha != 0 else 1.0)
+        if clip is not None:
+            v = min(max(v, -clip), clip)
+        out.append(v)
+    return out
+
+
+def population_variance(xs: Sequence[float]) -> float:
+    if not xs:
+        return 0.0
+    m = math.fsum(xs) / len(xs)
+    return math.fsum((x - m) ** 2 for x in xs) / len(xs)

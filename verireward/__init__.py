@@ -16,7 +16,7 @@ except ImportError as e:  # e.g. `python` started inside the source tree, which 
         f"verireward's compiled module could not be imported ({e}). Install the package with "
         "`pip install .` and import it from outside the source tree (whose verireward/ folder has no _C)."
     ) from e
-from verireward import geometry, grpo, losses, metrics, parse as _parse_module, tokens, verifier
+from verireward import geometry, grpo, losses, metrics, numeric, parse as _parse_module, tokens, verifier
 from verireward.geometry import (
     iou_2d,
     iou_3d,
@@ -26,8 +26,18 @@ from verireward.geometry import (
     project_box_3d,
     rpc,
 )
-from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
-from verireward.losses import grca_loss
+from verireward.grpo import ap_grpo_advantages, char_to_token_spans, group_standardize, routed_advantages
+from verireward.losses import ap_grpo_loss, grca_loss
+from verireward.numeric import (
+    SharpnessSchedule,
+    advantage_variance,
+    composite_reward,
+    convergence_step,
+    discrete_error,
+    sharpness,
+    snra,
+    squared_error,
+)
 from verireward.parse import Field, ParsedBatch, Schema, parse
 from verireward.verifier import GroundingVerifier, VerifierOutput
 from verireward.metrics import grounding_metrics, mra
@@ -54,4 +64,5 @@ def cuda_available() -> bool:
     return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
 
 
-__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__]
+__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
+           *numeric.__all__]

@@ -13,6 +13,7 @@ torch is not imported here: a torch tensor can only exist once the caller import
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from typing import Any, Sequence
 
@@ -225,8 +226,9 @@ class Call:
 
 
 def check_number(op: str, value: Any, name: str, ok: Any, expected: str) -> float:
-    """A Python int or float for which ok(float(value)) holds, else ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
+    """A real number (Python or numpy; not a bool) for which ok(float(value)) holds, else ValueError
+    naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not ok(float(value)):
         raise ValueError(f"{op}: argument '{name}' must be {expected}, got {value!r}")
     return float(value)
 

@@ -68,13 +68,68 @@ def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbi
     flat = rewards.ndim == 1
     r = call.contiguous(rewards.reshape(-1, 1) if flat else rewards)
     ptr = call.group_ptr(groups, r.shape[0])
+    out = _group_kernel(call, r, ptr, _std_settings(eps, std_floor, unbiased, singleton))
+    return out.reshape(-1) if flat else out
+
+
+def _group_kernel(call: Call, r: Array, ptr: Array, st: Any, absolute: Optional[Array] = None, alpha: float = 1.0,
+                  clip: float = float("inf")) -> Array:
+    """The group-statistics kernel on contiguous r [n, F] (and absolute [n, F] for AP-GRPO)."""
     out = call.empty(r.shape)
     args = _C.GroupArgs()
     args.dtype, args.device = call.dtype_code, call.device()
     args.n, args.F, args.num_groups = r.shape[0], r.shape[1], ptr.shape[0] - 1
     args.rewards, args.group_ptr, args.out = data_ptr(r), data_ptr(ptr), data_ptr(out)
-    args.st = _std_settings(eps, std_floor, unbiased, singleton)
+    args.st = st
+    if absolute is not None:
+        args.absolute, args.alpha, args.clip = data_ptr(absolute), float(alpha), float(clip)
     _C.group_standardize(args)
+    return out
+
+
+def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha: float = 1.0,
+                       clip: Optional[float] = 1.5, eps: float = 1e-6, *, unbiased: bool = True,
+                       std_floor: float = 1e-6, compat: Optional[str] = None) -> Array:
+    """Absolute-Preserving GRPO advantages (Smooth Operator paper Eq. 8), one kernel.
+
+    ``A'_i = clip( (R_i − μ_g)/(σ_g + eps) · r̃_i^α, −c, c )``: the group-relative term of the total
+    reward ``R`` (standardized exactly as :func:`group_standardize`, same floor and compat switches)
+    times the absolute term ``r̃^α``, with ``r̃`` the SNRA reward (:func:`verireward.snra`, not the
+    composite, per the paper; any reward in [0, 1] works). ``alpha = 0`` gives GRPO exactly
+    (``r̃^0 = 1``, also for ``r̃ = 0``). The symmetric clip ``c`` (the paper's 1.5) bounds the
+    product; ``clip=None`` disables it.
+
+    Args:
+        rewards: ``[N]`` or ``[N, F]`` finite total rewards ``R`` (e.g. :func:`verireward.composite_reward`).
+        abs_rewards: the same shape, values in [0, 1].
+        groups: int G dividing N, or ``group_ptr [B+1]``.
+        alpha: α >= 0 (the paper's 1).
+        clip: c > 0, or None.
+        eps, unbiased, std_floor, compat: as in :func:`group_standardize`.
+
+    Returns:
+        Per-sequence advantages, the shape, kind, dtype and device of ``rewards``; broadcast them over
+        tokens (``A[:, None] * mask``) or pass them to :func:`verireward.ap_grpo_loss`.
+    """
+    call = Call("ap_grpo_advantages")
+    r = call.floats(rewards, "rewards")
+    call.shape(r, "rewards", "[N] or [N, F]", r.ndim in (1, 2))
+    a = call.floats(abs_rewards, "abs_rewards")
+    call.shape(a, "abs_rewards", f"[{', '.join(map(str, r.shape))}] (the shape of 'rewards')", tuple(a.shape) == tuple(r.shape))
+    call.finite(r, "rewards")
+    if a.shape[0] > 0 and not bool(((a >= 0) & (a <= 1)).all()):
+        raise call.value_error("argument 'abs_rewards' must lie in [0, 1] (the SNRA reward r̃); got a value outside")
+    alpha = check_number(call.op, alpha, "alpha", lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
+    if clip is None:
+        clip = float("inf")
+    else:
+        clip = check_number(call.op, clip, "clip", lambda v: 0.0 < v < float("inf"), "a finite number > 0, or None")
+    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
+    flat = r.ndim == 1
+    r2 = call.contiguous(r.reshape(-1, 1) if flat else r)
+    a2 = call.contiguous(a.reshape(-1, 1) if flat else a)
+    ptr = call.group_ptr(groups, r2.shape[0])
+    out = _group_kernel(call, r2, ptr, _std_settings(eps, std_floor, unbiased, singleton), a2, alpha, clip)
     return out.reshape(-1) if flat else out
 
 
@@ -179,4 +234,4 @@ def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array)
     return out
 
 
-__all__ = ["group_standardize", "routed_advantages", "char_to_token_spans"]
+__all__ = ["group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans"]

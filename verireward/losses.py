@@ -68,9 +68,54 @@ def grca_loss(
         >>> loss = grca_loss(logp, old_logp, vr.routed_advantages(r, spans, mask, G), mask)
         >>> loss.backward()
     """
+    return _clipped_surrogate("grca_loss", logp, old_logp, advantages, mask, clip_eps, ref_logp, beta, aggregation,
+                              max_log_ratio, return_stats)
+
+
+def ap_grpo_loss(
+    logp: Any,
+    old_logp: Any,
+    advantages: Any,
+    mask: Any,
+    clip_eps: float = 0.2,
+    ref_logp: Optional[Any] = None,
+    beta: float = 0.02,
+    *,
+    aggregation: str = "sample_mean",
+    max_log_ratio: float = 20.0,
+    return_stats: bool = False,
+) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
+    """AP-GRPO's clipped surrogate (Smooth Operator paper Eq. 9), to minimize: the token-level
+    clipped ratio objective of :func:`grca_loss` with the AP-GRPO advantage of each sequence
+    (:func:`verireward.ap_grpo_advantages`) on every one of its tokens, averaged ``1/G Σ_i`` over
+    sequences (``1/L_i`` inside each), minus ``β_KL·KL(π_θ‖π_ref)`` with the k3 estimator
+    (β = 0.02 in the paper; the KL term needs ``ref_logp``).
+
+    Args:
+        advantages: ``[N]`` per sequence (broadcast over its tokens) or ``[N, L]`` per token.
+        Everything else: as in :func:`grca_loss`.
+    """
     import torch
 
-    op = "grca_loss"
+    op = "ap_grpo_loss"
+    _check(op, "logp", logp)
+    if logp.ndim != 2:
+        raise ValueError(f"{op}: argument 'logp' must have shape [N, L], got [{', '.join(map(str, logp.shape))}]")
+    _check(op, "advantages", advantages)
+    if advantages.ndim == 1:
+        _check(op, "advantages", advantages, (logp.shape[0],))
+        advantages = advantages[:, None].expand(logp.shape)
+    elif not isinstance(advantages, torch.Tensor) or advantages.ndim != 2:
+        raise ValueError(f"{op}: argument 'advantages' must have shape [N] or [N, L]")
+    return _clipped_surrogate(op, logp, old_logp, advantages, mask, clip_eps, ref_logp, beta, aggregation,
+                              max_log_ratio, return_stats)
+
+
+def _clipped_surrogate(op: str, logp: Any, old_logp: Any, advantages: Any, mask: Any, clip_eps: float,
+                       ref_logp: Optional[Any], beta: float, aggregation: str, max_log_ratio: float,
+                       return_stats: bool) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
+    import torch
+
     _check(op, "logp", logp)
     if logp.ndim != 2:
         raise ValueError(f"{op}: argument 'logp' must have shape [N, L], got [{', '.join(map(str, logp.shape))}]")
@@ -118,4 +163,4 @@ def grca_loss(
     return loss, stats
 
 
-__all__ = ["grca_loss"]
+__all__ = ["grca_loss", "ap_grpo_loss"]

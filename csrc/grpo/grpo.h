@@ -65,19 +65,31 @@ VR_HD inline int64_t group_of(const int64_t* ptr, int64_t num_groups, int64_t i)
   return lo;
 }
 
+// Standardization per group and column; with `absolute` (AP-GRPO, Smooth Operator Eq. 8) each
+// standardized value is multiplied by absolute[i, f]^alpha (pow(0, 0) = 1, so alpha = 0 is GRPO)
+// and the product clipped to [-clip, clip] (clip = +inf: no clipping).
 template <class T> struct GroupStandardize {
   const T* r;            // [n, F]
+  const T* absolute;     // [n, F] or null
   int64_t F;
   const int64_t* ptr;    // [groups + 1]
   T* out;                // [n, F]
   StdSettings st;
+  double alpha, clip;
   VR_HD void operator()(int64_t k) const {  // k = group * F + column
     const int64_t g = k / F, f = k % F, b = ptr[g], e = ptr[g + 1];
     const T* col = r + f;
     const int64_t stride = F;
     const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
     const GroupStats s = st.stats(x, b, e);
-    for (int64_t i = b; i < e; ++i) out[i * F + f] = static_cast<T>(st.standardize(x(i), s));
+    for (int64_t i = b; i < e; ++i) {
+      double a = st.standardize(x(i), s);
+      if (absolute != nullptr) {
+        a *= pow(static_cast<double>(absolute[i * F + f]), alpha);
+        a = vmin(vmax(a, -clip), clip);
+      }
+      out[i * F + f] = static_cast<T>(a);
+    }
   }
 };
 
@@ -240,6 +252,8 @@ struct GroupArgs {
   int64_t n = 0, F = 0, num_groups = 0;
   std::uintptr_t rewards = 0, group_ptr = 0, out = 0;
   StdSettings st;
+  std::uintptr_t absolute = 0;  // AP-GRPO's absolute term, or 0
+  double alpha = 1.0, clip = 1.5;
 };
 
 struct RouteArgs {
@@ -262,7 +276,8 @@ template <class Exec> void group_standardize(const Exec& ex, const GroupArgs& p)
   dispatch_float(p.dtype, [&](auto t) {
     using T = decltype(t);
     ex.for_each(p.num_groups * p.F,
-                GroupStandardize<T>{ptr<const T>(p.rewards), p.F, ptr<const int64_t>(p.group_ptr), ptr<T>(p.out), p.st},
+                GroupStandardize<T>{ptr<const T>(p.rewards), ptr<const T>(p.absolute), p.F, ptr<const int64_t>(p.group_ptr),
+                                    ptr<T>(p.out), p.st, p.alpha, p.clip},
                 64);
   });
 }
