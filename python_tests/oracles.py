@@ -260,3 +260,30 @@ def population_variance(xs: Sequence[float]) -> float:
         return 0.0
     m = math.fsum(xs) / len(xs)
     return math.fsum((x - m) ** 2 for x in xs) / len(xs)
+
+
+# ---- preference losses (SPA paper Eq. 5, Table A1) and W2R2 (Eq. 7) --------------------------------
+
+
+def log_sigmoid(z: float) -> float:
+    return -math.log1p(math.exp(-z)) if z >= 0 else z - math.log1p(math.exp(z))
+
+
+def sequence_logprob(logits, labels, mask) -> List[float]:
+    """Σ_t log softmax(logits[i][t])[labels[i][t]] over the mask, with math.fsum."""
+    out = []
+    for row, lab, m in zip(logits, labels, mask):
+        terms = []
+        for scores, y, keep in zip(row, lab, m):
+            if keep:
+                top = max(scores)
+                lse = top + math.log(math.fsum(math.exp(s - top) for s in scores))
+                terms.append(scores[y] - lse)
+        out.append(math.fsum(terms))
+    return out
+
+
+def w2r2(fused_logits, labels, sims, mu, lam) -> float:
+    """CE over the rows (log-softmax by hand) + lam * mean_i max(0, s_i - mu)."""
+    ce = -sum(sequence_logprob([[row]], [[y]], [[True]])[0] for row, y in zip(fused_logits, labels)) / len(labels)
+    return ce + lam * sum(max(0.0, s - mu) for s in sims) / len(sims)
