@@ -13,6 +13,7 @@
 #include "containment/containment.h"
 #include "grpo/grpo.h"
 #include "parse/parse.h"
+#include "points/points.h"
 #include "project_box/project_box.h"
 #include "tokens/token_offsets.h"
 
@@ -177,6 +178,19 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("lengths", &SpanArgs::lengths)
       .def_readwrite("out", &SpanArgs::out);
 
+  py::class_<PointArgs>(m, "PointArgs")
+      .def(py::init<>())
+      .def_readwrite("device", &PointArgs::device)
+      .def_readwrite("B", &PointArgs::B)
+      .def_readwrite("P", &PointArgs::P)
+      .def_readwrite("G", &PointArgs::G)
+      .def_readwrite("K", &PointArgs::K)
+      .def_readwrite("xyz", &PointArgs::xyz)
+      .def_readwrite("mind", &PointArgs::mind)
+      .def_readwrite("centres", &PointArgs::centres)
+      .def_readwrite("dist", &PointArgs::dist)
+      .def_readwrite("idx", &PointArgs::idx);
+
   py::class_<FieldSpec>(m, "FieldSpec")
       .def(py::init<>())
       .def_readwrite("kind", &FieldSpec::kind)
@@ -282,6 +296,18 @@ PYBIND11_MODULE(_C, m) {
     require_ptrs("char_to_token_spans", p.n, {p.offsets, p.lengths});
     require(p.n * p.F == 0 || (p.char_spans != 0 && p.out != 0), "char_to_token_spans", "null data pointer");
     VR_DEVICE_DISPATCH(p.device, char_to_token_spans, p);
+  }, nogil);
+  m.def("farthest_point_sampling", [](const PointArgs& p) {
+    require(p.B >= 0 && p.P >= 0 && p.G >= 0, "farthest_point_sampling", "negative size");
+    require(p.B * p.G == 0 || p.P >= 1, "farthest_point_sampling", "needs P >= 1");
+    require_ptrs("farthest_point_sampling", p.B * p.G, {p.xyz, p.mind, p.centres});
+    VR_DEVICE_DISPATCH(p.device, farthest_point_sampling, p);
+  }, nogil);
+  m.def("knn", [](const PointArgs& p) {
+    require(p.B >= 0 && p.P >= 0 && p.G >= 0 && p.K >= 0, "knn", "negative size");
+    require(p.K <= p.P && (p.B * p.G * p.K == 0 || p.K >= 1), "knn", "needs 1 <= K <= P");
+    require_ptrs("knn", p.B * p.G * p.K, {p.xyz, p.centres, p.dist, p.idx});
+    VR_DEVICE_DISPATCH(p.device, knn, p);
   }, nogil);
   m.def("keypoint_containment", [](const ContainmentArgs& p) {
     require(p.K >= 0, "keypoint_containment", "negative K");

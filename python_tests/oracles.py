@@ -287,3 +287,31 @@ def w2r2(fused_logits, labels, sims, mu, lam) -> float:
     """CE over the rows (log-softmax by hand) + lam * mean_i max(0, s_i - mu)."""
     ce = -sum(sequence_logprob([[row]], [[y]], [[True]])[0] for row, y in zip(fused_logits, labels)) / len(labels)
     return ce + lam * sum(max(0.0, s - mu) for s in sims) / len(sims)
+
+
+# ---- FPS / KNN (SPA Fig. 5) -------------------------------------------------------------------------
+
+
+def sq_dist(p, c) -> float:
+    dx, dy, dz = p[0] - c[0], p[1] - c[1], p[2] - c[2]
+    return dx * dx + dy * dy + dz * dz
+
+
+def fps(cloud, num: int) -> List[int]:
+    """Farthest point sampling from point 0: next = argmax of the distance to the nearest chosen
+    centre, lowest index among equals."""
+    nearest = [math.inf] * len(cloud)
+    out, cur = [], 0
+    for _ in range(num):
+        out.append(cur)
+        for p, q in enumerate(cloud):
+            nearest[p] = min(nearest[p], sq_dist(q, cloud[cur]))
+        best = max(nearest)
+        cur = nearest.index(best)
+    return out
+
+
+def knn(cloud, centre: int, k: int) -> List[int]:
+    """The k points nearest to cloud[centre], by (squared distance, index)."""
+    keyed = sorted((sq_dist(q, cloud[centre]), p) for p, q in enumerate(cloud))
+    return [p for _, p in keyed[:k]]

@@ -16,7 +16,7 @@ except ImportError as e:  # e.g. `python` started inside the source tree, which 
         f"verireward's compiled module could not be imported ({e}). Install the package with "
         "`pip install .` and import it from outside the source tree (whose verireward/ folder has no _C)."
     ) from e
-from verireward import geometry, grpo, losses, metrics, numeric, parse as _parse_module, preference, tokens, verifier, w2r2
+from verireward import geometry, grpo, losses, metrics, numeric, parse as _parse_module, points, preference, tokens, verifier, w2r2
 from verireward.geometry import (
     iou_2d,
     iou_3d,
@@ -39,6 +39,7 @@ from verireward.numeric import (
     squared_error,
 )
 from verireward.parse import Field, ParsedBatch, Schema, parse
+from verireward.points import MaskedPoints, farthest_point_sampling, knn_indices, mask_point_patches
 from verireward.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss
 from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_similarity, w2r2_loss
 from verireward.verifier import GroundingVerifier, VerifierOutput
@@ -67,4 +68,5 @@ def cuda_available() -> bool:
 
 
 __all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
-           *numeric.__all__, *preference.__all__, *w2r2.__all__]
+           *numeric.__all__, *preference.__all__, *w2r2.__all__,
+           *points.__all__]
