@@ -25,7 +25,8 @@ def test_bench_quick_run_writes_json(tmp_path, capsys):
     assert [c["op"] for c in data["cases"]] == list(DEFAULT_SIZES)
     for case in data["cases"]:
         impls = [r["impl"] for r in case["results"]]
-        expected = {"python", "py-prefix"} if case["op"] == "grca_pipeline" else {"torch", "python", "memcpy"}
+        expected = {"grca_pipeline": {"python", "py-prefix"}, "mask_point_patches": {"torch", "memcpy"},
+                    "ap_grpo_advantages": {"torch", "memcpy"}}.get(case["op"], {"torch", "python", "memcpy"})
         assert impls[0] == "verireward" and expected <= set(impls)
         for r in case["results"]:
             assert r["seconds"] > 0

@@ -141,3 +141,39 @@ def test_point_errors():
     a.K = 5
     with pytest.raises(ValueError, match="_C.knn: needs 1 <= K <= P"):
         _C.knn(a)
+
+
+@pytest.mark.parametrize("shape", ["grid", "duplicates", "offset", "plane", "line", "clusters", "one_point", "huge_spread"])
+def test_grid_knn_equals_brute_force_on_large_clouds(restore_path, shape):  # noqa: F811
+    # Clouds of >= 1024 points take the grid search on the SIMD paths; the scalar path is the brute
+    # force that the CUDA kernel runs. They must pick the same points, ties included.
+    rng = np.random.default_rng(len(shape))
+    P = 2500
+    xyz = rng.uniform(-1, 1, size=(2, P, 3))
+    if shape == "grid":
+        xyz = np.round(xyz * 4) / 4  # many exact ties
+    elif shape == "duplicates":
+        xyz[:, P // 2:] = xyz[:, : P - P // 2]
+    elif shape == "offset":
+        xyz = xyz * 1e-3 + 1e6
+    elif shape == "plane":
+        xyz[..., 2] = 0.25
+    elif shape == "line":
+        xyz[..., 1:] = 0.0
+    elif shape == "clusters":
+        xyz = xyz * 1e-3 + rng.choice([-50.0, 0.0, 50.0], size=(2, P, 1))
+    elif shape == "one_point":
+        xyz[:] = 3.0
+    else:
+        xyz[:, :10] *= 1e5  # a few far outliers stretch the grid
+    pts = np.concatenate([xyz, rng.uniform(size=(2, P, 1))], 2)
+    results = {}
+    for path in PATHS:
+        _C.set_cpu_path(path)
+        c = vr.farthest_point_sampling(pts, 300)
+        results[path] = (c, *vr.knn_indices(pts, c, 20, return_distances=True))
+    for path in PATHS[1:]:
+        for got, want in zip(results[path], results["scalar"]):
+            np.testing.assert_array_equal(got, want)
+    idx, dist = results["scalar"][1:]
+    assert np.all(np.diff(dist, axis=2) >= 0)

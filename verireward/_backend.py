@@ -166,8 +166,13 @@ class Call:
                                    f"[{int(x.min())}, {int(x.max())}]")
 
     def finite(self, x: Any, name: str) -> None:
-        torch = torch_module()
-        ok = bool(np.isfinite(x).all()) if isinstance(x, np.ndarray) else bool(torch.isfinite(x).all())
+        if isinstance(x, np.ndarray):
+            ok = bool(np.isfinite(x).all())
+        elif x.numel() == 0:
+            ok = True
+        else:  # one reduction: NaN propagates into min/max and an infinity is one of them
+            lo, hi = x.aminmax()
+            ok = bool(torch_module().isfinite(torch_module().stack([lo, hi])).all())
         if not ok:
             raise self.value_error(f"argument '{name}' has a NaN or infinite value; rewards must be finite")
 

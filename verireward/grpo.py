@@ -117,8 +117,10 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
     a = call.floats(abs_rewards, "abs_rewards")
     call.shape(a, "abs_rewards", f"[{', '.join(map(str, r.shape))}] (the shape of 'rewards')", tuple(a.shape) == tuple(r.shape))
     call.finite(r, "rewards")
-    if a.shape[0] > 0 and not bool(((a >= 0) & (a <= 1)).all()):
-        raise call.value_error("argument 'abs_rewards' must lie in [0, 1] (the SNRA reward r̃); got a value outside")
+    if (a.size if call.kind == "numpy" else a.numel()) > 0:
+        lo, hi = (a.min(), a.max()) if call.kind == "numpy" else a.aminmax()  # NaN propagates into both
+        if not (float(lo) >= 0.0 and float(hi) <= 1.0):
+            raise call.value_error("argument 'abs_rewards' must lie in [0, 1] (the SNRA reward r̃); got a value outside")
     alpha = check_number(call.op, alpha, "alpha", lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
     if clip is None:
         clip = float("inf")

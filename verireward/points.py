@@ -126,13 +126,15 @@ class MaskedPoints:
     """What :func:`mask_point_patches` did. ``points``: the masked clouds ``[B, P, 3+C]``
     (``"remove"``: the kept points first, in their original order, then zero padding; ``"centre"``:
     every masked point replaced by its patch centre). ``counts [B]``: points kept (``"remove"``) or
-    P. ``centres [B, G]``, ``patches [B, G, K]``: point indices; ``masked_patches [B, G]`` and
+    P. ``centres [B, G]``, ``patches [B, G, K]``: point indices; ``distances [B, G, K]``: squared
+    distances of the patch points to their centre (float64); ``masked_patches [B, G]`` and
     ``masked_points [B, P]``: bool."""
 
     points: Any
     counts: Any
     centres: Any
     patches: Any
+    distances: Any
     masked_patches: Any
     masked_points: Any
 
@@ -202,7 +204,7 @@ def mask_point_patches(points: Array, num_groups: int, group_size: int, ratio: f
         src = torch.where(masked_points, src, torch.arange(P, device=dev)[None, :].expand(B, P))
         out = torch.gather(points, 1, src[:, :, None].expand_as(points))
         counts = torch.full((B,), P, dtype=torch.int64, device=dev)
-    return MaskedPoints(out, counts, centres, patches, masked_patches, masked_points)
+    return MaskedPoints(out, counts, centres, patches, dist, masked_patches, masked_points)
 
 
 __all__ = ["farthest_point_sampling", "knn_indices", "mask_point_patches", "MaskedPoints"]

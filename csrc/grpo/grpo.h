@@ -85,7 +85,8 @@ template <class T> struct GroupStandardize {
     for (int64_t i = b; i < e; ++i) {
       double a = st.standardize(x(i), s);
       if (absolute != nullptr) {
-        a *= pow(static_cast<double>(absolute[i * F + f]), alpha);
+        const double r_abs = static_cast<double>(absolute[i * F + f]);  // exact special cases: no pow call
+        a *= alpha == 1.0 ? r_abs : alpha == 0.0 ? 1.0 : pow(r_abs, alpha);
         a = vmin(vmax(a, -clip), clip);
       }
       out[i * F + f] = static_cast<T>(a);

@@ -1,7 +1,9 @@
 // CPU loops for FPS and KNN: the functors of points.h on the scalar path; on the SIMD paths the same
 // distance formula on four points at a time (default target and an AVX2 clone), with the same
 // selection rules (first maximum; ascending (distance, index)).
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "common/cpu_exec.h"
 #include "common/cpu_features.h"
@@ -79,6 +81,120 @@ template <class Tag> VR_LANE_INLINE void knn_lanes(const Knn& f, int64_t k) {
   for (; p < P; ++p) count = knn_insert(d, o, count, K, sq_dist(x[p], y[p], z[p], cx, cy, cz), p);
 }
 
+// KNN over a uniform grid (large clouds): the points of each cell are kept in index order, and a
+// query visits shells of cells around its own until the K-th distance found is below the distance
+// to every unvisited cell. Candidates are ranked by (distance, index) explicitly, so the result is
+// the brute force's exactly, whatever order the cells are visited in.
+struct CloudGrid {
+  double lo[3] = {0, 0, 0}, size = 1.0, inv = 1.0, margin = 0.0;
+  int64_t n[3] = {1, 1, 1};
+  std::vector<int64_t> start;  // [cells + 1]
+  std::vector<int64_t> index;  // point indices in cell order (increasing within a cell)
+  std::vector<double> sx, sy, sz;
+
+  int64_t cell_of(double v, int a) const {
+    const double c = (v - lo[a]) * inv;
+    return c <= 0.0 ? 0 : c >= static_cast<double>(n[a] - 1) ? n[a] - 1 : static_cast<int64_t>(c);
+  }
+  void build(const double* x, const double* y, const double* z, int64_t P, int64_t K) {
+    const double* c[3] = {x, y, z};
+    double hi[3], scale = 0.0;
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = hi[a] = c[a][0];
+      for (int64_t p = 1; p < P; ++p) lo[a] = vmin(lo[a], c[a][p]), hi[a] = vmax(hi[a], c[a][p]);
+      scale = vmax(scale, vmax(std::fabs(lo[a]), std::fabs(hi[a])));
+    }
+    // cells of about K/2 points for the cloud's bounding box, at most 2P cells in all
+    double ext[3], vol = 1.0;
+    int dims = 0;
+    for (int a = 0; a < 3; ++a) {
+      ext[a] = hi[a] - lo[a];
+      if (ext[a] > 0.0) vol *= ext[a], ++dims;
+    }
+    const double per_cell = vmax(static_cast<double>(K) / 2.0, 4.0);
+    size = dims == 0 ? 1.0 : std::pow(vol * per_cell / static_cast<double>(P), 1.0 / dims);
+    int64_t cells = 1;
+    for (int a = 0; a < 3; ++a) {
+      n[a] = ext[a] > 0.0 && size > 0.0 ? static_cast<int64_t>(vmin(ext[a] / size, 2.0 * static_cast<double>(P))) + 1 : 1;
+      cells *= n[a];
+    }
+    while (cells > 2 * P + 8) {  // extreme aspect ratios: coarsen
+      size *= 2.0;
+      cells = 1;
+      for (int a = 0; a < 3; ++a) {
+        n[a] = ext[a] > 0.0 ? static_cast<int64_t>(ext[a] / size) + 1 : 1;
+        cells *= n[a];
+      }
+    }
+    inv = 1.0 / size;
+    margin = 1e-9 * (scale + size);  // far above any rounding of cell assignment or distance
+    start.assign(static_cast<size_t>(cells + 1), 0);
+    std::vector<int64_t> cell(static_cast<size_t>(P));
+    for (int64_t p = 0; p < P; ++p) {
+      cell[p] = (cell_of(z[p], 2) * n[1] + cell_of(y[p], 1)) * n[0] + cell_of(x[p], 0);
+      ++start[cell[p] + 1];
+    }
+    for (int64_t k = 0; k < cells; ++k) start[k + 1] += start[k];
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    index.resize(static_cast<size_t>(P));
+    sx.resize(static_cast<size_t>(P)), sy.resize(static_cast<size_t>(P)), sz.resize(static_cast<size_t>(P));
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t at = fill[cell[p]]++;
+      index[at] = p, sx[at] = x[p], sy[at] = y[p], sz[at] = z[p];
+    }
+  }
+};
+
+// (d, p) into the list ascending by (distance, index); returns the new count.
+inline int64_t knn_insert_ranked(double* dist, int64_t* idx, int64_t count, int64_t K, double d, int64_t p) {
+  if (count == K && !(d < dist[K - 1] || (d == dist[K - 1] && p < idx[K - 1]))) return count;
+  int64_t j = count < K ? count : K - 1;
+  while (j > 0 && (d < dist[j - 1] || (d == dist[j - 1] && p < idx[j - 1]))) {
+    dist[j] = dist[j - 1];
+    idx[j] = idx[j - 1];
+    --j;
+  }
+  dist[j] = d;
+  idx[j] = p;
+  return count < K ? count + 1 : K;
+}
+
+void knn_grid_query(const Knn& f, const CloudGrid& gr, int64_t k) {
+  const int64_t P = f.P, K = f.K, b = k / f.G;
+  const double* x = f.xyz + b * 3 * P;
+  const int64_t c = f.centres[k];
+  const double q[3] = {x[c], x[P + c], x[2 * P + c]};
+  const int64_t qc[3] = {gr.cell_of(q[0], 0), gr.cell_of(q[1], 1), gr.cell_of(q[2], 2)};
+  double* d = f.dist + k * K;
+  int64_t* o = f.idx + k * K;
+  int64_t count = 0;
+  for (int64_t r = 0;; ++r) {
+    int64_t lo[3], hi[3];
+    for (int a = 0; a < 3; ++a) lo[a] = vmax<int64_t>(qc[a] - r, 0), hi[a] = vmin<int64_t>(qc[a] + r, gr.n[a] - 1);
+    for (int64_t cz = lo[2]; cz <= hi[2]; ++cz)
+      for (int64_t cy = lo[1]; cy <= hi[1]; ++cy)
+        for (int64_t cx = lo[0]; cx <= hi[0]; ++cx) {
+          const bool inner = cx - qc[0] < r && qc[0] - cx < r && cy - qc[1] < r && qc[1] - cy < r &&
+                             cz - qc[2] < r && qc[2] - cz < r;
+          if (inner) continue;  // visited in an earlier shell
+          const int64_t cell = (cz * gr.n[1] + cy) * gr.n[0] + cx;
+          for (int64_t s = gr.start[cell]; s < gr.start[cell + 1]; ++s)
+            count = knn_insert_ranked(d, o, count, K, sq_dist(gr.sx[s], gr.sy[s], gr.sz[s], q[0], q[1], q[2]), gr.index[s]);
+        }
+    // distance from q to the nearest cell not yet visited (none left: done)
+    double bound = static_cast<double>(INFINITY);
+    for (int a = 0; a < 3; ++a) {
+      if (qc[a] - r > 0) bound = vmin(bound, q[a] - (gr.lo[a] + static_cast<double>(qc[a] - r) * gr.size));
+      if (qc[a] + r < gr.n[a] - 1) bound = vmin(bound, gr.lo[a] + static_cast<double>(qc[a] + r + 1) * gr.size - q[a]);
+    }
+    if (bound == static_cast<double>(INFINITY)) return;
+    const double safe = bound - gr.margin;
+    if (count == K && safe > 0.0 && d[K - 1] < safe * safe) return;
+  }
+}
+
+constexpr int64_t kGridMinPoints = 1024;  // smaller clouds: the brute-force lanes
+
 struct Default {};
 struct Avx2 {};
 void fps_default(const Fps& f, int64_t b, int64_t e) { for (; b < e; ++b) fps_lanes<Default>(f, b); }
@@ -104,6 +220,18 @@ void knn_cpu(const PointArgs& p) {
   const Knn f{ptr<const double>(p.xyz), ptr<const int64_t>(p.centres), p.P, p.G, p.K, ptr<double>(p.dist),
               ptr<int64_t>(p.idx)};
 #ifdef VR_HAVE_D4
+  if (cpu_path() != CpuPath::Scalar && p.P >= kGridMinPoints && p.G * p.K * 4 >= p.P) {
+    std::vector<CloudGrid> grids(static_cast<size_t>(p.B));
+    parallel_ranges(p.B, 1, [&](int64_t b, int64_t e) {
+      for (; b < e; ++b) {
+        const double* x = f.xyz + b * 3 * p.P;
+        grids[b].build(x, x + p.P, x + 2 * p.P, p.P, p.K);
+      }
+    });
+    return parallel_ranges(p.B * p.G, 8, [&](int64_t b, int64_t e) {
+      for (; b < e; ++b) knn_grid_query(f, grids[b / p.G], b);
+    });
+  }
   if (cpu_path() != CpuPath::Scalar) {
     const bool avx2 = cpu_path() == CpuPath::Avx2;
     return parallel_ranges(p.B * p.G, 8, [&](int64_t b, int64_t e) { avx2 ? knn_avx2(f, b, e) : knn_default(f, b, e); });

@@ -138,3 +138,55 @@ def shapely_iou_2d(a, b):
     pb = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
     inter = shapely.area(shapely.intersection(pa, pb))
     return inter / (shapely.area(pa) + shapely.area(pb) - inter)
+
+
+# ---- point-patch masking and AP-GRPO, vectorized torch -----------------------------------------------
+
+
+def torch_fps(xyz, G: int):
+    """Farthest point sampling as Point-MAE/PointLLM write it in torch: one vectorized step per centre,
+    here in float64 with verireward's distance formula so that both pick the same centres."""
+    B, P, _ = xyz.shape
+    x, y, z = xyz[..., 0].double(), xyz[..., 1].double(), xyz[..., 2].double()
+    idx = torch.zeros(B, G, dtype=torch.long, device=xyz.device)
+    nearest = torch.full((B, P), float("inf"), dtype=torch.float64, device=xyz.device)
+    far = torch.zeros(B, dtype=torch.long, device=xyz.device)
+    rows = torch.arange(B, device=xyz.device)
+    for g in range(G):
+        idx[:, g] = far
+        dx, dy, dz = x - x[rows, far, None], y - y[rows, far, None], z - z[rows, far, None]
+        nearest = torch.minimum(nearest, dx * dx + dy * dy + dz * dz)
+        far = nearest.argmax(1)
+    return idx
+
+
+def torch_mask_point_patches(points, G: int, K: int, ratio: float, generator):
+    """FPS, KNN by torch.cdist + topk (Point-MAE's grouping; cdist in its exact per-pair mode, as the
+    matrix-product mode is off by up to 1e-3 at small distances), random patch masking and removal
+    of the masked points; returns (centres, neighbour distances, points, counts)."""
+    B, P, _ = points.shape
+    xyz = points[..., :3]
+    centres = torch_fps(xyz, G)
+    c = torch.gather(xyz, 1, centres[..., None].expand(-1, -1, 3))
+    dist, patches = torch.cdist(c, xyz, compute_mode="donot_use_mm_for_euclid_dist").topk(K, dim=-1, largest=False)
+    order = torch.rand(B, G, generator=generator, device=points.device).argsort(dim=1)
+    masked_patches = torch.zeros(B, G, dtype=torch.bool, device=points.device)
+    masked_patches.scatter_(1, order[:, : int(ratio * G)], True)
+    hits = torch.zeros(B, P, dtype=torch.uint8, device=points.device)
+    hits.scatter_reduce_(1, patches.reshape(B, -1), masked_patches[:, :, None].expand(B, G, K).reshape(B, -1).to(torch.uint8),
+                         reduce="amax")
+    keep = hits == 0
+    order_kept = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
+    out = torch.gather(points, 1, order_kept[:, :, None].expand_as(points))
+    counts = keep.sum(1)
+    out = torch.where(torch.arange(P, device=points.device)[None, :, None] < counts[:, None, None], out, 0)
+    return centres, dist, out, counts
+
+
+def torch_ap_grpo(R, r_abs, G: int, alpha: float, clip: float, eps: float = 1e-6, floor: float = 1e-6):
+    """AP-GRPO (Eq. 8) as a torch expression over [N / G, G] groups, with GRPO's flat-group rule."""
+    r = R.view(-1, G).double()
+    mean, std = r.mean(1, keepdim=True), r.std(1, keepdim=True)
+    flat = std <= floor * r.abs().amax(1, keepdim=True)
+    a = torch.where(flat, torch.zeros_like(r), (r - mean) / (std + eps))
+    return (a * r_abs.view(-1, G).double() ** alpha).clamp(-clip, clip).reshape(-1).to(R.dtype)

@@ -38,12 +38,14 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "rpc": 1_000_000,
     "keypoint_containment": 262_144,
     "grca_pipeline": 4096,  # completions (groups of 8, about 150 tokens each)
+    "mask_point_patches": 32,  # clouds of 8192 points, 512 patches of 32, ratio 0.4
+    "ap_grpo_advantages": 1_048_576,  # rewards in groups of 8
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
 
 # Targets from the foundation issue: (op, baseline, minimum speedup) and memcpy ceilings.
 SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0),
-                   ("grca_pipeline", "python", 50.0)]
+                   ("grca_pipeline", "python", 50.0), ("mask_point_patches", "torch", 10.0)]
 MEMCPY_TARGETS = [("iou_3d", 2.0)]
 
 
@@ -184,6 +186,34 @@ def _pipeline_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float)
                 lambda: pl.verireward_pipeline(small, verifier), p, 0, 1e-9)
 
 
+def _mask_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """B clouds of 8192 points (xyz + 3 features) in the unit cube: FPS + KNN + masking of 40% of
+    512 patches of 32, against torch as Point-MAE writes it. Agreement: the same centres, and the
+    same sorted neighbour distances (torch's cdist is float32, so near-ties may pick other points
+    at the same distance)."""
+    points = torch.rand(n, 8192, 6, generator=gen).to(dtype=dtype, device=device)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+
+    def ours():
+        m = vr.mask_point_patches(points, 512, 32, 0.4, torch.Generator(device=device).manual_seed(seed))
+        return m.centres.double(), m.distances.sqrt()
+
+    def theirs():
+        centres, dist, _, _ = bl.torch_mask_point_patches(points, 512, 32, 0.4, torch.Generator(device=device).manual_seed(seed))
+        return centres.double(), dist.double()
+
+    return Case(op, f"B={n} P=8192", n, ours, {"torch": theirs}, {}, ours, 0, points.numel() * points.element_size(), 2e-5)
+
+
+def _ap_grpo_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    n = max(8, n - n % 8)
+    R = torch.rand(n, generator=gen).to(dtype=dtype, device=device)
+    r_abs = torch.rand(n, generator=gen).to(dtype=dtype, device=device)
+    return Case(op, f"n={n:,} G=8", n, lambda: vr.ap_grpo_advantages(R, r_abs, 8),
+                {"torch": lambda: bl.torch_ap_grpo(R, r_abs, 8, 1.0, 1.5)}, {}, lambda: vr.ap_grpo_advantages(R, r_abs, 8),
+                0, 2 * R.numel() * R.element_size(), 1e-4 if dtype == torch.float32 else 1e-9)
+
+
 _BUILDERS = {
     "iou_2d": _iou_case,
     "iou_3d": _iou_case,
@@ -193,6 +223,8 @@ _BUILDERS = {
     "rpc": _projection_case,
     "keypoint_containment": _containment_case,
     "grca_pipeline": _pipeline_case,
+    "mask_point_patches": _mask_case,
+    "ap_grpo_advantages": _ap_grpo_case,
 }
 
 
