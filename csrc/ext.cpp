@@ -37,6 +37,20 @@ void require_ptrs(const char* op, int64_t n, std::initializer_list<std::uintptr_
   for (auto p : ptrs) require(p != 0, op, "null data pointer");
 }
 
+// Views of a list of bytes objects (kept alive by the caller, who holds the GIL while collecting).
+std::vector<std::string_view> bytes_views(const py::list& items, const char* what) {
+  std::vector<std::string_view> views;
+  views.reserve(items.size());
+  for (const py::handle t : items) {
+    char* buf = nullptr;
+    Py_ssize_t len = 0;
+    if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
+      throw std::invalid_argument(std::string("verireward._C.") + what);
+    views.emplace_back(buf, static_cast<size_t>(len));
+  }
+  return views;
+}
+
 py::dict build_info() {
   py::dict d;
   d["version"] = VR_VERSION;
@@ -208,15 +222,7 @@ PYBIND11_MODULE(_C, m) {
   // texts: a list of UTF-8 bytes objects (kept alive by the caller); outputs allocated by Python.
   m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
                           std::uintptr_t spans) {
-    std::vector<std::string_view> views;
-    views.reserve(texts.size());
-    for (const py::handle t : texts) {
-      char* buf = nullptr;
-      Py_ssize_t len = 0;
-      if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
-        throw std::invalid_argument("verireward._C.parse_texts: texts must be bytes");
-      views.emplace_back(buf, static_cast<size_t>(len));
-    }
+    const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be bytes");
     const bool rows = !views.empty();
     require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
     for (const auto& f : fields) {
@@ -241,15 +247,7 @@ PYBIND11_MODULE(_C, m) {
     require(static_cast<int64_t>(full.size()) == n, "token_offsets_from_pieces", "full must hold one text per row");
     require(blob != 0 && offsets != 0 && (n == 0 || (out != 0 && ok != 0)) && (n * L == 0 || (ids != 0 && mask != 0)),
             "token_offsets_from_pieces", "null data pointer");
-    std::vector<std::string_view> views;
-    views.reserve(full.size());
-    for (const py::handle t : full) {
-      char* buf = nullptr;
-      Py_ssize_t len = 0;
-      if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
-        throw std::invalid_argument("verireward._C.token_offsets_from_pieces: full must be bytes");
-      views.emplace_back(buf, static_cast<size_t>(len));
-    }
+    const std::vector<std::string_view> views = bytes_views(full, "token_offsets_from_pieces: full must be bytes");
     PieceTable table{ptr<const uint8_t>(blob), ptr<const int64_t>(offsets), vocab};
     TokenRows rows{ptr<const int64_t>(ids), ptr<const uint8_t>(mask), n, L, ptr<int64_t>(out), ptr<uint8_t>(ok)};
     py::gil_scoped_release release;

@@ -49,17 +49,23 @@ def test_fps_and_knn_match_the_oracles(backend, dtype, pts, frac, kfrac):
             assert as_list(dist)[b][g] == [oracles.sq_dist(cloud[b][p], cloud[b][c]) for p in want]
 
 
-def test_cpu_paths_pick_the_same_points(restore_path):  # noqa: F811
-    rng = np.random.default_rng(3)
-    pts = np.round(rng.uniform(-1, 1, size=(3, 1003, 4)), 2)  # ties on a 0.01 grid; P not a multiple of 16
+def paths_agree(pts, num, k):
+    """FPS and KNN on every CPU path, asserted bitwise equal; returns the scalar path's results."""
     results = {}
     for path in PATHS:
         _C.set_cpu_path(path)
-        c = vr.farthest_point_sampling(pts, 97)
-        results[path] = (c, *vr.knn_indices(pts, c, 33, return_distances=True))
+        c = vr.farthest_point_sampling(pts, num)
+        results[path] = (c, *vr.knn_indices(pts, c, k, return_distances=True))
     for path in PATHS[1:]:
         for got, want in zip(results[path], results["scalar"]):
             np.testing.assert_array_equal(got, want)
+    return results["scalar"]
+
+
+def test_cpu_paths_pick_the_same_points(restore_path):  # noqa: F811
+    rng = np.random.default_rng(3)
+    pts = np.round(rng.uniform(-1, 1, size=(3, 1003, 4)), 2)  # ties on a 0.01 grid; P not a multiple of 16
+    paths_agree(pts, 97, 33)
 
 
 @settings(max_examples=30)
@@ -167,13 +173,5 @@ def test_grid_knn_equals_brute_force_on_large_clouds(restore_path, shape):  # no
     else:
         xyz[:, :10] *= 1e5  # a few far outliers stretch the grid
     pts = np.concatenate([xyz, rng.uniform(size=(2, P, 1))], 2)
-    results = {}
-    for path in PATHS:
-        _C.set_cpu_path(path)
-        c = vr.farthest_point_sampling(pts, 300)
-        results[path] = (c, *vr.knn_indices(pts, c, 20, return_distances=True))
-    for path in PATHS[1:]:
-        for got, want in zip(results[path], results["scalar"]):
-            np.testing.assert_array_equal(got, want)
-    idx, dist = results["scalar"][1:]
+    _, _, dist = paths_agree(pts, 300, 20)
     assert np.all(np.diff(dist, axis=2) >= 0)

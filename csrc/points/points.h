@@ -51,12 +51,12 @@ struct Fps {
   }
 };
 
-// Inserts (d, p) into the ascending list (dist, idx) of `count` entries, at most K kept; entries
-// of equal distance keep their order (points arrive by increasing index). Returns the new count.
+// Inserts (d, p) into the list of `count` entries kept ascending by (distance, index), at most K
+// entries. Returns the new count.
 VR_HD inline int64_t knn_insert(double* dist, int64_t* idx, int64_t count, int64_t K, double d, int64_t p) {
-  if (count == K && !(d < dist[K - 1])) return count;
+  if (count == K && !(d < dist[K - 1] || (d == dist[K - 1] && p < idx[K - 1]))) return count;
   int64_t j = count < K ? count : K - 1;
-  while (j > 0 && d < dist[j - 1]) {
+  while (j > 0 && (d < dist[j - 1] || (d == dist[j - 1] && p < idx[j - 1]))) {
     dist[j] = dist[j - 1];
     idx[j] = idx[j - 1];
     --j;

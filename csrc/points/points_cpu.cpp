@@ -145,20 +145,6 @@ struct CloudGrid {
   }
 };
 
-// (d, p) into the list ascending by (distance, index); returns the new count.
-inline int64_t knn_insert_ranked(double* dist, int64_t* idx, int64_t count, int64_t K, double d, int64_t p) {
-  if (count == K && !(d < dist[K - 1] || (d == dist[K - 1] && p < idx[K - 1]))) return count;
-  int64_t j = count < K ? count : K - 1;
-  while (j > 0 && (d < dist[j - 1] || (d == dist[j - 1] && p < idx[j - 1]))) {
-    dist[j] = dist[j - 1];
-    idx[j] = idx[j - 1];
-    --j;
-  }
-  dist[j] = d;
-  idx[j] = p;
-  return count < K ? count + 1 : K;
-}
-
 void knn_grid_query(const Knn& f, const CloudGrid& gr, int64_t k) {
   const int64_t P = f.P, K = f.K, b = k / f.G;
   const double* x = f.xyz + b * 3 * P;
@@ -179,7 +165,7 @@ void knn_grid_query(const Knn& f, const CloudGrid& gr, int64_t k) {
           if (inner) continue;  // visited in an earlier shell
           const int64_t cell = (cz * gr.n[1] + cy) * gr.n[0] + cx;
           for (int64_t s = gr.start[cell]; s < gr.start[cell + 1]; ++s)
-            count = knn_insert_ranked(d, o, count, K, sq_dist(gr.sx[s], gr.sy[s], gr.sz[s], q[0], q[1], q[2]), gr.index[s]);
+            count = knn_insert(d, o, count, K, sq_dist(gr.sx[s], gr.sy[s], gr.sz[s], q[0], q[1], q[2]), gr.index[s]);
         }
     // distance from q to the nearest cell not yet visited (none left: done)
     double bound = static_cast<double>(INFINITY);
