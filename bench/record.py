@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = 3
 TARGETS = ["iou_3d >= 8x torch", "pairwise_iou_2d >= 5x torch", "project_box_3d >= 10x torch", "iou_3d <= 2x memcpy time",
-           "grca_pipeline >= 50x python"]
+           "grca_pipeline >= 50x python", "mask_point_patches >= 10x torch"]
 
 
 def bench(i: int) -> tuple[str, dict]:
@@ -79,7 +79,8 @@ The targets from the issues, in all {RUNS} runs (default sizes):
 Spread across the {RUNS} runs: iou_3d verireward {span('iou_3d', 'verireward')}, torch {span('iou_3d', 'torch')},
 memcpy {span('iou_3d', 'memcpy')}; pairwise_iou_2d verireward {span('pairwise_iou_2d', 'verireward')}, torch
 {span('pairwise_iou_2d', 'torch')}; grca_pipeline verireward {span('grca_pipeline', 'verireward')}, python
-{span('grca_pipeline', 'python')} (on 512 completions).
+{span('grca_pipeline', 'python')} (on 512 completions); mask_point_patches verireward
+{span('mask_point_patches', 'verireward')}, torch {span('mask_point_patches', 'torch')}.
 
 ### The end-to-end GRCA pipeline (`grca_pipeline`)
 
@@ -100,6 +101,20 @@ over tokens. `python` derives token offsets by decoding each token alone and sum
 ASCII completions). `py-prefix` decodes every prefix (exact, O(L²)). Both give the same advantages
 as verireward to 1e-9 on the 512 completions they run on; the target is against `python`, the
 faster of the two.
+
+### Point-patch masking (`mask_point_patches`) and AP-GRPO (`ap_grpo_advantages`)
+
+`mask_point_patches`: 32 clouds of 8192 points (xyz and 3 features, uniform in the unit cube),
+512 FPS centres, KNN patches of 32, 40% of the patches removed — SPA's negative input. The
+baseline is torch as Point-MAE writes it (`verireward/_bench/baselines.py`): an FPS loop of
+vectorized steps (in float64 with verireward's distance formula, so both pick the same centres),
+`torch.cdist` + `topk` for the patches, and the same masking ops. cdist runs in its exact per-pair
+mode: its default matrix-product mode is faster but off by up to 7e-4 at small distances, which
+fails the agreement check (same centres, same sorted neighbour distances to 2e-5). verireward's
+CPU KNN searches a uniform grid; FPS is a SIMD loop.
+
+`ap_grpo_advantages`: 1,048,576 rewards in groups of 8, α = 1, c = 1.5, against the torch
+expression of Eq. 8 with the same flat-group rule (float32 in, float64 inside both).
 
 How to read these numbers:
 
