@@ -230,6 +230,24 @@ class Call:
         return torch.empty(shape, dtype=torch.bool if dtype == "bool" else self.ref.dtype, device=self.ref.device)
 
 
+class LazyFunction:
+    """A ``torch.autograd.Function`` built by ``build()`` on first ``apply``, so that importing
+    verireward does not import torch."""
+
+    def __init__(self, build: Any) -> None:
+        self._build, self._fn = build, None
+
+    def apply(self, *args: Any) -> Any:
+        if self._fn is None:
+            self._fn = self._build()
+        return self._fn.apply(*args)
+
+
+def numel(x: Any) -> int:
+    """Elements of a numpy array or torch tensor."""
+    return int(x.size) if isinstance(x, np.ndarray) else int(x.numel())
+
+
 def check_number(op: str, value: Any, name: str, ok: Any, expected: str) -> float:
     """A real number (Python or numpy; not a bool) for which ok(float(value)) holds, else ValueError
     naming the argument."""

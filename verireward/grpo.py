@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, check_number, data_ptr
+from verireward._backend import Call, check_number, data_ptr, numel
 
 Array = Any
 Groups = Union[int, Array]
@@ -117,7 +117,7 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
     a = call.floats(abs_rewards, "abs_rewards")
     call.shape(a, "abs_rewards", f"[{', '.join(map(str, r.shape))}] (the shape of 'rewards')", tuple(a.shape) == tuple(r.shape))
     call.finite(r, "rewards")
-    if (a.size if call.kind == "numpy" else a.numel()) > 0:
+    if numel(a):
         lo, hi = (a.min(), a.max()) if call.kind == "numpy" else a.aminmax()  # NaN propagates into both
         if not (float(lo) >= 0.0 and float(hi) <= 1.0):
             raise call.value_error("argument 'abs_rewards' must lie in [0, 1] (the SNRA reward r̃); got a value outside")

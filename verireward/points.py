@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, check_number, data_ptr
+from verireward._backend import Call, check_number, data_ptr, numel
 
 Array = Any
 
@@ -114,9 +114,8 @@ def knn_indices(points: Array, centres: Array, k: int, *, return_distances: bool
     c = call.ints(centres, "centres")
     call.shape(c, "centres", f"[{B}, G]", c.ndim == 2 and c.shape[0] == B)
     k = _count(call.op, k, "k", 1, max(P, 1), f"P = {P} points")
-    if c.numel() if hasattr(c, "numel") else c.size:
-        flat = c.reshape(-1)
-        call.int_range(flat, "centres", P - 1, "point indices")
+    if numel(c):
+        call.int_range(c.reshape(-1), "centres", P - 1, "point indices")
     idx, dist = _knn(call, soa, call.contiguous(c), k)
     return (idx, dist) if return_distances else idx
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from verireward._backend import check_number
+from verireward._backend import LazyFunction, check_number
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -190,19 +190,7 @@ def _make_sequence_logprob():
     return SequenceLogProb
 
 
-class _LazyFunction:
-    """Builds the autograd Function on first use, so that importing verireward does not import torch."""
-
-    def __init__(self, build):
-        self._build, self._fn = build, None
-
-    def apply(self, *args):
-        if self._fn is None:
-            self._fn = self._build()
-        return self._fn.apply(*args)
-
-
-_SequenceLogProb = _LazyFunction(_make_sequence_logprob)
+_SequenceLogProb = LazyFunction(_make_sequence_logprob)
 
 
 __all__ = ["spa_loss", "dpo_loss", "simpo_loss", "sequence_logprob"]
