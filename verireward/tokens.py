@@ -255,8 +255,14 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
     keep = m != 0
     ids64 = np.ascontiguousarray(ids, dtype=np.int64)
 
-    def rows_of(which: Sequence[int]) -> List[List[int]]:  # the generated ids of some rows
-        return [ids64[i, keep[i]].tolist() for i in which]
+    flat_rows: List[Any] = []
+
+    def rows_of(which: Sequence[int]) -> List[List[int]]:
+        """The generated ids (inside the mask) of some rows, from one flattening of the batch."""
+        if not flat_rows:
+            flat_rows.extend([ids64[keep].tolist(), np.concatenate([[0], np.cumsum(keep.sum(1))]).tolist()])
+        flat, bounds = flat_rows
+        return [flat[bounds[i]:bounds[i + 1]] for i in which]
 
     if texts is not None:
         fulls = [t if isinstance(t, str) else None for t in texts]
@@ -264,9 +270,7 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
             if t is None:
                 raise TypeError(f"token_char_offsets: texts[{i}] must be a str, got {type(texts[i]).__name__}")
     else:
-        flat = ids64[keep].tolist()
-        bounds = np.concatenate([[0], np.cumsum(keep.sum(1))]).tolist()
-        fulls = _decode_many(tokenizer, [flat[bounds[i]:bounds[i + 1]] for i in range(n)], skip_special_tokens) if n else []
+        fulls = _decode_many(tokenizer, rows_of(range(n)), skip_special_tokens) if n else []
     if method == "auto":
         out, done, exact = _native_offsets(tokenizer, ids64, keep, fulls, skip_special_tokens)
     else:
@@ -280,7 +284,7 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
                                  f"skip_special_tokens={skip_special_tokens}); offsets would point into another text")
     for i in np.flatnonzero(done == 0):
         positions = np.flatnonzero(keep[i])
-        row, full = ids64[i, positions].tolist(), fulls[i]
+        row, full = rows_of([i])[0], fulls[i]
         token_ends = None
         if row and method != "prefix":
             token_ends = _ends_windowed(tokenizer, row, full, skip_special_tokens, window)
