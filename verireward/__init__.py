@@ -16,7 +16,7 @@ except ImportError as e:  # e.g. `python` started inside the source tree, which 
         f"verireward's compiled module could not be imported ({e}). Install the package with "
         "`pip install .` and import it from outside the source tree (whose verireward/ folder has no _C)."
     ) from e
-from verireward import geometry, grpo, losses, metrics, numeric, parse as _parse_module, points, preference, tokens, verifier, w2r2
+from verireward import data, geometry, grpo, losses, metrics, numeric, parse as _parse_module, points, preference, tokens, verifier, w2r2
 from verireward.geometry import (
     iou_2d,
     iou_3d,

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import verireward as vr
+from verireward.data import intrinsics, look_at
 
 IMAGE = 512
 FOV_DEG = 60.0
@@ -49,17 +50,6 @@ def schema() -> vr.Schema:
     ))
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """(R, t) with X_cam = R X_world + t: x right, y down, z forward; world z up."""
-    fwd = target - eye
-    fwd /= np.linalg.norm(fwd)
-    right = np.cross(fwd, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(fwd, right)
-    R = np.stack([right, down, fwd])
-    return R, -R @ eye
-
-
 def _scene(rng: random.Random):
     size = np.array([rng.uniform(0.2, 1.0) for _ in range(3)])
     centre = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), size[2] / 2 + rng.uniform(0, 0.4)])
@@ -68,9 +58,8 @@ def _scene(rng: random.Random):
     radius = float(np.linalg.norm(size)) / 2
     dist = 1.4 * radius / math.sin(math.radians(FOV_DEG) / 2) + 0.5
     eye = centre + dist * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
-    R, t = _look_at(eye, centre)
-    f = IMAGE / 2 / math.tan(math.radians(FOV_DEG) / 2)
-    K = np.array([[f, 0, IMAGE / 2], [0, f, IMAGE / 2], [0, 0, 1.0]])
+    R, t = look_at(eye, centre)
+    K = intrinsics(IMAGE, FOV_DEG)
     corners = np.array([[hi[k] if (c >> k) & 1 else lo[k] for k in range(3)] for c in range(8)])
     return np.concatenate([lo, hi]), corners, K, R, t
 

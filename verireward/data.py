@@ -1,0 +1,257 @@
+"""Camera-calibrated synthetic data, seeded and built locally (no downloads), in the spirit of the
+GRCA paper's benchmark (§4.1): one object per sample — a box, a cylinder or a sphere — in a world
+with z up, seen by a pinhole camera framing it, with the ground truth the paper's schema asks for;
+and numeric spatial questions (size, distance, depth) for SNRA.
+
+Grounding samples (:func:`grounding_samples`):
+
+* the object sits on the floor (z = 0) at x, y in [-1, 1], sizes 0.2–1.2 m, so it lies within
+  ``METRIC_RANGE`` (±2 m) on every axis;
+* the camera: a 512×512 image, focal length for a 60° field of view, principal point at the
+  centre; elevation 15–35° (the paper's range), any azimuth, looking at the object's centre from
+  the distance at which its bounding sphere fills 60–80% of the field of view;
+* ground truth: ``bbox3d`` the object's AABB (metric, world frame), ``bbox2d`` its projection
+  (:func:`verireward.project_box_3d`) normalized by the image size, 1024 ``points`` sampled
+  uniformly (by area) on the surface, 16 ``kpts3d`` chosen from them by farthest point sampling
+  (the paper's 16 topological keypoints) and ``kpts2d`` their projections (normalized);
+* ``target``: the completion a perfect model writes, in the GRCA schema (answer, description,
+  bbox2d, bbox3d, kpts2d, kpts3d), bins 0..1000 over [0, 1] (2D) and ``METRIC_RANGE`` (3D);
+  :func:`grounding_schema` reads it back.
+
+:func:`write_jsonl` writes the ground truth in the format ``verireward score`` reads (and, if asked,
+the targets as a prediction file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+IMAGE_SIZE = 512
+FOV_DEG = 60.0
+METRIC_RANGE = (-2.0, 2.0)
+SHAPES = ("box", "cylinder", "sphere")
+COLOURS = ["red", "blue", "green", "white", "black", "wooden", "metal", "grey"]
+NOUNS = {"box": ["crate", "cabinet", "box", "table"], "cylinder": ["bin", "vase", "barrel", "lamp"],
+         "sphere": ["ball", "globe", "lamp shade", "melon"]}
+
+
+def intrinsics(image_size: int = IMAGE_SIZE, fov_deg: float = FOV_DEG) -> np.ndarray:
+    """A pinhole K for a square image with the given horizontal field of view."""
+    f = image_size / 2 / math.tan(math.radians(fov_deg) / 2)
+    return np.array([[f, 0.0, image_size / 2], [0.0, f, image_size / 2], [0.0, 0.0, 1.0]])
+
+
+def look_at(eye: np.ndarray, target: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(R, t)`` with ``X_cam = R X_world + t`` for a camera at ``eye`` looking at ``target``:
+    x right, y down, z forward; the world's z is up."""
+    fwd = np.asarray(target, dtype=np.float64) - np.asarray(eye, dtype=np.float64)
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    R = np.stack([right, down, fwd])
+    return R, -R @ np.asarray(eye, dtype=np.float64)
+
+
+def orbit_camera(rng: np.random.Generator, centre: np.ndarray, radius: float,
+                 elevation_deg: Tuple[float, float] = (15.0, 35.0), fill: Tuple[float, float] = (0.6, 0.8),
+                 fov_deg: float = FOV_DEG) -> Tuple[np.ndarray, np.ndarray]:
+    """``(R, t)`` of a camera at a random elevation and azimuth around ``centre``, at the distance
+    where a sphere of ``radius`` spans a random fraction ``fill`` of the field of view."""
+    el = math.radians(rng.uniform(*elevation_deg))
+    az = rng.uniform(0.0, 2 * math.pi)
+    half = math.radians(fov_deg) / 2 * rng.uniform(*fill)
+    dist = radius / math.sin(half)
+    eye = centre + dist * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+    return look_at(eye, centre)
+
+
+def _surface(rng: np.random.Generator, shape: str, centre: np.ndarray, size: np.ndarray, n: int) -> np.ndarray:
+    """n points uniform (by area) on the surface of the shape inscribed in the AABB centre ± size/2."""
+    half = size / 2
+    if shape == "box":
+        areas = np.array([size[1] * size[2], size[0] * size[2], size[0] * size[1]] * 2)
+        face = rng.choice(6, size=n, p=areas / areas.sum())
+        u = rng.uniform(-1, 1, size=(n, 3)) * half
+        axis, sign = face % 3, np.where(face < 3, -1.0, 1.0)
+        u[np.arange(n), axis] = sign * half[axis]
+        return centre + u
+    if shape == "cylinder":  # axis z, elliptic when the AABB is not square: radii half[0], half[1]
+        r = math.sqrt(half[0] * half[1])
+        side, cap = 2 * math.pi * r * size[2], 2 * math.pi * r * r
+        on_side = rng.uniform(size=n) < side / (side + cap)
+        theta = rng.uniform(0, 2 * math.pi, size=n)
+        rad = np.where(on_side, 1.0, np.sqrt(rng.uniform(size=n)))
+        z = np.where(on_side, rng.uniform(-1, 1, size=n), np.where(rng.uniform(size=n) < 0.5, -1.0, 1.0))
+        return centre + np.stack([rad * np.cos(theta) * half[0], rad * np.sin(theta) * half[1], z * half[2]], 1)
+    v = rng.normal(size=(n, 3))  # sphere (an ellipsoid when the AABB is not a cube)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return centre + v * half
+
+
+@dataclass
+class GroundingSample:
+    """One object, one camera, and the ground truth (see the module docstring for frames)."""
+
+    id: str
+    shape: str
+    name: str
+    K: np.ndarray          # [3, 3]
+    R: np.ndarray          # [3, 3]
+    t: np.ndarray          # [3]
+    bbox3d: np.ndarray     # [6] metric AABB
+    bbox2d: np.ndarray     # [4] normalized to [0, 1]
+    kpts3d: np.ndarray     # [16, 3] metric
+    kpts2d: np.ndarray     # [16, 2] normalized
+    points: np.ndarray     # [1024, 3] metric surface points
+    description: str
+    target: str            # the perfect completion in the GRCA schema
+
+
+def _bins(v: np.ndarray, lo: float, hi: float) -> List[int]:
+    return [int(b) for b in np.clip(np.round((np.asarray(v, dtype=np.float64) - lo) / (hi - lo) * 1000), 0, 1000)]
+
+
+def _bins_inside(points: np.ndarray, box: np.ndarray, lo: float, hi: float) -> List[List[int]]:
+    """Bins of points lying in the closed box, nudged to the nearest bin whose dequantized value
+    (as the parser computes it, lo + b·(hi − lo)/1000) is still inside the box: a keypoint on the
+    object's surface may lie on the box's boundary, and rounding must not carry it out."""
+    d = points.shape[1]
+    scale = (hi - lo) / 1000
+    out = []
+    for p in points:
+        row = []
+        for k, b in enumerate(_bins(p, lo, hi)):
+            b_lo, b_hi = box[k], box[k + d]
+            while b < 1000 and lo + scale * b < b_lo:
+                b += 1
+            while b > 0 and lo + scale * b > b_hi:
+                b -= 1
+            row.append(b)
+        out.append(row)
+    return out
+
+
+def completion(answer: str, description: str, bbox2d: Sequence[float], bbox3d: Sequence[float],
+               kpts2d: Sequence[Sequence[float]], kpts3d: Sequence[Sequence[float]],
+               metric_range: Tuple[float, float] = METRIC_RANGE) -> str:
+    """The GRCA schema's JSON for these values (2D normalized, 3D metric), quantized to bins 0..1000;
+    keypoints stay inside their box (see :func:`_bins_inside`), so the target's KPA is 1."""
+    lo, hi = metric_range
+    b2, b3 = _bins(bbox2d, 0.0, 1.0), _bins(bbox3d, lo, hi)
+    p2 = _bins_inside(np.asarray(kpts2d, dtype=np.float64), np.asarray(bbox2d, dtype=np.float64), 0.0, 1.0)
+    p3 = _bins_inside(np.asarray(kpts3d, dtype=np.float64), np.asarray(bbox3d, dtype=np.float64), lo, hi)
+    return json.dumps({"answer": answer, "description": description, "bbox2d": b2, "bbox3d": b3,
+                       "kpts2d": p2, "kpts3d": p3}, separators=(", ", ": "))
+
+
+def grounding_schema(metric_range: Tuple[float, float] = METRIC_RANGE, max_points: int = 16) -> Any:
+    """The schema the targets are written in: 2D bins over [0, 1], 3D bins over ``metric_range``."""
+    from verireward.parse import Field, Schema
+
+    metric = (tuple(metric_range),) * 3
+    return Schema((
+        Field("answer", "text"),
+        Field("description", "text"),
+        Field("bbox2d", "box2d", aliases=("bbox_2d",)),
+        Field("bbox3d", "box3d", aliases=("bbox_3d",), ranges=metric),
+        Field("kpts2d", "points2d", aliases=("kpts_2d", "keypoints_2d"), max_points=max_points),
+        Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d"), ranges=metric, max_points=max_points),
+    ))
+
+
+def grounding_samples(n: int, seed: int = 0, *, num_points: int = 1024, num_keypoints: int = 16) -> List[GroundingSample]:
+    """n samples, the same for the same seed (numpy's PCG64 and verireward's deterministic FPS)."""
+    from verireward.geometry import project_box_3d
+    from verireward.points import farthest_point_sampling
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"grounding_samples: argument 'n' must be an int >= 0, got {n!r}")
+    if not isinstance(num_keypoints, int) or not 1 <= num_keypoints <= num_points:
+        raise ValueError(f"grounding_samples: argument 'num_keypoints' must be an int in [1, num_points], got {num_keypoints!r}")
+    rng = np.random.default_rng(seed)
+    K = intrinsics()
+    out = []
+    for i in range(n):
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        size = rng.uniform(0.2, 1.2, size=3)
+        if shape == "sphere" and rng.uniform() < 0.5:
+            size[:] = size[0]
+        centre = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), size[2] / 2])
+        box = np.concatenate([centre - size / 2, centre + size / 2])
+        R, t = orbit_camera(rng, centre, float(np.linalg.norm(size)) / 2)
+        points = _surface(rng, shape, centre, size, num_points)
+        keys = points[farthest_point_sampling(points[None], num_keypoints)[0]]
+        px, valid = project_box_3d(box[None], K[None], R[None], t[None])
+        if not bool(valid[0]):  # cannot happen: the camera looks at the object from outside it
+            raise RuntimeError("grounding_samples: the object is behind the camera")
+        bbox2d = np.clip(px[0] / IMAGE_SIZE, 0.0, 1.0)
+        h = (K @ (R @ keys.T + t[:, None])).T
+        kpts2d = np.clip(h[:, :2] / h[:, 2:], 0, IMAGE_SIZE) / IMAGE_SIZE
+        name = str(rng.choice(NOUNS[shape]))
+        desc = f"a {rng.choice(COLOURS)} {name} on the floor, {size.max():.1f} m at its largest"
+        out.append(GroundingSample(f"syn-{seed}-{i}", shape, name, K, R, t, box, bbox2d, keys, kpts2d, points, desc,
+                                   completion(name, desc, bbox2d, box, kpts2d, keys)))
+    return out
+
+
+def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Optional[str] = None) -> None:
+    """Ground truth for ``verireward score`` (id, bbox2d, bbox3d, K, R, t, image_size) and, with
+    ``pred_path``, each sample's target as a prediction (``{"id", "text"}``)."""
+    with open(gt_path, "w", encoding="utf-8") as f:
+        for s in samples:
+            f.write(json.dumps({"id": s.id, "bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(),
+                                "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist(),
+                                "image_size": [IMAGE_SIZE, IMAGE_SIZE]}) + "\n")
+    if pred_path is not None:
+        with open(pred_path, "w", encoding="utf-8") as f:
+            for s in samples:
+                f.write(json.dumps({"id": s.id, "text": s.target}) + "\n")
+
+
+@dataclass
+class NumericQuestion:
+    """A numeric spatial question about a two-object scene seen by one camera."""
+
+    id: str
+    kind: str        # "size", "distance" or "depth"
+    question: str
+    answer: float    # metres, rounded to 0.01
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+
+
+def numeric_questions(n: int, seed: int = 0) -> List[NumericQuestion]:
+    """n questions cycling through size (the largest dimension of an object), distance (between
+    the two objects' centres) and depth (an object's centre along the camera's optical axis)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"numeric_questions: argument 'n' must be an int >= 0, got {n!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        sizes = rng.uniform(0.2, 1.2, size=(2, 3))
+        centres = np.stack([np.array([rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5), s[2] / 2]) for s in sizes])
+        names = [str(rng.choice(NOUNS[SHAPES[int(rng.integers(3))]])) for _ in range(2)]
+        mid = centres.mean(0)
+        R, t = orbit_camera(rng, mid, float(np.linalg.norm(centres[0] - centres[1])) / 2 + 0.8)
+        kind = ("size", "distance", "depth")[i % 3]
+        if kind == "size":
+            q, a = f"How large is the {names[0]} at its largest dimension, in metres?", float(sizes[0].max())
+        elif kind == "distance":
+            q, a = f"How far apart are the centres of the {names[0]} and the {names[1]}, in metres?", \
+                float(np.linalg.norm(centres[0] - centres[1]))
+        else:
+            q, a = f"How far is the centre of the {names[0]} from the camera along its viewing axis, in metres?", \
+                float((R @ centres[0] + t)[2])
+        out.append(NumericQuestion(f"num-{seed}-{i}", kind, q, round(a, 2), intrinsics(), R, t))
+    return out
+
+
+__all__ = ["grounding_samples", "GroundingSample", "grounding_schema", "completion", "write_jsonl", "numeric_questions",
+           "NumericQuestion", "intrinsics", "look_at", "orbit_camera", "IMAGE_SIZE", "METRIC_RANGE"]
