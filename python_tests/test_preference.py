@@ -205,3 +205,15 @@ def test_w2r2_gradcheck_and_token_similarity():
         vr.w2r2_loss(logits, labels, sims, mu=1.5)
     with pytest.raises(TypeError, match="argument 'short_similarity' must be a floating \\[3\\] torch.Tensor"):
         vr.w2r2_loss(logits, labels, sims[:2])
+
+
+def test_token_logprob_is_per_token_and_sums_to_the_sequence():
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(3, 5, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 7, (3, 5), generator=g)
+    mask = torch.rand(3, 5, generator=g) < 0.6
+    tok = vr.token_logprob(logits, labels, mask, chunk=4)
+    want = torch.log_softmax(logits, -1).gather(-1, labels[..., None]).squeeze(-1) * mask
+    assert torch.allclose(tok, want, rtol=1e-12, atol=1e-14) and torch.all(tok[~mask] == 0)
+    assert torch.equal(tok.sum(1), vr.sequence_logprob(logits, labels, mask, chunk=4))
+    assert torch.autograd.gradcheck(lambda x: vr.token_logprob(x, labels, mask, chunk=2), (logits,))

@@ -106,7 +106,14 @@ def simpo_loss(logp_pos: Any, logp_neg: Any, len_pos: Any, len_neg: Any, beta: f
 
 
 def sequence_logprob(logits: Any, labels: Any, mask: Optional[Any] = None, *, chunk: int = 2048) -> Any:
-    """``[N]`` sums of the labels' log-probabilities, ``Σ_t mask·log softmax(logits[i, t])[labels[i, t]]``.
+    """``[N]`` sums of the labels' log-probabilities, ``Σ_t mask·log softmax(logits[i, t])[labels[i, t]]``:
+    :func:`token_logprob` summed over each row (same arguments)."""
+    return token_logprob(logits, labels, mask, chunk=chunk).sum(1)
+
+
+def token_logprob(logits: Any, labels: Any, mask: Optional[Any] = None, *, chunk: int = 2048) -> Any:
+    """``[N, L]`` per-token log-probabilities of the labels, ``mask·log softmax(logits[i, t])[labels[i, t]]``
+    (0 outside the mask), what the policy-gradient losses take.
 
     ``logits[i, t]`` must score ``labels[i, t]`` (for a causal LM with prompt length P:
     ``logits[:, P-1:-1]`` and ``input_ids[:, P:]``). Computed ``chunk`` positions at a time as
@@ -122,7 +129,7 @@ def sequence_logprob(logits: Any, labels: Any, mask: Optional[Any] = None, *, ch
     """
     import torch
 
-    op = "sequence_logprob"
+    op = "token_logprob"
     if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point or logits.ndim != 3:
         raise TypeError(f"{op}: argument 'logits' must be a floating [N, L, V] torch.Tensor")
     N, L, V = logits.shape
@@ -141,17 +148,17 @@ def sequence_logprob(logits: Any, labels: Any, mask: Optional[Any] = None, *, ch
     if bool((keep & ((lab < 0) | (lab >= V))).any()):
         raise ValueError(f"{op}: argument 'labels' has an id outside [0, {V}) at a position inside the mask")
     lab = torch.where(keep, lab, torch.zeros_like(lab)).reshape(-1)
-    return _SequenceLogProb.apply(logits, lab, keep.reshape(-1), chunk)
+    return _TokenLogProb.apply(logits, lab, keep.reshape(-1), chunk)
 
 
 def _chunks(n: int, chunk: int):
     return ((s, min(s + chunk, n)) for s in range(0, n, chunk))
 
 
-def _make_sequence_logprob():
+def _make_token_logprob():
     import torch
 
-    class SequenceLogProb(torch.autograd.Function):
+    class TokenLogProb(torch.autograd.Function):
         """Forward and backward chunk by chunk: saves ``logits`` (no copy) and one logsumexp per
         position; the backward writes ``(onehot − softmax)·g`` chunk by chunk into the one gradient
         tensor it returns."""
@@ -170,7 +177,7 @@ def _make_sequence_logprob():
             keepw = keep.to(work)
             ctx.save_for_backward(logits, lab, keepw, lse)
             ctx.chunk = chunk
-            return (tok * keepw).reshape(N, L).sum(1)
+            return (tok * keepw).reshape(N, L)
 
         @staticmethod
         @torch.autograd.function.once_differentiable
@@ -178,7 +185,7 @@ def _make_sequence_logprob():
             logits, lab, keepw, lse = ctx.saved_tensors
             N, L, V = logits.shape
             flat = logits.reshape(N * L, V)
-            gt = (g.to(keepw.dtype)[:, None] * keepw.reshape(N, L)).reshape(-1)
+            gt = (g.to(keepw.dtype) * keepw.reshape(N, L)).reshape(-1)
             grad = torch.empty_like(flat)
             for s, e in _chunks(N * L, ctx.chunk):
                 p = torch.exp(flat[s:e].to(lse.dtype) - lse[s:e, None])
@@ -187,10 +194,10 @@ def _make_sequence_logprob():
                 grad[s:e] = p
             return grad.reshape(N, L, V), None, None, None
 
-    return SequenceLogProb
+    return TokenLogProb
 
 
-_SequenceLogProb = LazyFunction(_make_sequence_logprob)
+_TokenLogProb = LazyFunction(_make_token_logprob)
 
 
-__all__ = ["spa_loss", "dpo_loss", "simpo_loss", "sequence_logprob"]
+__all__ = ["spa_loss", "dpo_loss", "simpo_loss", "sequence_logprob", "token_logprob"]
