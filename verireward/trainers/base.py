@@ -1,0 +1,266 @@
+"""The loop the GRPO-family reference trainers share: sample G completions per prompt with the
+model's own ``generate``, score them (the subclass: verireward's rewards and advantages), and take
+clipped-surrogate steps (verireward's losses). Nothing here re-derives objective math.
+
+A trainer takes any Hugging Face causal LM and its tokenizer, a dataset (a sequence of dicts) and a
+``build_inputs(record, tokenizer) -> dict`` callable that makes the model's inputs for one prompt
+(``input_ids [1, P]`` and whatever else the model takes, e.g. image or point features, which are
+passed to ``generate`` and to every forward pass). Tensors live on the model's device.
+
+Single process. Under ``accelerate launch`` each process would sample its own prompts and the
+losses would need averaging across processes; that is not wired yet (see the README's status).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class RLConfig:
+    """Options of the GRPO-family trainers.
+
+    Attributes:
+        steps: optimizer rounds (each samples ``prompts_per_step`` prompts).
+        prompts_per_step: prompts sampled per round.
+        group_size: G, completions per prompt (the GRPO group).
+        max_new_tokens: the longest completion.
+        temperature, top_p: sampling.
+        learning_rate, weight_decay: AdamW.
+        updates_per_batch: optimizer steps on each sampled batch (μ; 1 = on-policy, ratio 1 at the
+            first step, as TRL's default).
+        clip_eps: ε of the clipped surrogate.
+        beta: KL weight; > 0 keeps a frozen copy of the initial model as the reference.
+        aggregation: ``"sample_mean"`` (the papers' 1/G Σ 1/L_i Σ_t), ``"token_mean"`` or ``"sequence_sum"``.
+        max_grad_norm: gradient clipping (0: none).
+        seed: seeds prompt order and sampling.
+        output_dir: where checkpoints go (None: no checkpoints).
+        save_every: rounds between checkpoints (0: only at the end when ``output_dir`` is set).
+    """
+
+    steps: int = 10
+    prompts_per_step: int = 2
+    group_size: int = 8
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.0
+    updates_per_batch: int = 1
+    clip_eps: float = 0.2
+    beta: float = 0.0
+    aggregation: str = "sample_mean"
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    output_dir: Optional[str] = None
+    save_every: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "prompts_per_step", "group_size", "max_new_tokens", "updates_per_batch"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be an int >= 1, got {v!r}")
+        if self.save_every < 0:
+            raise ValueError(f"{type(self).__name__}: save_every must be >= 0, got {self.save_every!r}")
+
+
+def default_build_inputs(record: Dict[str, Any], tokenizer: Any) -> Dict[str, Any]:
+    """``record["prompt"]`` tokenized (text-only models)."""
+    enc = tokenizer(record["prompt"], return_tensors="pt")
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+@dataclass
+class Rollout:
+    """One sampled batch: ``ids [N, T]`` completion tokens (right-padded), ``mask [N, T]``,
+    ``texts`` (decoded, special tokens skipped), ``records`` (the prompt record of each row),
+    ``inputs`` (the prompt inputs of each group), N = prompts × G, groups contiguous."""
+
+    ids: Any
+    mask: Any
+    texts: List[str]
+    records: List[Dict[str, Any]]
+    inputs: List[Dict[str, Any]]
+    group_size: int
+
+
+class RLTrainer:
+    """The shared loop. Subclasses implement :meth:`score` (rewards → ``[N, T]`` advantages and logs)
+    and :meth:`loss` (a verireward loss)."""
+
+    config_class = RLConfig
+
+    def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[RLConfig] = None,
+                 build_inputs: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None) -> None:
+        import torch
+
+        if len(dataset) == 0:
+            raise ValueError(f"{type(self).__name__}: the dataset is empty")
+        self.model, self.tokenizer, self.dataset = model, tokenizer, list(dataset)
+        self.config = config or self.config_class()
+        self.build_inputs = build_inputs or default_build_inputs
+        self.device = next(model.parameters()).device
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.learning_rate,
+                                           weight_decay=self.config.weight_decay)
+        self.ref_model = None
+        if self.config.beta > 0:
+            self.ref_model = copy.deepcopy(model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+        self.step = 0
+        self.history: List[Dict[str, float]] = []
+        self._order: List[int] = []
+        self.last_advantages = None  # what reached the loss at the last step (for checks and logs)
+        self._last_mask = None
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    # ---- sampling --------------------------------------------------------------------------------
+
+    def _next_records(self) -> List[Dict[str, Any]]:
+        out = []
+        for _ in range(self.config.prompts_per_step):
+            if not self._order:
+                self._order = list(range(len(self.dataset)))
+                random.Random(self.config.seed + self.step).shuffle(self._order)
+            out.append(self.dataset[self._order.pop()])
+        return out
+
+    def generate(self, inputs: Dict[str, Any]) -> Any:
+        """``[G, T]`` sampled continuations of one prompt (override to change how sampling is done)."""
+        c = self.config
+        prompt_len = inputs["input_ids"].shape[1]
+        out = self.model.generate(**inputs, do_sample=True, num_return_sequences=c.group_size,
+                                  max_new_tokens=c.max_new_tokens, temperature=c.temperature, top_p=c.top_p,
+                                  pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id)
+        return out[:, prompt_len:]
+
+    def rollout(self, records: List[Dict[str, Any]]) -> Rollout:
+        import torch
+
+        G = self.config.group_size
+        inputs, pieces = [], []
+        self.model.eval()
+        with torch.no_grad():
+            for rec in records:
+                inp = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in self.build_inputs(rec, self.tokenizer).items()}
+                inputs.append(inp)
+                pieces.append(self.generate(inp))
+        T = max(p.shape[1] for p in pieces)
+        ids = torch.full((G * len(records), T), self.pad_id, dtype=torch.long, device=self.device)
+        for k, p in enumerate(pieces):
+            ids[k * G:(k + 1) * G, : p.shape[1]] = p
+        mask = self._completion_mask(ids, [p.shape[1] for p in pieces])
+        texts = self.tokenizer.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
+        return Rollout(ids, mask, texts, [r for r in records for _ in range(G)], inputs, G)
+
+    def _completion_mask(self, ids: Any, lengths: List[int]) -> Any:
+        """Tokens up to and including the first EOS, within each group's sampled length."""
+        import torch
+
+        G = self.config.group_size
+        T = ids.shape[1]
+        pos = torch.arange(T, device=ids.device)[None, :]
+        limit = torch.tensor([n for n in lengths for _ in range(G)], device=ids.device)[:, None]
+        eos = self.tokenizer.eos_token_id
+        is_eos = (ids == eos) & (pos < limit) if eos is not None else torch.zeros_like(ids, dtype=torch.bool)
+        first = torch.where(is_eos.any(1), is_eos.float().argmax(1), limit.squeeze(1))
+        return (pos <= first[:, None]) & (pos < limit)
+
+    # ---- log-probabilities -----------------------------------------------------------------------
+
+    def token_logps(self, model: Any, batch: Rollout) -> Any:
+        """``[N, T]`` log-probabilities of the completion tokens under ``model`` (verireward's chunked
+        :func:`verireward.token_logprob`), one forward per prompt group."""
+        import torch
+
+        from verireward.preference import token_logprob
+
+        G, rows = batch.group_size, []
+        for k, inp in enumerate(batch.inputs):
+            ids = batch.ids[k * G:(k + 1) * G]
+            prompt = inp["input_ids"].expand(G, -1)
+            P = prompt.shape[1]
+            full = torch.cat([prompt, ids], 1)
+            attn = torch.cat([inp.get("attention_mask", torch.ones_like(inp["input_ids"])).expand(G, -1),
+                              batch.mask[k * G:(k + 1) * G].long()], 1)
+            extra = {key: v for key, v in inp.items() if key not in ("input_ids", "attention_mask")}
+            logits = model(input_ids=full, attention_mask=attn, **extra).logits
+            rows.append(token_logprob(logits[:, P - 1:-1], ids, batch.mask[k * G:(k + 1) * G]))
+        return torch.cat(rows)
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    def score(self, batch: Rollout):  # pragma: no cover - abstract
+        """``(advantages [N, T], logs)`` for a rollout."""
+        raise NotImplementedError
+
+    def loss(self, logp: Any, old_logp: Any, advantages: Any, mask: Any, ref_logp: Optional[Any]):  # pragma: no cover
+        """``(loss, stats)`` with a verireward loss."""
+        raise NotImplementedError
+
+    def train_step(self) -> Dict[str, float]:
+        import torch
+
+        c = self.config
+        batch = self.rollout(self._next_records())
+        advantages, logs = self.score(batch)
+        self.last_advantages, self._last_mask = advantages.detach(), batch.mask
+        with torch.no_grad():
+            old = self.token_logps(self.model, batch)
+            ref = self.token_logps(self.ref_model, batch) if self.ref_model is not None else None
+        self.model.train()
+        for _ in range(c.updates_per_batch):
+            logp = self.token_logps(self.model, batch)
+            loss, stats = self.loss(logp, old, advantages, batch.mask, ref)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+            self.optimizer.step()
+        self.step += 1
+        logs.update({"step": self.step, "loss": float(loss.detach()), "kl": float(stats["kl"]),
+                     "clip_fraction": float(stats["clip_fraction"]),
+                     "completion_length": float(batch.mask.sum(1).float().mean())})
+        self.history.append(logs)
+        if c.output_dir and ((c.save_every and self.step % c.save_every == 0) or self.step == c.steps):
+            self.save_checkpoint(os.path.join(c.output_dir, f"checkpoint-{self.step}.pt"))
+        return logs
+
+    def train(self) -> List[Dict[str, float]]:
+        """Runs until ``config.steps`` rounds are done (continuing after :meth:`load_checkpoint`)."""
+        while self.step < self.config.steps:
+            self.train_step()
+        return self.history
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: str) -> None:
+        """Model, optimizer, step, history, prompt order and RNG states, in one file."""
+        import torch
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                    "history": self.history, "order": self._order, "config": asdict(self.config),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                    "ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}, path)
+
+    def load_checkpoint(self, path: str) -> None:
+        import torch
+
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ref_model is not None and state.get("ref_model") is not None:
+            self.ref_model.load_state_dict(state["ref_model"])
+        self.step, self.history, self._order = state["step"], state["history"], state["order"]
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+
+
+__all__ = ["RLConfig", "RLTrainer", "Rollout", "default_build_inputs"]
