@@ -170,3 +170,121 @@ def test_first_number_and_configs():
         GRCAConfig(mode="grpo")
     with pytest.raises(ValueError, match="group_size must be an int >= 1"):
         APGRPOConfig(group_size=0)
+
+
+# ---- W2R2 and SPA on toy models ---------------------------------------------------------------------
+
+L_TOK, V_TOK = 3, 6
+
+
+class ToyFusionLM(torch.nn.Module):
+    """2D and 3D encoders, concatenation, and a decoder writing L_TOK tokens over V_TOK."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.enc2d, self.enc3d = torch.nn.Linear(5, 4), torch.nn.Linear(7, 4)
+        self.dec = torch.nn.Linear(8, L_TOK * V_TOK)
+
+
+def fusion_records(n=12):
+    g = torch.Generator().manual_seed(3)
+    return [{"x2d": torch.randn(5, generator=g), "x3d": torch.randn(7, generator=g),
+             "labels": torch.randint(0, V_TOK, (L_TOK,), generator=g)} for _ in range(n)]
+
+
+def fusion_hooks():
+    encode = lambda m, b: (m.enc2d(b["x2d"]), m.enc3d(b["x3d"]))
+    decode = lambda m, b, f2, f3: {"logits": m.dec(torch.cat([f2, f3], -1)).view(-1, L_TOK, V_TOK)}
+    collate = lambda recs: {k: torch.stack([r[k] for r in recs]) for k in recs[0]}
+    return dict(encode=encode, decode=decode, collate=collate)
+
+
+def grads_per_step(trainer):
+    seen = []
+
+    def optimize(loss):
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        seen.append({n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None})
+        trainer.optimizer.step()
+
+    trainer._optimize = optimize
+    return seen
+
+
+def test_w2r2_trainer_hinge_trains_the_decoder_not_the_2d_encoder():
+    from verireward.trainers import W2R2Config, W2R2Trainer
+
+    recs = fusion_records()
+    runs = {}
+    for lam in (0.0, 1.5):
+        trainer = W2R2Trainer(ToyFusionLM(), recs, W2R2Config(steps=1, batch_size=4, mu=0.0, lam=lam), **fusion_hooks())
+        grads = grads_per_step(trainer)
+        logs = trainer.train()
+        runs[lam] = (grads[0], logs[0])
+    (g0, log0), (g1, log1) = runs[0.0], runs[1.5]
+    assert log1["hinge"] > 0 and log1["active_fraction"] == 1.0 and math.isfinite(log1["loss"])
+    assert log1["loss"] == pytest.approx(log1["ce"] + 1.5 * log1["hinge"], rel=1e-6)
+    assert torch.equal(g0["enc2d.weight"], g1["enc2d.weight"])  # the hinge never reaches the 2D encoder
+    assert torch.equal(g0["enc3d.weight"], g1["enc3d.weight"])  # nor the (zeroed) 3D branch
+    assert not torch.allclose(g0["dec.weight"], g1["dec.weight"])  # it does reach the shared decoder
+
+
+class ToyPointLM(torch.nn.Module):
+    """Max-pooled per-point features conditioning L_TOK answer tokens."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.point = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU())
+        self.head = torch.nn.Linear(16, L_TOK * V_TOK)
+
+
+def point_hooks():
+    def logits(m, b, points):
+        return m.head(m.point(points[..., :3]).amax(1)).view(-1, L_TOK, V_TOK)
+
+    collate = lambda recs: {"points": torch.stack([r["points"] for r in recs]), "labels": torch.stack([r["labels"] for r in recs])}
+    return dict(logits=logits, collate=collate)
+
+
+def point_records(n=8):
+    g = torch.Generator().manual_seed(4)
+    return [{"points": torch.rand(256, 3, generator=g), "labels": torch.randint(0, V_TOK, (L_TOK,), generator=g)}
+            for _ in range(n)]
+
+
+def test_spa_trainer_prefers_the_clean_cloud_and_resumes(tmp_path):
+    from verireward.trainers import SPAConfig, SPATrainer
+
+    recs = point_records()
+    cfg = SPAConfig(steps=2, batch_size=4, num_groups=16, group_size=16, ratio=0.5, learning_rate=1e-2,
+                    output_dir=str(tmp_path), save_every=1)
+    model = ToyPointLM()
+    before = [p.detach().clone() for p in model.parameters()]
+    trainer = SPATrainer(model, recs, cfg, **point_hooks())
+    logs = trainer.train()
+    assert all(math.isfinite(v) for row in logs for v in row.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    m = trainer.last_masked
+    assert m.masked_patches.sum(1).tolist() == [8] * 4 and torch.all(m.counts < 256)
+    resumed = SPATrainer(ToyPointLM(), recs, cfg, **point_hooks())
+    resumed.load_checkpoint(str(tmp_path / "checkpoint-1.pt"))
+    resumed.train()
+    assert torch.equal(resumed.last_masked.masked_points, trainer.last_masked.masked_points)  # the mask RNG resumed
+    for a, b in zip(model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+    # the logged loss is spa_loss of the two passes' sequence log-probs (clean, then masked)
+    hooks, calls = point_hooks(), []
+    inner = hooks["logits"]
+    hooks["logits"] = lambda m, b, pts: calls.append((inner(m, b, pts), b["labels"], pts)) or calls[-1][0]
+    spy = SPATrainer(ToyPointLM(), recs, SPAConfig(steps=1, batch_size=4, num_groups=16, group_size=16), **hooks)
+    row = spy.train()[0]
+    (clean, labels, pts0), (masked, _, pts1) = calls
+    assert torch.equal(pts1, spy.last_masked.points) and not torch.equal(pts0, pts1)
+    want = vr.spa_loss(vr.sequence_logprob(clean.detach(), labels), vr.sequence_logprob(masked.detach(), labels))
+    assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
+    sft = SPATrainer(ToyPointLM(), recs, SPAConfig(steps=1, batch_size=4, mode="sft"), **point_hooks())
+    row = sft.train()[0]
+    assert row["loss"] == pytest.approx(-row["logp_clean"], rel=1e-6) and "logp_masked" not in row

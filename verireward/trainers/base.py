@@ -70,6 +70,35 @@ class RLConfig:
             raise ValueError(f"{type(self).__name__}: save_every must be >= 0, got {self.save_every!r}")
 
 
+@dataclass
+class SupervisedConfig:
+    """Options of the trainers that learn from labelled batches (W2R2, SPA).
+
+    Attributes:
+        steps: optimizer steps.
+        batch_size: records per step.
+        learning_rate, weight_decay: AdamW.
+        max_grad_norm: gradient clipping (0: none).
+        seed: seeds the record order (and the SPA masks).
+        output_dir, save_every: checkpoints, as in :class:`RLConfig`.
+    """
+
+    steps: int = 100
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    output_dir: Optional[str] = None
+    save_every: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be an int >= 1, got {v!r}")
+
+
 def default_build_inputs(record: Dict[str, Any], tokenizer: Any) -> Dict[str, Any]:
     """``record["prompt"]`` tokenized (text-only models)."""
     enc = tokenizer(record["prompt"], return_tensors="pt")
@@ -90,46 +119,114 @@ class Rollout:
     group_size: int
 
 
-class RLTrainer:
-    """The shared loop. Subclasses implement :meth:`score` (rewards → ``[N, T]`` advantages and logs)
-    and :meth:`loss` (a verireward loss)."""
+class TrainerBase:
+    """What every reference trainer has: the model, an AdamW optimizer, the step counter, the logs,
+    a seeded order over the dataset, and checkpoints that resume exactly."""
 
-    config_class = RLConfig
-
-    def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[RLConfig] = None,
-                 build_inputs: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None) -> None:
+    def __init__(self, model: Any, dataset: Sequence[Dict[str, Any]], config: Any) -> None:
         import torch
 
         if len(dataset) == 0:
             raise ValueError(f"{type(self).__name__}: the dataset is empty")
-        self.model, self.tokenizer, self.dataset = model, tokenizer, list(dataset)
-        self.config = config or self.config_class()
-        self.build_inputs = build_inputs or default_build_inputs
+        self.model, self.dataset, self.config = model, list(dataset), config
         self.device = next(model.parameters()).device
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.learning_rate,
-                                           weight_decay=self.config.weight_decay)
-        self.ref_model = None
-        if self.config.beta > 0:
-            self.ref_model = copy.deepcopy(model).eval()
-            for p in self.ref_model.parameters():
-                p.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.step = 0
         self.history: List[Dict[str, float]] = []
         self._order: List[int] = []
-        self.last_advantages = None  # what reached the loss at the last step (for checks and logs)
-        self._last_mask = None
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    # ---- sampling --------------------------------------------------------------------------------
-
-    def _next_records(self) -> List[Dict[str, Any]]:
+    def _next_records(self, count: int) -> List[Dict[str, Any]]:
+        """The next `count` records of a seeded shuffle, reshuffled when exhausted."""
         out = []
-        for _ in range(self.config.prompts_per_step):
+        for _ in range(count):
             if not self._order:
                 self._order = list(range(len(self.dataset)))
                 random.Random(self.config.seed + self.step).shuffle(self._order)
             out.append(self.dataset[self._order.pop()])
         return out
+
+    def _optimize(self, loss: Any) -> None:
+        import torch
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+
+    def _finish_step(self, logs: Dict[str, float]) -> Dict[str, float]:
+        c = self.config
+        self.step += 1
+        logs["step"] = self.step
+        self.history.append(logs)
+        if c.output_dir and ((c.save_every and self.step % c.save_every == 0) or self.step == c.steps):
+            self.save_checkpoint(os.path.join(c.output_dir, f"checkpoint-{self.step}.pt"))
+        return logs
+
+    def train_step(self) -> Dict[str, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def train(self) -> List[Dict[str, float]]:
+        """Runs until ``config.steps`` steps are done (continuing after :meth:`load_checkpoint`)."""
+        while self.step < self.config.steps:
+            self.train_step()
+        return self.history
+
+    def _extra_state(self) -> Dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: Dict[str, Any]) -> None:
+        pass
+
+    def save_checkpoint(self, path: str) -> None:
+        """Model, optimizer, step, logs, dataset order and RNG states, in one file."""
+        import torch
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                    "history": self.history, "order": self._order, "config": asdict(self.config),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), **self._extra_state()}, path)
+
+    def load_checkpoint(self, path: str) -> None:
+        import torch
+
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.history, self._order = state["step"], state["history"], state["order"]
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        self._load_extra_state(state)
+
+
+class RLTrainer(TrainerBase):
+    """The shared GRPO-family loop. Subclasses implement :meth:`score` (rewards → ``[N, T]``
+    advantages and logs) and :meth:`loss` (a verireward loss)."""
+
+    config_class = RLConfig
+
+    def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[RLConfig] = None,
+                 build_inputs: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None) -> None:
+        super().__init__(model, dataset, config or self.config_class())
+        self.tokenizer = tokenizer
+        self.build_inputs = build_inputs or default_build_inputs
+        self.ref_model = None
+        if self.config.beta > 0:
+            self.ref_model = copy.deepcopy(model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+        self.last_advantages = None  # what reached the loss at the last step (for checks and logs)
+        self._last_mask = None
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def _extra_state(self) -> Dict[str, Any]:
+        return {"ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}
+
+    def _load_extra_state(self, state: Dict[str, Any]) -> None:
+        if self.ref_model is not None and state.get("ref_model") is not None:
+            self.ref_model.load_state_dict(state["ref_model"])
+
+    # ---- sampling --------------------------------------------------------------------------------
 
     def generate(self, inputs: Dict[str, Any]) -> Any:
         """``[G, T]`` sampled continuations of one prompt (override to change how sampling is done)."""
@@ -208,7 +305,7 @@ class RLTrainer:
         import torch
 
         c = self.config
-        batch = self.rollout(self._next_records())
+        batch = self.rollout(self._next_records(c.prompts_per_step))
         advantages, logs = self.score(batch)
         self.last_advantages, self._last_mask = advantages.detach(), batch.mask
         with torch.no_grad():
@@ -218,49 +315,10 @@ class RLTrainer:
         for _ in range(c.updates_per_batch):
             logp = self.token_logps(self.model, batch)
             loss, stats = self.loss(logp, old, advantages, batch.mask, ref)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
-            self.optimizer.step()
-        self.step += 1
-        logs.update({"step": self.step, "loss": float(loss.detach()), "kl": float(stats["kl"]),
-                     "clip_fraction": float(stats["clip_fraction"]),
+            self._optimize(loss)
+        logs.update({"loss": float(loss.detach()), "kl": float(stats["kl"]), "clip_fraction": float(stats["clip_fraction"]),
                      "completion_length": float(batch.mask.sum(1).float().mean())})
-        self.history.append(logs)
-        if c.output_dir and ((c.save_every and self.step % c.save_every == 0) or self.step == c.steps):
-            self.save_checkpoint(os.path.join(c.output_dir, f"checkpoint-{self.step}.pt"))
-        return logs
-
-    def train(self) -> List[Dict[str, float]]:
-        """Runs until ``config.steps`` rounds are done (continuing after :meth:`load_checkpoint`)."""
-        while self.step < self.config.steps:
-            self.train_step()
-        return self.history
-
-    # ---- checkpoints -----------------------------------------------------------------------------
-
-    def save_checkpoint(self, path: str) -> None:
-        """Model, optimizer, step, history, prompt order and RNG states, in one file."""
-        import torch
-
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                    "history": self.history, "order": self._order, "config": asdict(self.config),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
-                    "ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}, path)
-
-    def load_checkpoint(self, path: str) -> None:
-        import torch
-
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.ref_model is not None and state.get("ref_model") is not None:
-            self.ref_model.load_state_dict(state["ref_model"])
-        self.step, self.history, self._order = state["step"], state["history"], state["order"]
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
+        return self._finish_step(logs)
 
 
-__all__ = ["RLConfig", "RLTrainer", "Rollout", "default_build_inputs"]
+__all__ = ["RLConfig", "SupervisedConfig", "RLTrainer", "TrainerBase", "Rollout", "default_build_inputs"]
