@@ -78,6 +78,17 @@ def scripted(trainer_class):
     return Scripted
 
 
+def scripted_trainer(trainer_class, script, tokenizer, records, cfg):
+    """(trainer with scripted half-groups, its model's parameters before training, the advantages
+    each loss call receives)."""
+    model = tiny_model(tokenizer)
+    before = [p.detach().clone() for p in model.parameters()]
+    Trainer = scripted(trainer_class)
+    Trainer.script = staticmethod(script)
+    trainer = Trainer(model, tokenizer, records, cfg)
+    return trainer, before, captured(trainer)
+
+
 def noisy_target(rec, rng):
     text = rec["target"]
     return "".join(str(min(1000, max(0, int(ch) + rng.choice([-1, 0, 1])))) if ch.isdigit() and rng.random() < 0.3 else ch
@@ -99,13 +110,9 @@ def captured(trainer):
 
 @pytest.mark.parametrize("mode", ["broadcast", "routed", "routed_rpc"])
 def test_grca_trainer_steps_and_routes_verireward_advantages(tokenizer, grounding, mode):
-    model = tiny_model(tokenizer)
-    before = [p.detach().clone() for p in model.parameters()]
-    Trainer = scripted(GRCATrainer)
-    Trainer.script = staticmethod(noisy_target)
     cfg = GRCAConfig(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=12, learning_rate=1e-2, beta=0.05, mode=mode)
-    trainer = Trainer(model, tokenizer, grounding, cfg)
-    seen = captured(trainer)
+    trainer, before, seen = scripted_trainer(GRCATrainer, noisy_target, tokenizer, grounding, cfg)
+    model = trainer.model
     logs = trainer.train()
     assert len(logs) == 2 and all(math.isfinite(v) for row in logs for v in row.values())
     assert {"reward/bbox2d", "reward/kpts3d", "rpc", "advantage_variance", "loss", "kl", "clip_fraction"} <= set(logs[0])
@@ -145,14 +152,10 @@ def noisy_answer(rec, rng):
 
 @pytest.mark.parametrize("mode", ["binary", "snra", "ap_grpo"])
 def test_ap_grpo_trainer(tokenizer, questions, mode):
-    model = tiny_model(tokenizer)
-    before = [p.detach().clone() for p in model.parameters()]
-    Trainer = scripted(APGRPOTrainer)
-    Trainer.script = staticmethod(noisy_answer)
     cfg = APGRPOConfig(steps=3, prompts_per_step=2, group_size=4, max_new_tokens=8, learning_rate=1e-2, mode=mode,
                        schedule="linear")
-    trainer = Trainer(model, tokenizer, questions, cfg)
-    seen = captured(trainer)
+    trainer, before, seen = scripted_trainer(APGRPOTrainer, noisy_answer, tokenizer, questions, cfg)
+    model = trainer.model
     logs = trainer.train()
     assert all(math.isfinite(v) for row in logs for v in row.values())
     assert [row["k"] for row in logs] == [vr.sharpness(s, 3, "linear") for s in range(3)]  # the schedule reads the step
