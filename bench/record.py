@@ -116,6 +116,9 @@ CPU KNN searches a uniform grid; FPS is a SIMD loop.
 `ap_grpo_advantages`: 1,048,576 rewards in groups of 8, α = 1, c = 1.5, against the torch
 expression of Eq. 8 with the same flat-group rule (float32 in, float64 inside both).
 
+The papers' ablations at toy scale are separate scripts, each writing its own page next to it in
+`bench/experiments/` (e.g. `grca_credit.md`, from `bench/experiments/grca_credit.py`).
+
 How to read these numbers:
 
 - This is a shared 2-core VM, and both sides vary (see the spread line above), torch the most: in
