@@ -291,3 +291,30 @@ def test_spa_trainer_prefers_the_clean_cloud_and_resumes(tmp_path):
     sft = SPATrainer(ToyPointLM(), recs, SPAConfig(steps=1, batch_size=4, mode="sft"), **point_hooks())
     row = sft.train()[0]
     assert row["loss"] == pytest.approx(-row["logp_clean"], rel=1e-6) and "logp_masked" not in row
+
+
+@pytest.mark.parametrize("mode", ["dpo", "simpo"])
+def test_spa_trainer_dpo_and_simpo_on_corrupted_answers(mode):
+    from verireward.trainers import SPAConfig, SPATrainer
+
+    hooks, calls = point_hooks(), []
+    inner = hooks["logits"]
+    hooks["logits"] = lambda m, b, pts: calls.append((m, inner(m, b, pts), b["labels"])) or calls[-1][1]
+    cfg = SPAConfig(steps=1, batch_size=4, mode=mode, beta=0.1 if mode == "dpo" else 2.0, corrupt_ratio=0.7)
+    trainer = SPATrainer(ToyPointLM(), point_records(), cfg, **hooks)
+    row = trainer.train()[0]
+    (m0, clean, labels), (m1, rej_logits, rejected) = calls[:2]
+    assert m0 is trainer.model and m1 is trainer.model and not torch.equal(labels, rejected)
+    assert ((labels != rejected).float().mean() > 0) and torch.all((rejected >= 0) & (rejected < V_TOK))
+    lp, ln = vr.sequence_logprob(clean.detach(), labels), vr.sequence_logprob(rej_logits.detach(), rejected)
+    if mode == "dpo":
+        (r0, ref_clean, _), (r1, ref_rej, _) = calls[2:]
+        assert r0 is trainer.ref_model and r1 is trainer.ref_model
+        want = vr.dpo_loss(lp, ln, vr.sequence_logprob(ref_clean, labels), vr.sequence_logprob(ref_rej, rejected), 0.1)
+    else:
+        assert len(calls) == 2 and trainer.ref_model is None
+        n = torch.full((4,), L_TOK)
+        want = vr.simpo_loss(lp, ln, n, n, 2.0, 0.3)
+    assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="mode must be one of spa, sft, dpo, simpo"):
+        SPAConfig(mode="ipo")

@@ -1,7 +1,11 @@
 """The SPA reference trainer (Streamlining Preference Alignment, §3.2): the same answer scored with
 the clean point cloud and with FPS/KNN patches masked (:func:`verireward.mask_point_patches`), and
-:func:`verireward.spa_loss` between the two sequence log-probabilities; ``mode="sft"`` trains the
-clean pass with cross-entropy only (Table 4's extra-SFT row).
+:func:`verireward.spa_loss` between the two sequence log-probabilities. For the paper's Table 4
+comparison: ``mode="sft"`` trains the clean pass with cross-entropy only (extra SFT), and
+``mode="dpo"`` / ``"simpo"`` run :func:`verireward.dpo_loss` / :func:`verireward.simpo_loss` on text
+pairs made by corrupting the answer (the paper's "TC" rows): the ground truth is preferred to a
+copy with a fraction ``corrupt_ratio`` of its tokens replaced at random (``corrupt`` overrides
+how), both scored with the clean cloud; DPO's reference is a frozen copy of the starting model.
 
 The model is reached through ``logits(model, batch, points) -> [N, L, V]`` scoring
 ``batch["labels"]`` (ignore index -100), so any point-conditioned LM plugs in; ``collate(records)``
@@ -15,14 +19,18 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 from verireward.trainers.base import SupervisedConfig, TrainerBase
 
+SPA_MODES = ("spa", "sft", "dpo", "simpo")
+
 
 @dataclass
 class SPAConfig(SupervisedConfig):
     """:class:`SupervisedConfig` plus:
 
     Attributes:
-        mode: ``"spa"`` or ``"sft"``.
-        beta: SPA's β (1 in the paper's loss).
+        mode: ``"spa"``, ``"sft"``, ``"dpo"`` or ``"simpo"``.
+        beta: the loss's β (SPA: 1 in the paper; DPO: 0.1 and SimPO: 2.0 in its comparison).
+        gamma: SimPO's γ (0.3 in the comparison).
+        corrupt_ratio: the fraction of answer tokens replaced in a rejected answer (dpo, simpo).
         num_groups, group_size, ratio: the masking (patches per cloud, points per patch, fraction
             masked; the paper recommends 0.25–0.5).
         mask_mode: ``"remove"`` or ``"centre"`` (see :func:`verireward.mask_point_patches`).
@@ -30,6 +38,8 @@ class SPAConfig(SupervisedConfig):
 
     mode: str = "spa"
     beta: float = 1.0
+    gamma: float = 0.3
+    corrupt_ratio: float = 0.5
     num_groups: int = 64
     group_size: int = 32
     ratio: float = 0.4
@@ -37,40 +47,63 @@ class SPAConfig(SupervisedConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.mode not in ("spa", "sft"):
-            raise ValueError(f"SPAConfig: mode must be 'spa' or 'sft', got {self.mode!r}")
+        if self.mode not in SPA_MODES:
+            raise ValueError(f"SPAConfig: mode must be one of {', '.join(SPA_MODES)}, got {self.mode!r}")
 
 
 class SPATrainer(TrainerBase):
     def __init__(self, model: Any, dataset: Sequence[Dict[str, Any]], config: Optional[SPAConfig] = None, *,
-                 logits: Callable, collate: Callable) -> None:
+                 logits: Callable, collate: Callable, corrupt: Optional[Callable] = None) -> None:
+        import copy
+
         import torch
 
         super().__init__(model, dataset, config or SPAConfig())
         self.logits, self.collate = logits, collate
+        self.corrupt = corrupt or self._corrupt
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.last_masked = None
+        self.ref_model = None
+        if self.config.mode == "dpo":
+            self.ref_model = copy.deepcopy(model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+
+    def _corrupt(self, labels: Any, vocab: int) -> Any:
+        """A fraction ``corrupt_ratio`` of the answer tokens (not -100) replaced by random ids that
+        differ from them."""
+        import torch
+
+        hit = (torch.rand(labels.shape, generator=self.generator, device=labels.device) < self.config.corrupt_ratio) & (labels != -100)
+        shift = torch.randint(1, max(vocab, 2), labels.shape, generator=self.generator, device=labels.device)
+        return torch.where(hit, (labels + shift) % vocab, labels)
 
     def _extra_state(self) -> Dict[str, Any]:
-        return {"mask_rng": self.generator.get_state()}
+        return {"mask_rng": self.generator.get_state(),
+                "ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}
 
     def _load_extra_state(self, state: Dict[str, Any]) -> None:
         self.generator.set_state(state["mask_rng"])
+        if self.ref_model is not None and state.get("ref_model") is not None:
+            self.ref_model.load_state_dict(state["ref_model"])
 
     def train_step(self) -> Dict[str, float]:
+        import torch
+
         from verireward.points import mask_point_patches
-        from verireward.preference import sequence_logprob, spa_loss
+        from verireward.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss
 
         c: SPAConfig = self.config
         batch = self.collate(self._next_records(c.batch_size))
         labels = batch["labels"]
         self.model.train()
-        lp = sequence_logprob(self.logits(self.model, batch, batch["points"]), labels)
+        clean = self.logits(self.model, batch, batch["points"])
+        lp = sequence_logprob(clean, labels)
         tokens = (labels != -100).sum(1).clamp(min=1)
         logs = {"logp_clean": float((lp / tokens).detach().mean())}
         if c.mode == "sft":
             loss = -(lp / tokens).mean()
-        else:
+        elif c.mode == "spa":
             masked = mask_point_patches(batch["points"], c.num_groups, c.group_size, c.ratio, self.generator, mode=c.mask_mode)
             self.last_masked = masked
             ln = sequence_logprob(self.logits(self.model, batch, masked.points), labels)
@@ -78,9 +111,23 @@ class SPATrainer(TrainerBase):
             logs.update({"logp_masked": float((ln / tokens).detach().mean()),
                          "preference_accuracy": float((lp > ln).float().mean()),
                          "points_kept": float(masked.counts.float().mean())})
+        else:
+            rejected_batch = dict(batch)
+            rejected = self.corrupt(labels, clean.shape[-1])
+            rejected_batch["labels"] = rejected
+            ln = sequence_logprob(self.logits(self.model, rejected_batch, batch["points"]), rejected)
+            if c.mode == "dpo":
+                with torch.no_grad():
+                    rp = sequence_logprob(self.logits(self.ref_model, batch, batch["points"]), labels)
+                    rn = sequence_logprob(self.logits(self.ref_model, rejected_batch, batch["points"]), rejected)
+                loss = dpo_loss(lp, ln, rp, rn, c.beta)
+            else:
+                loss = simpo_loss(lp, ln, tokens, (rejected != -100).sum(1).clamp(min=1), c.beta, c.gamma)
+            logs.update({"logp_rejected": float((ln / tokens).detach().mean()),
+                         "preference_accuracy": float((lp > ln).float().mean())})
         self._optimize(loss)
         logs["loss"] = float(loss.detach())
         return self._finish_step(logs)
 
 
-__all__ = ["SPAConfig", "SPATrainer"]
+__all__ = ["SPAConfig", "SPATrainer", "SPA_MODES"]
