@@ -316,5 +316,19 @@ def test_spa_trainer_dpo_and_simpo_on_corrupted_answers(mode):
         n = torch.full((4,), L_TOK)
         want = vr.simpo_loss(lp, ln, n, n, 2.0, 0.3)
     assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
-    with pytest.raises(ValueError, match="mode must be one of spa, sft, dpo, simpo"):
+    with pytest.raises(ValueError, match="mode must be one of spa, spa_sft, sft, dpo, simpo"):
         SPAConfig(mode="ipo")
+
+
+def test_spa_sft_mode_adds_the_clean_cross_entropy():
+    from verireward.trainers import SPAConfig, SPATrainer
+
+    hooks, calls = point_hooks(), []
+    inner = hooks["logits"]
+    hooks["logits"] = lambda m, b, pts: calls.append((inner(m, b, pts), b["labels"])) or calls[-1][0]
+    cfg = SPAConfig(steps=1, batch_size=4, mode="spa_sft", num_groups=8, group_size=16)
+    row = SPATrainer(ToyPointLM(), point_records(), cfg, **hooks).train()[0]
+    (clean, labels), (masked, _) = calls
+    lp, ln = vr.sequence_logprob(clean.detach(), labels), vr.sequence_logprob(masked.detach(), labels)
+    want = vr.spa_loss(lp, ln) - (lp / L_TOK).mean()
+    assert row["loss"] == pytest.approx(want.item(), rel=1e-6)

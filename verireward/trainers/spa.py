@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 from verireward.trainers.base import SupervisedConfig, TrainerBase
 
-SPA_MODES = ("spa", "sft", "dpo", "simpo")
+SPA_MODES = ("spa", "spa_sft", "sft", "dpo", "simpo")
 
 
 @dataclass
@@ -27,7 +27,9 @@ class SPAConfig(SupervisedConfig):
     """:class:`SupervisedConfig` plus:
 
     Attributes:
-        mode: ``"spa"``, ``"sft"``, ``"dpo"`` or ``"simpo"``.
+        mode: ``"spa"`` (Eq. 5 alone), ``"spa_sft"`` (Eq. 5 plus the clean pass's per-token
+            cross-entropy: the supervised anchor kept in the loss; our variant, not an equation of
+            the paper), ``"sft"``, ``"dpo"`` or ``"simpo"``.
         beta: the loss's β (SPA: 1 in the paper; DPO: 0.1 and SimPO: 2.0 in its comparison).
         gamma: SimPO's γ (0.3 in the comparison).
         corrupt_ratio: the fraction of answer tokens replaced in a rejected answer (dpo, simpo).
@@ -103,11 +105,13 @@ class SPATrainer(TrainerBase):
         logs = {"logp_clean": float((lp / tokens).detach().mean())}
         if c.mode == "sft":
             loss = -(lp / tokens).mean()
-        elif c.mode == "spa":
+        elif c.mode in ("spa", "spa_sft"):
             masked = mask_point_patches(batch["points"], c.num_groups, c.group_size, c.ratio, self.generator, mode=c.mask_mode)
             self.last_masked = masked
             ln = sequence_logprob(self.logits(self.model, batch, masked.points), labels)
             loss = spa_loss(lp, ln, c.beta)
+            if c.mode == "spa_sft":
+                loss = loss - (lp / tokens).mean()
             logs.update({"logp_masked": float((ln / tokens).detach().mean()),
                          "preference_accuracy": float((lp > ln).float().mean()),
                          "points_kept": float(masked.counts.float().mean())})
