@@ -332,3 +332,33 @@ def test_spa_sft_mode_adds_the_clean_cross_entropy():
     lp, ln = vr.sequence_logprob(clean.detach(), labels), vr.sequence_logprob(masked.detach(), labels)
     want = vr.spa_loss(lp, ln) - (lp / L_TOK).mean()
     assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
+
+
+def test_two_processes_take_the_step_one_process_takes_on_their_union(tmp_path):
+    # torchrun with 2 CPU processes (gloo): each samples its own prompts, gradients are averaged,
+    # and with token_mean reweighting the parameters match a single process on all the prompts.
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).resolve().parent / "dist_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    subprocess.run([sys.executable, str(worker), str(tmp_path), "single", "4"], check=True, env=env, cwd="/")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                    "--master_port", str(port), str(worker), str(tmp_path), "ddp", "2"], check=True, env=env, cwd="/",
+                   capture_output=True)
+    single = json.loads((tmp_path / "single-rank0.json").read_text())
+    ranks = [json.loads((tmp_path / f"ddp-rank{r}.json").read_text()) for r in (0, 1)]
+    assert single["world"] == 1 and [r["world"] for r in ranks] == [2, 2]
+    assert not set(ranks[0]["prompts"]) & set(ranks[1]["prompts"])  # each process its own prompts
+    assert sorted(ranks[0]["prompts"] + ranks[1]["prompts"]) == sorted(single["prompts"])
+    a, b = torch.load(tmp_path / "single-params.pt"), torch.load(tmp_path / "ddp-params.pt")
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=0, atol=1e-6), k

@@ -7,8 +7,14 @@ A trainer takes any Hugging Face causal LM and its tokenizer, a dataset (a seque
 (``input_ids [1, P]`` and whatever else the model takes, e.g. image or point features, which are
 passed to ``generate`` and to every forward pass). Tensors live on the model's device.
 
-Single process. Under ``accelerate launch`` each process would sample its own prompts and the
-losses would need averaging across processes; that is not wired yet (see the README's status).
+Several processes: launched with ``torchrun --nproc_per_node N`` or ``accelerate launch
+--num_processes N`` (both set WORLD_SIZE and the rendezvous variables), every trainer joins the
+process group, starts from rank 0's weights, gives each process its own slice of each step's
+records (and its own sampling seed), and averages gradients over processes after each backward, so
+that with equal batches per process the update is the one a single process would take on the
+whole batch. GRPO groups never span processes (a prompt's G completions are sampled together).
+Checkpoints are written by rank 0. Put the model on the process's device before building the
+trainer.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class RLConfig(TrainConfig):
     """:class:`TrainConfig` plus the options of the GRPO-family trainers.
 
     Attributes:
-        prompts_per_step: prompts sampled per round.
+        prompts_per_step: prompts sampled per round (per process when there are several).
         group_size: G, completions per prompt (the GRPO group).
         max_new_tokens: the longest completion.
         temperature, top_p: sampling.
@@ -67,7 +73,9 @@ class RLConfig(TrainConfig):
             first step, as TRL's default).
         clip_eps: ε of the clipped surrogate.
         beta: KL weight; > 0 keeps a frozen copy of the initial model as the reference.
-        aggregation: ``"sample_mean"`` (the papers' 1/G Σ 1/L_i Σ_t), ``"token_mean"`` or ``"sequence_sum"``.
+        aggregation: ``"sample_mean"`` (the papers' 1/G Σ 1/L_i Σ_t), ``"token_mean"`` or ``"sequence_sum"``
+            (over several processes each is the global one: ``token_mean`` is reweighted by each
+            process's share of the tokens).
     """
 
     prompts_per_step: int = 2
@@ -115,6 +123,22 @@ class Rollout:
     group_size: int
 
 
+def _process_group():
+    """``(rank, world)``: torch.distributed's when a launcher (``torchrun``, ``accelerate launch``) set
+    WORLD_SIZE > 1 — the process group is initialized here if it is not yet (NCCL with CUDA, else
+    gloo) — and ``(0, 1)`` otherwise."""
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return 0, 1
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
 class TrainerBase:
     """What every reference trainer has: the model, an AdamW optimizer, the step counter, the logs,
     a seeded order over the dataset, and checkpoints that resume exactly."""
@@ -130,22 +154,41 @@ class TrainerBase:
         self.step = 0
         self.history: List[Dict[str, float]] = []
         self._order: List[int] = []
+        self.rank, self.world = _process_group()
+        if self.world > 1:  # every process starts from rank 0's weights and samples its own completions
+            import torch.distributed as dist
+
+            with torch.no_grad():
+                for p in model.parameters():
+                    dist.broadcast(p.data, 0)
+            torch.manual_seed(config.seed * 1009 + self.rank)
 
     def _next_records(self, count: int) -> List[Dict[str, Any]]:
-        """The next `count` records of a seeded shuffle, reshuffled when exhausted."""
+        """This process's `count` records of the next ``count × processes`` of a seeded shuffle
+        (reshuffled when exhausted); every process walks the same order."""
         out = []
-        for _ in range(count):
+        for _ in range(count * self.world):
             if not self._order:
                 self._order = list(range(len(self.dataset)))
                 random.Random(self.config.seed + self.step).shuffle(self._order)
             out.append(self.dataset[self._order.pop()])
-        return out
+        return out[self.rank * count:(self.rank + 1) * count]
 
     def _optimize(self, loss: Any) -> None:
+        """Backward, gradients averaged over processes (so each process's loss counts equally: with
+        the same batch on every process, the global mean), clipping, step."""
         import torch
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world > 1:
+            import torch.distributed as dist
+
+            for p in self.model.parameters():
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad)
+                p.grad /= self.world
         if self.config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -155,7 +198,7 @@ class TrainerBase:
         self.step += 1
         logs["step"] = self.step
         self.history.append(logs)
-        if c.output_dir and ((c.save_every and self.step % c.save_every == 0) or self.step == c.steps):
+        if self.rank == 0 and c.output_dir and ((c.save_every and self.step % c.save_every == 0) or self.step == c.steps):
             self.save_checkpoint(os.path.join(c.output_dir, f"checkpoint-{self.step}.pt"))
         return logs
 
@@ -289,6 +332,18 @@ class RLTrainer(TrainerBase):
 
     # ---- the loop --------------------------------------------------------------------------------
 
+    def _token_mean_weight(self, mask: Any) -> Any:
+        """1, except for ``token_mean`` over several processes: this process's share of all tokens
+        times the process count, so that averaging gradients gives the global token mean."""
+        if self.world == 1 or self.config.aggregation != "token_mean":
+            return 1.0
+        import torch.distributed as dist
+
+        local = mask.sum().to(float)
+        total = local.clone()
+        dist.all_reduce(total)
+        return (local * self.world / total.clamp(min=1)).item()
+
     def score(self, batch: Rollout):  # pragma: no cover - abstract
         """``(advantages [N, T], logs)`` for a rollout."""
         raise NotImplementedError
@@ -311,7 +366,7 @@ class RLTrainer(TrainerBase):
         for _ in range(c.updates_per_batch):
             logp = self.token_logps(self.model, batch)
             loss, stats = self.loss(logp, old, advantages, batch.mask, ref)
-            self._optimize(loss)
+            self._optimize(loss * self._token_mean_weight(batch.mask))
         logs.update({"loss": float(loss.detach()), "kl": float(stats["kl"]), "clip_fraction": float(stats["clip_fraction"]),
                      "completion_length": float(batch.mask.sum(1).float().mean())})
         return self._finish_step(logs)

@@ -63,7 +63,7 @@ class SPATrainer(TrainerBase):
         super().__init__(model, dataset, config or SPAConfig())
         self.logits, self.collate = logits, collate
         self.corrupt = corrupt or self._corrupt
-        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 1009 + self.rank)
         self.last_masked = None
         self.ref_model = None
         if self.config.mode == "dpo":
