@@ -334,11 +334,14 @@ def test_spa_sft_mode_adds_the_clean_cross_entropy():
     assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
 
 
-def test_two_processes_take_the_step_one_process_takes_on_their_union(tmp_path):
-    # torchrun with 2 CPU processes (gloo): each samples its own prompts, gradients are averaged,
-    # and with token_mean reweighting the parameters match a single process on all the prompts.
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_processes_take_the_step_one_process_takes_on_their_union(tmp_path, launcher):
+    # 2 CPU processes (gloo), launched by torchrun or by `accelerate launch`: each samples its own
+    # prompts, gradients are averaged, and with token_mean reweighting the parameters match a single
+    # process on all the prompts.
     import json
     import os
+    import shutil
     import socket
     import subprocess
     import sys
@@ -350,10 +353,18 @@ def test_two_processes_take_the_step_one_process_takes_on_their_union(tmp_path):
     subprocess.run([sys.executable, str(worker), str(tmp_path), "single", "4"], check=True, env=env, cwd="/")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                    "--master_port", str(port), str(worker), str(tmp_path), "ddp", "2"], check=True, env=env, cwd="/",
-                   capture_output=True)
+        port = str(sock.getsockname()[1])
+    if launcher == "torchrun":
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", port]
+    else:
+        accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+        if accelerate is None:
+            pytest.skip("accelerate is not installed")
+        # --multi_gpu selects accelerate's torchrun launcher; without CUDA the trainer uses gloo
+        cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", port]
+    subprocess.run(cmd + [str(worker), str(tmp_path), "ddp", "2"], check=True, env=env, cwd="/", capture_output=True)
     single = json.loads((tmp_path / "single-rank0.json").read_text())
     ranks = [json.loads((tmp_path / f"ddp-rank{r}.json").read_text()) for r in (0, 1)]
     assert single["world"] == 1 and [r["world"] for r in ranks] == [2, 2]
