@@ -1,7 +1,8 @@
 """Record the CPU benchmark: run `verireward bench` three times and write bench/RESULTS.md from what
 they printed and saved. Every number on that page comes from these runs.
 
-    .venv/bin/python bench/record.py            # about 2 minutes on the 2-core project machine
+    .venv/bin/python bench/record.py            # about 3 minutes on the 2-core project machine
+    .venv/bin/python bench/record.py --pages    # only refresh the toy-ablation pages at the end
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ def bench(i: int) -> tuple[str, dict]:
 def seconds(run: dict, op: str, impl: str) -> float:
     case = next(c for c in run["cases"] if c["op"] == op)
     return next(r["seconds"] for r in case["results"] if r["impl"] == impl)
+
+
+def experiments_section() -> str:
+    """The pages the toy ablations wrote (each names its command), copied in, one heading level down."""
+    pages = sorted((HERE / "experiments").glob("*.md"))
+    parts = ["\n## The papers' ablations at toy scale\n\n"
+             "Each page below was written by the script it names in `bench/experiments/` (3 seeds each); "
+             "`bench/experiments/README.md` says where they agree with the papers and where they do not.\n"]
+    for page in pages:
+        if page.name == "README.md":
+            continue
+        text = page.read_text().replace("\n# ", "\n### ")
+        parts.append("\n" + ("##" + text if text.startswith("# ") else text))
+    return "".join(parts)
 
 
 def main() -> None:
@@ -116,9 +131,6 @@ CPU KNN searches a uniform grid; FPS is a SIMD loop.
 `ap_grpo_advantages`: 1,048,576 rewards in groups of 8, α = 1, c = 1.5, against the torch
 expression of Eq. 8 with the same flat-group rule (float32 in, float64 inside both).
 
-The papers' ablations at toy scale are separate scripts, each writing its own page next to it in
-`bench/experiments/` (e.g. `grca_credit.md`, from `bench/experiments/grca_credit.py`).
-
 How to read these numbers:
 
 - This is a shared 2-core VM, and both sides vary (see the spread line above), torch the most: in
@@ -130,9 +142,18 @@ How to read these numbers:
 - Pairwise IoU writes 4M outputs from 16 KB of input, so memcpy (of the output bytes) is only a
   floor there, not a target.
 """
+    page += experiments_section()
     (HERE / "RESULTS.md").write_text(page)
     print(page)
 
 
+def refresh_pages() -> None:
+    """Replace the ablation section of RESULTS.md by the pages as they are now (no benchmark rerun)."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text()
+    cut = text.find("\n## The papers' ablations at toy scale")
+    path.write_text((text if cut < 0 else text[:cut]).rstrip("\n") + "\n" + experiments_section())
+
+
 if __name__ == "__main__":
-    main()
+    refresh_pages() if sys.argv[1:] == ["--pages"] else main()

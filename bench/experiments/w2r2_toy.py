@@ -10,12 +10,13 @@ concatenation (32 → 32 → 4). W2R2Trainer runs the fused pass and the 2D-only
 λ = 0 (the fused cross-entropy alone, the baseline) and λ = 1.5, μ = 0.7 (the paper's values).
 Accuracy on 4000 test samples: fused, and 2D-only (the shortcut pass). 400 steps of 64, 3 seeds.
 
-    .venv/bin/python bench/experiments/w2r2_toy.py   # about half a minute; writes w2r2_toy.{json,md}
+    .venv/bin/python bench/experiments/w2r2_toy.py   # about a minute; writes w2r2_toy.{json,md,png}
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def run(lam: float, seed: int):
         fused = decode(model, b, f2, f3)["logits"][:, 0].argmax(1)
         short = decode(model, b, *vr.shortcut_features(f2, f3))["logits"][:, 0].argmax(1)
     return {"fused_acc": float((fused == ty).float().mean()), "shortcut_acc": float((short == ty).float().mean()),
-            "final_hinge_active": logs[-1]["active_fraction"], "final_short_similarity": logs[-1]["short_similarity"]}
+            "final_hinge_active": logs[-1]["active_fraction"], "final_short_similarity": logs[-1]["short_similarity"],
+            "short_similarity_curve": [row["short_similarity"] for row in logs], "ce_curve": [row["ce"] for row in logs]}
 
 
 def main() -> None:
@@ -88,6 +90,28 @@ def main() -> None:
         lines.append(f"| {name} | {f(rs, 'fused_acc')} | {f(rs, 'shortcut_acc')} | {f(rs, 'final_short_similarity')} |")
     (HERE / "w2r2_toy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no PNG", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for (name, rs), color in zip(rows.items(), ["tab:grey", "tab:green"]):
+        for k, r in enumerate(rs):
+            axes[0].plot(r["ce_curve"], color=color, alpha=0.7, label=name if k == 0 else None)
+            axes[1].plot(r["short_similarity_curve"], color=color, alpha=0.7, label=name if k == 0 else None)
+    axes[0].set_ylabel("fused cross-entropy")
+    axes[1].set_ylabel("shortcut's probability of the right class")
+    axes[1].axhline(0.7, color="black", linestyle=":", label="mu = 0.7")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.suptitle("W2R2 toy, 3 seeds")
+    fig.tight_layout()
+    fig.savefig(HERE / "w2r2_toy.png", dpi=90)
 
 
 if __name__ == "__main__":
