@@ -10,7 +10,7 @@ concatenation (32 → 32 → 4). W2R2Trainer runs the fused pass and the 2D-only
 λ = 0 (the fused cross-entropy alone, the baseline) and λ = 1.5, μ = 0.7 (the paper's values).
 Accuracy on 4000 test samples: fused, and 2D-only (the shortcut pass). 400 steps of 64, 3 seeds.
 
-    .venv/bin/python bench/experiments/w2r2_toy.py   # about a minute; writes w2r2_toy.{json,md,png}
+    .venv/bin/python bench/experiments/w2r2_toy.py   # about 10 s; writes w2r2_toy.{json,md,png}
 """
 
 from __future__ import annotations
