@@ -146,7 +146,8 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("eps", &StdSettings::eps)
       .def_readwrite("std_floor", &StdSettings::std_floor)
       .def_readwrite("unbiased", &StdSettings::unbiased)
-      .def_readwrite("singleton_identity", &StdSettings::singleton_identity);
+      .def_readwrite("singleton_identity", &StdSettings::singleton_identity)
+      .def_readwrite("given", &StdSettings::given);
 
   py::class_<GroupArgs>(m, "GroupArgs")
       .def(py::init<>())

@@ -283,3 +283,22 @@ def test_grpo_errors():
         vr.char_to_token_spans(spans, np.zeros((4, 4), dtype=np.int64), np.array([0, 1, 2, 4]))
     with pytest.raises(ValueError, match=r"argument 'token_offsets' must be non-decreasing along each row"):
         vr.char_to_token_spans(spans, np.array([[0, 2, 1, 3]] * 4), np.zeros(4, dtype=np.int64))
+
+
+@given(data=grouped(F=3), lam=st.sampled_from([0.0, 0.15, 1.0]))
+def test_routing_pre_standardized_advantages_equals_routing_rewards(data, lam):
+    # standardized=True only routes: with the group statistics computed beforehand (as an adapter
+    # does over all processes' rows) the result is the same as standardizing inside.
+    ptr, rows = data
+    n, L = len(rows), 7
+    r = np.array(rows)
+    rng = np.random.default_rng(n)
+    rpc = rng.uniform(0, 1, n)
+    spans = np.sort(rng.integers(0, L + 1, size=(n, 3, 2)), axis=2)
+    mask = rng.uniform(size=(n, L)) < 0.8
+    want = vr.routed_advantages(r, spans, mask, np.array(ptr), rpc=rpc, lam=lam)
+    A, A_rpc = vr.group_standardize(r, np.array(ptr)), vr.group_standardize(rpc, np.array(ptr))
+    got = vr.routed_advantages(A, spans, mask, 1, rpc=A_rpc, lam=lam, standardized=True)
+    np.testing.assert_array_equal(got, want)
+    seq = vr.routed_advantages(A, spans, mask, 1, rpc=A_rpc, lam=lam, standardized=True, mode="broadcast")
+    np.testing.assert_allclose(seq, np.where(mask, ((1 - lam) * A.mean(1) + lam * A_rpc)[:, None], 0.0), rtol=1e-12, atol=1e-15)

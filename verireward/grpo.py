@@ -138,7 +138,7 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
 def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, groups: Groups,
                       rpc: Optional[Array] = None, lam: float = 0.15, eps: float = 1e-6, *,
                       mode: str = "routed", unbiased: bool = True, std_floor: float = 1e-6,
-                      compat: Optional[str] = None) -> Array:
+                      compat: Optional[str] = None, standardized: bool = False) -> Array:
     """Per-token advantages with each field's credit routed to the tokens that wrote it (GRCA).
 
     ``routed`` (Eq. 10, 14): field rewards are standardized per group and field (Eq. 9, see
@@ -159,6 +159,11 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
         lam: the RPC weight λ in [0, 1] (the paper's 0.15).
         eps, unbiased, std_floor, compat: as in :func:`group_standardize`.
         mode: ``"routed"`` or ``"broadcast"``.
+        standardized: ``field_rewards`` (and ``rpc``) are advantages already, standardized
+            elsewhere (e.g. by :func:`group_standardize` over all processes' rows when a group spans
+            processes); only the routing and the background mix are done. ``groups`` is then
+            unused (pass 1), and in broadcast mode the given sequence value is ``mean_f`` of them
+            (mixed with ``rpc`` as usual).
 
     Returns:
         ``[N, L]`` advantages, the dtype, kind and device of ``field_rewards``.
@@ -193,6 +198,7 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
         args.rpc, args.lam = data_ptr(r_rpc), float(lam)
     args.broadcast = mode == "broadcast"
     args.st = _std_settings(eps, std_floor, unbiased, singleton)
+    args.st.given = bool(standardized)
     _C.routed_advantages(args)
     return out
 

@@ -26,6 +26,7 @@ struct GroupStats {
 struct StdSettings {
   double eps = 1e-6, std_floor = 1e-6;
   bool unbiased = true, singleton_identity = false;
+  bool given = false;  // the values are advantages already (standardized elsewhere, e.g. over processes)
 
   template <class X> VR_HD GroupStats stats(const X& x, int64_t b, int64_t e) const {
     GroupStats s;
@@ -119,12 +120,12 @@ template <class T> struct RoutedAdvantages {
     const T* col = r + f;
     const int64_t stride = F;
     const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
-    return st.standardize(x(i), st.stats(x, b, e));
+    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
   }
   VR_HD double rpc_adv(int64_t i, int64_t b, int64_t e) const {
     const T* q = r_rpc;
     const auto x = [q](int64_t j) { return static_cast<double>(q[j]); };
-    return st.standardize(x(i), st.stats(x, b, e));
+    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
   }
   VR_HD double sequence(int64_t i, int64_t b, int64_t e) const {
     const RoutedAdvantages* self = this;
@@ -134,7 +135,7 @@ template <class T> struct RoutedAdvantages {
       m /= static_cast<double>(self->F);
       return self->r_rpc != nullptr ? (1.0 - self->lam) * m + self->lam * static_cast<double>(self->r_rpc[j]) : m;
     };
-    return st.standardize(x(i), st.stats(x, b, e));
+    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
   }
   VR_HD double background(int64_t i, int64_t b, int64_t e) const {
     double m = 0.0;
