@@ -1,0 +1,186 @@
+"""verireward inside the installed TRL: a real GRPOTrainer.train() on a tiny random-weight Qwen2 and
+a tokenizer trained here, with verireward's per-field reward functions, and the GRCA subclass whose
+routed advantages must be what reaches TRL's loss."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+
+import verireward as vr
+from verireward import data
+
+# TRL and transformers warn about their own deprecations while they set up; those are not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning")
+
+trl = pytest.importorskip("trl")
+datasets = pytest.importorskip("datasets")
+
+from verireward.integrations.trl import GroundingRewards  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def records():
+    samples = data.grounding_samples(8, seed=21)
+    return [{"prompt": f"Locate the {s.name}.", "bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(),
+             "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist(), "target": s.target} for s in samples]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(records):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [r["target"] for r in records] + [r["prompt"] for r in records]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus * 3, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                            show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
+
+
+def scripted_model(tokenizer, records):
+    """A tiny Qwen2 whose generate writes, for half of each group, a noisy version of the right answer:
+    a random-weight model alone would give every completion reward 0 and every advantage 0."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    targets = {tokenizer(r["prompt"])["input_ids"].__repr__(): r["target"] for r in records}
+
+    class Scripted(Qwen2ForCausalLM):
+        def generate(self, input_ids=None, attention_mask=None, **kwargs):
+            out = super().generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            P = input_ids.shape[1]
+            rng = random.Random(int(out.sum()))
+            rows = []
+            for k in range(out.shape[0]):
+                prompt = input_ids[k][attention_mask[k].bool()].tolist() if attention_mask is not None else input_ids[k].tolist()
+                text = targets.get(repr(prompt))
+                if text is None or k % 2:
+                    rows.append(out[k, P:].tolist())
+                    continue
+                noisy = "".join(str(min(9, int(c) + rng.choice([0, 0, 1]))) if c.isdigit() and rng.random() < 0.2 else c
+                                for c in text)
+                rows.append(tokenizer(noisy)["input_ids"] + [tokenizer.eos_token_id])
+            T = max(len(r) for r in rows)
+            new = torch.full((out.shape[0], P + T), tokenizer.pad_token_id, dtype=out.dtype)
+            new[:, :P] = out[:, :P]
+            for k, r in enumerate(rows):
+                new[k, P:P + len(r)] = torch.tensor(r, dtype=out.dtype)
+            return new
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
+    return Scripted(cfg)
+
+
+def config(tmp_path, **kw):
+    from trl import GRPOConfig
+
+    return GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=256,
+                      max_steps=2, learning_rate=1e-2, report_to=[], logging_steps=1, save_strategy="no", use_cpu=True,
+                      bf16=False, beta=0.0, seed=0, **kw)
+
+
+def test_plain_grpo_trainer_with_verireward_reward_functions(tmp_path, tokenizer, records):
+    from trl import GRPOTrainer
+
+    model = scripted_model(tokenizer, records)
+    before = [p.detach().clone() for p in model.parameters()]
+    rewards = GroundingRewards()
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards.functions(), args=config(tmp_path),
+                          train_dataset=datasets.Dataset.from_list(records), processing_class=tokenizer)
+    trainer.train()
+    logged = {k for row in trainer.state.log_history for k in row}
+    assert {"rewards/verireward_bbox2d/mean", "rewards/verireward_kpts3d/mean", "rewards/verireward_rpc/mean"} <= logged
+    assert any(row.get("rewards/verireward_bbox2d/mean", 0) > 0 for row in trainer.state.log_history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, records):
+    from verireward.integrations.trl import GRCAGRPOTrainer
+
+    model = scripted_model(tokenizer, records)
+    before = [p.detach().clone() for p in model.parameters()]
+    rewards = GroundingRewards()
+    trainer = GRCAGRPOTrainer(model=model, args=config(tmp_path), train_dataset=datasets.Dataset.from_list(records),
+                              processing_class=tokenizer, grounding=rewards, mode="routed_rpc")
+    seen = []
+    inner = trainer._compute_loss
+
+    def spy(model, inputs):
+        seen.append((inputs["completion_ids"].clone(), inputs["advantages"].detach().clone()))
+        return inner(model, inputs)
+
+    trainer._compute_loss = spy
+    trainer.train()
+    assert seen and all(adv.dim() == 2 for _, adv in seen)  # per-token advantages reached the loss
+    # each completion's advantages in the loss are the ones verireward routed for it (TRL shuffles rows)
+    ids, routed = trainer.last_routed
+    by_ids = {}
+    for row_ids, row_adv in zip(ids.tolist(), routed):
+        by_ids.setdefault(tuple(row_ids), []).append(row_adv)
+    loss_ids, loss_adv = seen[-1]
+    for row_ids, row_adv in zip(loss_ids.tolist(), loss_adv):
+        assert any(torch.equal(row_adv, a) for a in by_ids[tuple(row_ids)])
+    assert any(len(set(row[row != 0].tolist())) > 1 for row in loss_adv)  # routed: tokens of a completion differ
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(math.isfinite(row.get("loss", 0.0)) for row in trainer.state.log_history)
+
+
+def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer):
+    from verireward.integrations.trl import APGRPOTrainer, NumericRewards
+
+    questions = [{"prompt": q.question, "answer": q.answer} for q in data.numeric_questions(8, seed=4)]
+    torch.manual_seed(0)
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    class Scripted(Qwen2ForCausalLM):  # half of each group writes a number near the answer
+        def generate(self, input_ids=None, attention_mask=None, **kwargs):
+            out = super().generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            P, rng = input_ids.shape[1], random.Random(int(out.sum()))
+            rows = [out[k, P:].tolist() if k % 2 else tokenizer(f"{rng.uniform(0.3, 3.0):.2f}")["input_ids"] +
+                    [tokenizer.eos_token_id] for k in range(out.shape[0])]
+            new = torch.full((out.shape[0], P + max(map(len, rows))), tokenizer.pad_token_id, dtype=out.dtype)
+            new[:, :P] = out[:, :P]
+            for k, r in enumerate(rows):
+                new[k, P:P + len(r)] = torch.tensor(r, dtype=out.dtype)
+            return new
+
+    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
+    model = Scripted(cfg)
+    numeric = NumericRewards(schedule="linear", k_max=20.0)
+    args = config(tmp_path, reward_weights=[0.9, 0.1])
+    args.max_completion_length = 16
+    trainer = APGRPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(questions),
+                            processing_class=tokenizer, numeric=numeric)
+    seen = []
+    inner = trainer._compute_loss
+
+    def spy(model, inputs):
+        seen.append((inputs["completion_ids"].clone(), inputs["advantages"].detach().clone()))
+        return inner(model, inputs)
+
+    trainer._compute_loss = spy
+    trainer.train()
+    # the SNRA sharpness followed the trainer's step: the last batch used the linear schedule at step 1 of 2
+    assert numeric.last[3] == vr.sharpness(1, 2, "linear", 1.0, 20.0)
+    ids, adv = trainer.last_ap
+    want = {tuple(i): a for i, a in zip(ids.tolist(), adv.tolist())}
+    loss_ids, loss_adv = seen[-1]
+    assert loss_adv.dim() == 1 and all(want[tuple(i)] == a for i, a in zip(loss_ids.tolist(), loss_adv.tolist()))
+    assert adv.abs().max() <= 1.5 + 1e-6 and adv.abs().max() > 0
+    _, r, fmt, _ = numeric.last  # the last batch's SNRA and format rewards, in the rows' order
+    total = (0.9 * r + 0.1 * fmt).float().double()
+    recomputed = vr.ap_grpo_advantages(total, r.float().double().clamp(0, 1), 4, compat="trl")
+    assert torch.allclose(adv.double(), recomputed, rtol=1e-5, atol=1e-6)
+    logged = {k for row in trainer.state.log_history for k in row}
+    assert {"rewards/verireward_snra/mean", "rewards/verireward_format/mean"} <= logged

@@ -1,0 +1,263 @@
+"""verireward in TRL (tested with TRL 1.16): per-field reward functions with TRL's signature, and
+``GRPOTrainer`` subclasses that put verireward's advantages in place of TRL's: GRCA's routed
+per-token ones (:class:`GRCAGRPOTrainer`) and AP-GRPO's (:class:`APGRPOTrainer`, with
+:class:`NumericRewards`, whose SNRA sharpness follows the trainer's step).
+
+Reward functions (:class:`GroundingRewards`): one callable per geometric field of the schema (and
+one for RPC), so TRL logs each under ``rewards/verireward_<field>``. Ground truth comes from dataset
+columns: ``bbox2d`` and ``bbox3d``, and ``K``, ``R``, ``t`` for RPC. The callables of one
+:class:`GroundingRewards` share a single verification per batch. They can be passed to a plain
+``GRPOTrainer``, and TRL then sums them into its usual GRPO advantage.
+
+:class:`GRCAGRPOTrainer` keeps TRL's generation and scoring, and its reward functions still run
+and log. Then, for this process's completions, it builds the ``[B, T]`` routed advantages and puts
+them in place of TRL's ``[B]`` ones; TRL's loss accepts 2-D advantages. Per-field rewards and RPC
+are gathered from every process and standardized per group (TRL's ``std + 1e-4``). Each process
+then routes its own rows, so a group split across processes is standardized as a whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from verireward.parse import Schema
+from verireward.verifier import GroundingVerifier, VerifierOutput
+
+
+def _text(completion: Any) -> str:
+    """A completion as TRL passes it: a string, or a conversation whose last message holds it."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content", ""))
+    return str(completion)
+
+
+class GroundingRewards:
+    """Reward functions for TRL computed by one :class:`verireward.GroundingVerifier` call per batch.
+
+    Args:
+        schema: how completions are read (default: :func:`verireward.data.grounding_schema`).
+        image_size: ``(W, H)`` the 2D fields are normalized by (RPC works in pixels).
+        rpc: also provide an RPC reward function.
+    """
+
+    def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True):
+        from verireward.data import grounding_schema
+
+        self.verifier = GroundingVerifier(schema or grounding_schema())
+        self.image_size = tuple(image_size)
+        self.rpc = rpc
+        self._last: Optional[Tuple[Tuple[str, ...], VerifierOutput]] = None
+
+    def verify(self, texts: Sequence[str], columns: Dict[str, Any], device: Any = None) -> VerifierOutput:
+        """The verification of these texts against these ground-truth columns (cached for the batch)."""
+        import torch
+
+        key = tuple(texts)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        f64 = dict(dtype=torch.float64, device=device)
+        for name in ("bbox2d", "bbox3d"):
+            if name not in columns:
+                raise ValueError(f"GroundingRewards: the dataset needs a {name!r} column")
+        gt = {k: torch.as_tensor(columns[k], **f64) for k in ("bbox2d", "bbox3d")}
+        camera = None
+        if all(k in columns for k in ("K", "R", "t")):
+            camera = tuple(torch.as_tensor(columns[k], **f64) for k in ("K", "R", "t"))
+        out = self.verifier(list(texts), gt, camera=camera, image_size=self.image_size if camera is not None else None)
+        self._last = (key, out)
+        return out
+
+    def functions(self) -> List[Any]:
+        """One TRL reward function per geometric field (``verireward_<field>``), plus ``verireward_rpc``."""
+        funcs = []
+        for j, f in enumerate(self.verifier.geometric):
+            funcs.append(self._field_function(j, f"verireward_{f.name}"))
+        if self.rpc:
+            funcs.append(self._rpc_function())
+        return funcs
+
+    def _field_function(self, j: int, name: str) -> Any:
+        def reward(prompts=None, completions=None, **kwargs) -> List[float]:
+            out = self.verify([_text(c) for c in completions], kwargs)
+            return out.rewards[:, j].tolist()
+
+        reward.__name__ = name
+        return reward
+
+    def _rpc_function(self) -> Any:
+        def reward(prompts=None, completions=None, **kwargs) -> List[float]:
+            out = self.verify([_text(c) for c in completions], kwargs)
+            return out.rpc.tolist() if out.rpc is not None else [0.0] * len(completions)
+
+        reward.__name__ = "verireward_rpc"
+        return reward
+
+
+class NumericRewards:
+    """SNRA rewards for numeric answers, as TRL reward functions (Smooth Operator Eq. 2–5).
+
+    The answer is the first number in the completion (:func:`verireward.trainers.first_number`),
+    compared with the dataset column ``answer_column``; the sharpness is
+    ``SharpnessSchedule(trainer_state.max_steps, schedule, ...)`` at ``trainer_state.global_step``.
+    :meth:`functions` gives ``verireward_snra`` (the SNRA reward r̃) and ``verireward_format``
+    (1 when a number was written); TRL's ``reward_weights=[1 - λ, λ]`` make their sum Eq. 4's
+    composite reward (λ = 0.1 in the paper).
+    """
+
+    def __init__(self, answer_column: str = "answer", schedule: str = "sigmoid", k_min: float = 1.0,
+                 k_max: float = 100.0, e_max: float = 10.0):
+        self.answer_column, self.schedule, self.k_min, self.k_max, self.e_max = answer_column, schedule, k_min, k_max, e_max
+        self.last: Optional[Tuple[Tuple[str, ...], Any, Any, float]] = None  # texts, snra, format, k
+
+    def score(self, texts: Sequence[str], answers: Sequence[float], step: int, total: int):
+        """``(snra [N], format [N], k)`` float64 tensors for these texts (cached for the batch)."""
+        import torch
+
+        from verireward.numeric import SharpnessSchedule, snra, squared_error
+        from verireward.trainers.ap_grpo import first_number
+
+        key = (tuple(texts), step)
+        if self.last is not None and self.last[0] == key:
+            return self.last[1], self.last[2], self.last[3]
+        k = SharpnessSchedule(max(total, 1), self.schedule, self.k_min, self.k_max)(min(step, max(total, 1)))
+        pred = torch.tensor([first_number(t) for t in texts], dtype=torch.float64)
+        r = snra(squared_error(pred, torch.tensor([float(a) for a in answers], dtype=torch.float64)), k, e_max=self.e_max)
+        fmt = torch.isfinite(pred).to(torch.float64)
+        self.last = (key, r, fmt, k)
+        return r, fmt, k
+
+    def functions(self) -> List[Any]:
+        def _scored(completions, kwargs):
+            state = kwargs.get("trainer_state")
+            step, total = (state.global_step, state.max_steps) if state is not None else (0, 1)
+            return self.score([_text(c) for c in completions], kwargs[self.answer_column], step, total)
+
+        def verireward_snra(prompts=None, completions=None, **kwargs) -> List[float]:
+            return _scored(completions, kwargs)[0].tolist()
+
+        def verireward_format(prompts=None, completions=None, **kwargs) -> List[float]:
+            return _scored(completions, kwargs)[1].tolist()
+
+        return [verireward_snra, verireward_format]
+
+
+def _grpo_trainer_class():
+    from trl import GRPOTrainer
+
+    class GRCAGRPOTrainer(GRPOTrainer):
+        """TRL's ``GRPOTrainer`` with GRCA's routed per-token advantages (modes ``routed`` and
+        ``routed_rpc``; ``broadcast`` leaves TRL's own advantages, i.e. plain GRPO).
+
+        Args:
+            grounding: the :class:`GroundingRewards` whose functions score the completions (its
+                functions become ``reward_funcs`` unless you pass your own).
+            mode: ``"routed"``, ``"routed_rpc"`` or ``"broadcast"``.
+            lam: the RPC weight λ (the paper's 0.15).
+            Everything else: as ``trl.GRPOTrainer``.
+        """
+
+        def __init__(self, *args: Any, grounding: GroundingRewards, mode: str = "routed_rpc", lam: float = 0.15,
+                     **kwargs: Any) -> None:
+            if mode not in ("routed", "routed_rpc", "broadcast"):
+                raise ValueError(f"GRCAGRPOTrainer: mode must be 'routed', 'routed_rpc' or 'broadcast', got {mode!r}")
+            kwargs.setdefault("reward_funcs", grounding.functions())
+            super().__init__(*args, **kwargs)
+            self.grounding, self.grca_mode, self.lam = grounding, mode, lam
+            self.last_routed = None  # (completion_ids, advantages) of the last scored batch
+
+        def _generate_and_score_completions(self, inputs: List[Dict[str, Any]]) -> Dict[str, Any]:
+            out = super()._generate_and_score_completions(inputs)
+            if self.grca_mode == "broadcast" or not self.model.training:
+                return out
+            import torch
+
+            from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
+            from verireward.tokens import token_char_offsets
+
+            ids, mask = out["completion_ids"], out["completion_mask"].bool()
+            tok = self.processing_class
+            texts = tok.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
+            columns = {k: [x[k] for x in inputs] for k in inputs[0] if k in ("bbox2d", "bbox3d", "K", "R", "t")}
+            ver = self.grounding.verify(texts, columns)
+            device = ids.device
+            rewards = ver.rewards.to(device=device, dtype=torch.float32)
+            rpc = ver.rpc.to(device=device, dtype=torch.float32) if ver.rpc is not None else torch.zeros(len(texts), device=device)
+            # every process's rows, in TRL's order, so that groups split over processes are standardized whole
+            all_rewards, all_rpc = self.accelerator.gather(rewards), self.accelerator.gather(rpc)
+            G = self.num_generations
+            A = group_standardize(all_rewards.double(), G, compat="trl")
+            A_rpc = group_standardize(all_rpc.double(), G, compat="trl")
+            n = len(texts)
+            rows = slice(self.accelerator.process_index * n, (self.accelerator.process_index + 1) * n)
+            offsets = token_char_offsets(tok, ids.cpu(), mask.cpu(), texts=texts).to(device)
+            geo = [ver.fields.index(f) for f in ver.reward_fields]
+            spans = char_to_token_spans(ver.char_spans[:, geo].to(device), offsets, mask.sum(1))
+            use_rpc = self.grca_mode == "routed_rpc" and ver.rpc is not None
+            adv = routed_advantages(A[rows], spans, mask, 1, rpc=A_rpc[rows] if use_rpc else None, lam=self.lam,
+                                    standardized=True)
+            out["advantages"] = adv.to(out["advantages"].dtype)
+            self.last_routed = (ids, out["advantages"])  # TRL may shuffle rows before its loss: keep them paired
+            return out
+
+    return GRCAGRPOTrainer
+
+
+def _ap_grpo_trainer_class():
+    from trl import GRPOTrainer
+
+    class APGRPOTrainer(GRPOTrainer):
+        """TRL's ``GRPOTrainer`` with AP-GRPO's advantage (Eq. 8): TRL's weighted reward sum (the
+        composite reward, with :class:`NumericRewards` and ``reward_weights=[0.9, 0.1]``) standardized
+        per group (TRL's ``std + 1e-4``) times ``r̃^α`` (the SNRA reward), clipped to ±``clip``.
+        The KL weight is TRL's ``beta`` (the paper's 0.02).
+        """
+
+        def __init__(self, *args: Any, numeric: NumericRewards, alpha: float = 1.0, clip: Optional[float] = 1.5,
+                     **kwargs: Any) -> None:
+            kwargs.setdefault("reward_funcs", numeric.functions())
+            super().__init__(*args, **kwargs)
+            self.numeric, self.alpha, self.clip = numeric, alpha, clip
+            self.last_ap = None  # (completion_ids, advantages) of the last scored batch
+
+        def _generate_and_score_completions(self, inputs: List[Dict[str, Any]]) -> Dict[str, Any]:
+            out = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return out
+            import torch
+
+            from verireward.grpo import ap_grpo_advantages
+
+            ids, mask = out["completion_ids"], out["completion_mask"].bool()
+            texts = self.processing_class.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
+            r, fmt, _ = self.numeric.score(texts, [x[self.numeric.answer_column] for x in inputs], self.state.global_step,
+                                           self.state.max_steps)
+            w = self.reward_weights.to("cpu", torch.float64)
+            total = w[0] * r + w[1] * fmt if len(w) > 1 else w[0] * r
+            device = ids.device
+            all_total = self.accelerator.gather(total.to(device, torch.float32)).double()
+            all_r = self.accelerator.gather(r.to(device, torch.float32)).double()
+            A = ap_grpo_advantages(all_total, all_r.clamp(0, 1), self.num_generations, alpha=self.alpha, clip=self.clip,
+                                   compat="trl")
+            n = len(texts)
+            rows = slice(self.accelerator.process_index * n, (self.accelerator.process_index + 1) * n)
+            out["advantages"] = A[rows].to(out["advantages"].dtype)
+            self.last_ap = (ids, out["advantages"])
+            return out
+
+    return APGRPOTrainer
+
+
+_LAZY = {"GRCAGRPOTrainer": _grpo_trainer_class, "APGRPOTrainer": _ap_grpo_trainer_class}
+
+
+def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: importing this module needs no TRL
+    if name in _LAZY:
+        cls = _LAZY[name]()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+__all__ = ["GroundingRewards", "NumericRewards", "GRCAGRPOTrainer", "APGRPOTrainer"]
