@@ -7,24 +7,15 @@ import hashlib
 import json
 import sys
 
+import os
+
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_lm import bpe_tokenizer, tiny_qwen2  # noqa: E402
 
 from verireward import data
 from verireward.trainers import APGRPOConfig, APGRPOTrainer, numeric_records
-
-
-def build_tokenizer(questions):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    corpus = [q["prompt"] for q in questions] + [f"The answer is {q['answer']}" for q in questions]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus * 3, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                            show_progress=False))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
 
 
 class Scripted(APGRPOTrainer):
@@ -44,15 +35,9 @@ class Scripted(APGRPOTrainer):
 
 
 def main(outdir: str, tag: str, prompts_per_step: int) -> None:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     questions = numeric_records(data.numeric_questions(16, seed=2))
-    tok = build_tokenizer(questions)
-    torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    model = Qwen2ForCausalLM(cfg)
+    tok = bpe_tokenizer([q["prompt"] for q in questions] + [f"The answer is {q['answer']}" for q in questions], 300)
+    model = tiny_qwen2(tok)
     seen = []
     trainer = Scripted(model, tok, questions, APGRPOConfig(steps=2, prompts_per_step=prompts_per_step, group_size=4,
                                                            learning_rate=1e-3, beta=0.0, aggregation="token_mean"))

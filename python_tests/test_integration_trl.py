@@ -20,6 +20,7 @@ trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
 from verireward.integrations.trl import GroundingRewards  # noqa: E402
+from tiny_lm import bpe_tokenizer, tiny_qwen2  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +32,26 @@ def records():
 
 @pytest.fixture(scope="module")
 def tokenizer(records):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    return bpe_tokenizer([r["target"] for r in records] + [r["prompt"] for r in records], 400)
 
-    corpus = [r["target"] for r in records] + [r["prompt"] for r in records]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus * 3, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                            show_progress=False))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
+
+def loss_spy(trainer):
+    """(completion_ids, advantages) of every batch that reaches TRL's loss."""
+    seen = []
+    inner = trainer._compute_loss
+
+    def spy(model, inputs):
+        seen.append((inputs["completion_ids"].clone(), inputs["advantages"].detach().clone()))
+        return inner(model, inputs)
+
+    trainer._compute_loss = spy
+    return seen
 
 
 def scripted_model(tokenizer, records):
     """A tiny Qwen2 whose generate writes, for half of each group, a noisy version of the right answer:
     a random-weight model alone would give every completion reward 0 and every advantage 0."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM
 
     targets = {tokenizer(r["prompt"])["input_ids"].__repr__(): r["target"] for r in records}
 
@@ -73,11 +77,7 @@ def scripted_model(tokenizer, records):
                 new[k, P:P + len(r)] = torch.tensor(r, dtype=out.dtype)
             return new
 
-    torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
-                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
-    return Scripted(cfg)
+    return tiny_qwen2(tokenizer, cls=Scripted)
 
 
 def config(tmp_path, **kw):
@@ -111,14 +111,7 @@ def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, 
     rewards = GroundingRewards()
     trainer = GRCAGRPOTrainer(model=model, args=config(tmp_path), train_dataset=datasets.Dataset.from_list(records),
                               processing_class=tokenizer, grounding=rewards, mode="routed_rpc")
-    seen = []
-    inner = trainer._compute_loss
-
-    def spy(model, inputs):
-        seen.append((inputs["completion_ids"].clone(), inputs["advantages"].detach().clone()))
-        return inner(model, inputs)
-
-    trainer._compute_loss = spy
+    seen = loss_spy(trainer)
     trainer.train()
     assert seen and all(adv.dim() == 2 for _, adv in seen)  # per-token advantages reached the loss
     # each completion's advantages in the loss are the ones verireward routed for it (TRL shuffles rows)
@@ -137,9 +130,9 @@ def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, 
 def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer):
     from verireward.integrations.trl import APGRPOTrainer, NumericRewards
 
+    from transformers import Qwen2ForCausalLM
+
     questions = [{"prompt": q.question, "answer": q.answer} for q in data.numeric_questions(8, seed=4)]
-    torch.manual_seed(0)
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     class Scripted(Qwen2ForCausalLM):  # half of each group writes a number near the answer
         def generate(self, input_ids=None, attention_mask=None, **kwargs):
@@ -153,23 +146,13 @@ def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer
                 new[k, P:P + len(r)] = torch.tensor(r, dtype=out.dtype)
             return new
 
-    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
-                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
-    model = Scripted(cfg)
+    model = tiny_qwen2(tokenizer, cls=Scripted)
     numeric = NumericRewards(schedule="linear", k_max=20.0)
     args = config(tmp_path, reward_weights=[0.9, 0.1])
     args.max_completion_length = 16
     trainer = APGRPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(questions),
                             processing_class=tokenizer, numeric=numeric)
-    seen = []
-    inner = trainer._compute_loss
-
-    def spy(model, inputs):
-        seen.append((inputs["completion_ids"].clone(), inputs["advantages"].detach().clone()))
-        return inner(model, inputs)
-
-    trainer._compute_loss = spy
+    seen = loss_spy(trainer)
     trainer.train()
     # the SNRA sharpness followed the trainer's step: the last batch used the linear schedule at step 1 of 2
     assert numeric.last[3] == vr.sharpness(1, 2, "linear", 1.0, 20.0)

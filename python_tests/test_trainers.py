@@ -18,6 +18,8 @@ from verireward.trainers import (APGRPOConfig, APGRPOTrainer, GRCAConfig, GRCATr
 
 transformers = pytest.importorskip("transformers")
 
+from tiny_lm import bpe_tokenizer, tiny_qwen2  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def grounding():
@@ -31,28 +33,13 @@ def questions():
 
 @pytest.fixture(scope="module")
 def tokenizer(grounding, questions):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     corpus = [r["target"] for r in grounding] + [r["prompt"] for r in grounding + questions] + \
         [f"The answer is {q['answer']}" for q in questions]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus * 3, trainers.BpeTrainer(vocab_size=500, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                            show_progress=False))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
+    return bpe_tokenizer(corpus, 500)
 
 
 def tiny_model(tokenizer, seed=0):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return Qwen2ForCausalLM(cfg)
+    return tiny_qwen2(tokenizer, seed)
 
 
 def scripted(trainer_class):

@@ -22,7 +22,6 @@ consistency reward is the fraction of background tokens equal to field 0's first
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 import verireward as vr
+from _plot import pyplot
 
 HERE = Path(__file__).resolve().parent
 F, T, V, BG, G, GROUPS = 3, 4, 11, 2, 8, 4
@@ -137,13 +137,8 @@ def main() -> None:
             "See the script's docstring for the toy. Every objective is verireward's.", "",
             "| measure | broadcast | routed | routed + RPC |", "|---|---|---|---|", *rows, ""]
     (HERE / "grca_credit.md").write_text("\n".join(page))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     styles = {"broadcast": ("tab:grey", "-"), "routed": ("tab:blue", "--"), "routed_rpc": ("tab:green", ":")}

@@ -20,7 +20,6 @@ the run.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 import verireward as vr
+from _plot import pyplot
 
 HERE = Path(__file__).resolve().parent
 Q, BINS, G, PER_STEP, STEPS, LR = 64, 201, 8, 16, 300, 0.1
@@ -99,13 +99,8 @@ def main() -> None:
                      f"{fmt(row['advantage_variance'], '{:.3f}')} |")
     (HERE / "smooth_operator.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = list(range(0, STEPS + 1, 10))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 import verireward as vr
+from _plot import pyplot
 from verireward import data
 from verireward.trainers import SPAConfig, SPATrainer
 
@@ -106,13 +106,8 @@ def main() -> None:
         lines.append(f"| {n} | {f(out['clean_accuracy'][n])} | {f(out['masked_accuracy'][n])} |")
     (HERE / "spa_toy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(8, 4))
     x = np.arange(len(names))

@@ -16,13 +16,13 @@ Accuracy on 4000 test samples: fused, and 2D-only (the shortcut pass). 400 steps
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 import verireward as vr
+from _plot import pyplot
 from verireward.trainers import W2R2Config, W2R2Trainer
 
 HERE = Path(__file__).resolve().parent
@@ -90,13 +90,8 @@ def main() -> None:
         lines.append(f"| {name} | {f(rs, 'fused_acc')} | {f(rs, 'shortcut_acc')} | {f(rs, 'final_short_similarity')} |")
     (HERE / "w2r2_toy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for (name, rs), color in zip(rows.items(), ["tab:grey", "tab:green"]):

@@ -143,6 +143,13 @@ class NumericRewards:
         return [verireward_snra, verireward_format]
 
 
+def _local_texts(trainer: Any, out: Dict[str, Any]):
+    """This process's completion ids, mask and texts (decoded inside the mask, special tokens skipped)."""
+    ids, mask = out["completion_ids"], out["completion_mask"].bool()
+    texts = trainer.processing_class.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
+    return ids, mask, texts
+
+
 def _grpo_trainer_class():
     from trl import GRPOTrainer
 
@@ -176,9 +183,8 @@ def _grpo_trainer_class():
             from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
             from verireward.tokens import token_char_offsets
 
-            ids, mask = out["completion_ids"], out["completion_mask"].bool()
+            ids, mask, texts = _local_texts(self, out)
             tok = self.processing_class
-            texts = tok.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
             columns = {k: [x[k] for x in inputs] for k in inputs[0] if k in ("bbox2d", "bbox3d", "K", "R", "t")}
             ver = self.grounding.verify(texts, columns)
             device = ids.device
@@ -229,8 +235,7 @@ def _ap_grpo_trainer_class():
 
             from verireward.grpo import ap_grpo_advantages
 
-            ids, mask = out["completion_ids"], out["completion_mask"].bool()
-            texts = self.processing_class.batch_decode([row[m].tolist() for row, m in zip(ids, mask)], skip_special_tokens=True)
+            ids, mask, texts = _local_texts(self, out)
             r, fmt, _ = self.numeric.score(texts, [x[self.numeric.answer_column] for x in inputs], self.state.global_step,
                                            self.state.max_steps)
             w = self.reward_weights.to("cpu", torch.float64)
