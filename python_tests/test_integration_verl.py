@@ -1,0 +1,98 @@
+"""verireward inside the installed verl (its own environment; see .ci/run): the `grca` estimator,
+reached through verl's own compute_advantage, is verl's GRPO when one field covers the response
+and routes per field when there are several; compute_score's output reaches it through verl's
+non_tensor_batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning")
+
+verl = pytest.importorskip("verl")
+
+import verireward as vr  # noqa: E402
+from verireward import data  # noqa: E402
+from verireward.integrations import verl as vr_verl  # noqa: E402
+from tiny_lm import bpe_tokenizer  # noqa: E402
+
+
+def proto(tensors, non_tensors):
+    from verl import DataProto
+
+    return DataProto.from_dict(tensors=tensors, non_tensors=non_tensors)
+
+
+def test_the_plugin_registers_grca_when_verl_is_imported():
+    # a fresh interpreter that imports verl only: verl's entry-point discovery loads verireward's plugin
+    import subprocess
+    import sys
+
+    code = ("import sys, verl\nfrom verl.trainer.ppo import core_algos, ray_trainer\n"
+            "assert 'verireward.integrations.verl' in sys.modules\n"
+            "assert 'grca' in core_algos.ADV_ESTIMATOR_REGISTRY\n"
+            "assert getattr(ray_trainer.compute_advantage, '_verireward', False)\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_grca_without_fields_is_verls_grpo():
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    g = torch.Generator().manual_seed(0)
+    n, L = 12, 9
+    mask = torch.ones(n, L)
+    mask[3, 6:] = 0
+    scores = torch.rand(n, generator=g)
+    tlr = torch.zeros(n, L)
+    tlr[torch.arange(n), mask.sum(1).long() - 1] = scores  # the outcome reward on the last token
+    uid = np.array(["a", "b", "c"] * 3 + ["d", "a", "e"], dtype=object)  # groups not contiguous; singletons
+    make = lambda: proto({"token_level_rewards": tlr.clone(), "response_mask": mask.clone()}, {"uid": uid.copy()})
+    ours = compute_advantage(make(), "grca", config=AlgoConfig()).batch["advantages"]
+    theirs = compute_advantage(make(), "grpo", config=AlgoConfig()).batch["advantages"]
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_grca_routes_compute_score_fields_inside_verl():
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    samples = data.grounding_samples(2, seed=3)
+    tok = bpe_tokenizer([s.target for s in samples] * 2, 400)
+    vr_verl.configure(tok, lam=0.15)
+    G, texts, infos, rows = 4, [], [], []
+    rng = np.random.default_rng(0)
+    for s in samples:
+        gt = {"bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist()}
+        for k in range(G):
+            text = s.target if k == 0 else "".join(str(rng.integers(10)) if c.isdigit() and rng.random() < 0.3 else c
+                                                   for c in s.target)
+            texts.append(text)
+            infos.append(vr_verl.compute_score("synthetic", text, gt))
+    ids = [tok(t)["input_ids"] for t in texts]
+    L = max(map(len, ids))
+    responses = torch.full((len(ids), L), tok.pad_token_id)
+    mask = torch.zeros(len(ids), L)
+    for i, r in enumerate(ids):
+        responses[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
+    tlr = torch.zeros(len(ids), L)
+    tlr[torch.arange(len(ids)), mask.sum(1).long() - 1] = torch.tensor([x["score"] for x in infos])
+    uid = np.array([f"p{i // G}" for i in range(len(ids))], dtype=object)
+    extra = {k: np.array([x[k] for x in infos]) for k in ("vr_field_rewards", "vr_char_spans", "vr_rpc")}  # as verl stores them
+    dp = proto({"responses": responses, "token_level_rewards": tlr, "response_mask": mask}, {"uid": uid, **extra})
+    adv = compute_advantage(dp, "grca", config=AlgoConfig()).batch["advantages"]
+    # verireward's own pipeline on the same completions
+    out = vr.GroundingVerifier(data.grounding_schema())(texts, {
+        "bbox2d": torch.tensor(np.stack([s.bbox2d for s in samples for _ in range(G)])),
+        "bbox3d": torch.tensor(np.stack([s.bbox3d for s in samples for _ in range(G)]))},
+        camera=tuple(torch.tensor(np.stack([getattr(s, k) for s in samples for _ in range(G)])) for k in "KRt"),
+        image_size=(512, 512))
+    offsets = vr.token_char_offsets(tok, responses, mask.bool(), texts=texts)
+    geo = [out.fields.index(f) for f in out.reward_fields]
+    spans = vr.char_to_token_spans(out.char_spans[:, geo], offsets, mask.sum(1).long())
+    want = vr.routed_advantages(out.rewards, spans, mask.bool(), G, rpc=out.rpc, lam=0.15, compat="verl")
+    assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
+    assert any(len(set(row[m.bool()].tolist())) > 1 for row, m in zip(adv, mask))  # several fields: routed

@@ -1,0 +1,134 @@
+"""verireward in verl (tested with verl 0.9.1): GRCA's routed advantages as a verl advantage
+estimator, fed by a ``compute_score`` that returns per-field rewards and spans.
+
+How the pieces meet in verl:
+
+* ``compute_score`` (point ``custom_reward_function.path`` at this module, ``name: compute_score``)
+  returns ``{"score", "vr_field_rewards", "vr_char_spans", "vr_rpc"}``. verl's reward manager keeps
+  the extra keys and stores them in ``batch.non_tensor_batch``. ``score`` (the mean field reward,
+  mixed with RPC) is what verl's own estimators see.
+* The ``verl.plugins`` entry point (declared in pyproject.toml) imports this module when verl is
+  imported. That registers the estimator ``grca`` with ``register_adv_est``. It also wraps verl's
+  ``compute_advantage`` so that, for ``grca`` only, the estimator receives the batch's per-field
+  data. verl passes that to no estimator but its own GDPO, and this wrapper is the one trainer-side
+  override. Select it with ``algorithm.adv_estimator=grca``.
+* Token offsets need the tokenizer: call :func:`configure` with it in the driver process (where
+  verl computes advantages) before training.
+
+Semantics: verl's GRPO conventions (``std + 1e-6``, unbiased; a group of one gives ``r/(1+1e-6)``),
+groups from verl's ``uid`` (rows of a uid need not be contiguous). With no per-field data, or one
+field that covers the whole response, ``grca`` is verl's GRPO.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+_STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None, "image_size": (512, 512)}
+
+
+def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
+              image_size: Sequence[float] = (512, 512)) -> None:
+    """Set the tokenizer (for token offsets), λ, whether RPC shapes the background, and the schema
+    and image size ``compute_score`` reads completions with."""
+    from verireward.data import grounding_schema
+    from verireward.verifier import GroundingVerifier
+
+    _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
+                  image_size=tuple(image_size))
+
+
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
+    """verl's reward-function signature. ``ground_truth``: a dict (or its JSON) with ``bbox2d``,
+    ``bbox3d`` and, for RPC, ``K``, ``R``, ``t``."""
+    import json
+
+    import torch
+
+    if _STATE["verifier"] is None:
+        configure(_STATE["tokenizer"])
+    gt = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
+    f64 = dict(dtype=torch.float64)
+    boxes = {k: torch.as_tensor(gt[k], **f64).reshape(1, -1) for k in ("bbox2d", "bbox3d")}
+    camera = None
+    if all(k in gt for k in ("K", "R", "t")):
+        camera = tuple(torch.as_tensor(gt[k], **f64)[None] for k in ("K", "R", "t"))
+    out = _STATE["verifier"]([solution_str], boxes, camera=camera, image_size=_STATE["image_size"] if camera else None)
+    geo = [out.fields.index(f) for f in out.reward_fields]
+    rewards = out.rewards[0].tolist()
+    rpc = float(out.rpc[0]) if out.rpc is not None else 0.0
+    lam = _STATE["lam"] if (_STATE["use_rpc"] and out.rpc is not None) else 0.0
+    return {"score": (1 - lam) * float(np.mean(rewards)) + lam * rpc, "vr_field_rewards": rewards,
+            "vr_char_spans": out.char_spans[0, geo].tolist(), "vr_rpc": rpc}
+
+
+def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
+                   non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None, **kwargs: Any):
+    """``(advantages, returns)`` ``[bs, L]``, verl's estimator signature (plus the batch's data)."""
+    import torch
+
+    from verireward.grpo import char_to_token_spans, routed_advantages
+    from verireward.tokens import token_char_offsets
+
+    mask = response_mask.bool()
+    n, L = mask.shape
+    index = np.asarray(index)
+    order = np.argsort(index, kind="stable")  # rows of one uid together, in their original order
+    sizes = np.unique(index[order], return_counts=True)[1]
+    ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    inv = torch.from_numpy(np.argsort(order, kind="stable"))
+    per_field = non_tensor_batch is not None and "vr_field_rewards" in non_tensor_batch and batch is not None
+    if per_field:
+        rewards = torch.as_tensor(np.asarray(non_tensor_batch["vr_field_rewards"], dtype=np.float64))
+        char_spans = torch.as_tensor(np.asarray(non_tensor_batch["vr_char_spans"], dtype=np.int64)).reshape(n, -1, 2)
+        tok = _STATE["tokenizer"]
+        if tok is None:
+            raise ValueError("grca estimator: call verireward.integrations.verl.configure(tokenizer) before training")
+        responses = batch["responses"].cpu()
+        offsets = token_char_offsets(tok, responses, mask.cpu())
+        spans = char_to_token_spans(char_spans, offsets, mask.sum(1).cpu())
+        rpc = None
+        if _STATE["use_rpc"] and "vr_rpc" in non_tensor_batch:
+            rpc = torch.as_tensor(np.asarray(non_tensor_batch["vr_rpc"], dtype=np.float64))[order]
+        adv = routed_advantages(rewards[order], spans[order], mask.cpu()[order], ptr, rpc=rpc, lam=_STATE["lam"], compat="verl")
+    else:  # one field, the whole response, rewarded with verl's sequence score: verl's GRPO
+        scores = token_level_rewards.sum(-1).double().cpu()[:, None]
+        whole = torch.tensor([[[0, L]]] * n, dtype=torch.int64)
+        adv = routed_advantages(scores[order], whole[order], mask.cpu()[order], ptr, compat="verl")
+    adv = adv[inv].to(token_level_rewards.dtype).to(token_level_rewards.device) * response_mask
+    return adv, adv
+
+
+def _install() -> None:
+    """Register ``grca`` and wrap verl's ``compute_advantage`` to pass it the batch (verl import hook)."""
+    from verl.trainer.ppo import core_algos, ray_trainer
+
+    if "grca" not in core_algos.ADV_ESTIMATOR_REGISTRY:
+        core_algos.register_adv_est("grca")(grca_advantage)
+    if getattr(ray_trainer.compute_advantage, "_verireward", False):
+        return
+    original = ray_trainer.compute_advantage
+
+    def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kw: Any):
+        if str(getattr(adv_estimator, "value", adv_estimator)) != "grca":
+            return original(data, adv_estimator, *args, **kw)
+        if "response_mask" not in data.batch.keys():
+            data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
+        adv, ret = grca_advantage(data.batch["token_level_rewards"], data.batch["response_mask"],
+                                  data.non_tensor_batch["uid"], kw.get("config"), data.non_tensor_batch, data.batch)
+        data.batch["advantages"], data.batch["returns"] = adv, ret
+        return data
+
+    compute_advantage._verireward = True
+    ray_trainer.compute_advantage = compute_advantage
+
+
+try:  # loaded by verl's plugin discovery (or imported by the user): hook into verl when it is there
+    _install()
+except ImportError:  # verl is not installed: compute_score and grca_advantage still work on their own
+    pass
+
+
+__all__ = ["configure", "compute_score", "grca_advantage"]
