@@ -5,6 +5,8 @@ non_tensor_batch."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,29 @@ def test_grca_routes_compute_score_fields_inside_verl():
     want = vr.routed_advantages(out.rewards, spans, mask.bool(), G, rpc=out.rpc, lam=0.15, compat="verl")
     assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
     assert any(len(set(row[m.bool()].tolist())) > 1 for row, m in zip(adv, mask))  # several fields: routed
+
+
+def test_ap_grpo_estimator_inside_verl_follows_the_step():
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    vr_verl.configure(None, total_steps=4, schedule="linear", k_min=1.0, k_max=20.0)
+    answers = [1.5, 2.0]
+    texts = ["It is 1.4 m", "1.5", "about 3", "no idea", "2.1", "2", "1.0", "two metres"]
+    infos = [vr_verl.compute_score_numeric("synthetic", t, answers[i // 4]) for i, t in enumerate(texts)]
+    n, L = len(texts), 5
+    mask = torch.ones(n, L)
+    mask[3, 2:] = 0
+    tlr = torch.zeros(n, L)
+    tlr[:, 0] = torch.tensor([x["score"] for x in infos])
+    uid = np.array(["q0"] * 4 + ["q1"] * 4, dtype=object)
+    err = torch.tensor([x["vr_error"] for x in infos], dtype=torch.float64)
+    for step in range(2):
+        dp = proto({"token_level_rewards": tlr.clone(), "response_mask": mask.clone()},
+                   {"uid": uid, "vr_error": np.array([x["vr_error"] for x in infos])})
+        adv = compute_advantage(dp, "ap_grpo", config=AlgoConfig()).batch["advantages"]
+        r = vr.snra(err, vr.sharpness(step, 4, "linear", 1.0, 20.0), e_max=10.0)
+        total = vr.composite_reward(r, torch.isfinite(err).double(), 0.1)
+        want = vr.ap_grpo_advantages(total, r, 4, compat="verl")[:, None] * mask
+        assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
+    assert math.isnan(infos[3]["vr_error"]) and infos[1]["score"] == 1.0

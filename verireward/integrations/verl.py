@@ -1,5 +1,6 @@
-"""verireward in verl (tested with verl 0.9.1): GRCA's routed advantages as a verl advantage
-estimator, fed by a ``compute_score`` that returns per-field rewards and spans.
+"""verireward in verl (tested with verl 0.9.1): GRCA's routed advantages and AP-GRPO's advantages
+as verl advantage estimators (``grca``, ``ap_grpo``), fed by ``compute_score`` functions that return
+what they need (per-field rewards and spans; numeric errors).
 
 How the pieces meet in verl:
 
@@ -8,10 +9,14 @@ How the pieces meet in verl:
   the extra keys and stores them in ``batch.non_tensor_batch``. ``score`` (the mean field reward,
   mixed with RPC) is what verl's own estimators see.
 * The ``verl.plugins`` entry point (declared in pyproject.toml) imports this module when verl is
-  imported. That registers the estimator ``grca`` with ``register_adv_est``. It also wraps verl's
-  ``compute_advantage`` so that, for ``grca`` only, the estimator receives the batch's per-field
-  data. verl passes that to no estimator but its own GDPO, and this wrapper is the one trainer-side
-  override. Select it with ``algorithm.adv_estimator=grca``.
+  imported. That registers the estimators ``grca`` and ``ap_grpo`` with ``register_adv_est``. It
+  also wraps verl's ``compute_advantage`` so that, for these two only, the estimator receives the
+  batch's extra data. verl passes that to no estimator but its own GDPO, and this wrapper is the one
+  trainer-side override. Select one with ``algorithm.adv_estimator=grca`` (or ``ap_grpo``).
+* AP-GRPO: point the reward function at ``compute_score_numeric``. Its output keeps the raw
+  squared error, and the ``ap_grpo`` estimator computes SNRA at the sharpness of the current step.
+  The step counts the estimator's calls (verl computes advantages once per step, in the driver);
+  set ``total_steps`` in :func:`configure`.
 * Token offsets need the tokenizer: call :func:`configure` with it in the driver process (where
   verl computes advantages) before training.
 
@@ -26,18 +31,25 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-_STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None, "image_size": (512, 512)}
+_STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None, "image_size": (512, 512),
+                          "schedule": None, "e_max": 10.0, "format_weight": 0.1, "alpha": 1.0, "clip": 1.5, "step": 0}
 
 
 def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
-              image_size: Sequence[float] = (512, 512)) -> None:
-    """Set the tokenizer (for token offsets), λ, whether RPC shapes the background, and the schema
-    and image size ``compute_score`` reads completions with."""
+              image_size: Sequence[float] = (512, 512), total_steps: int = 1000, schedule: str = "sigmoid",
+              k_min: float = 1.0, k_max: float = 100.0, e_max: float = 10.0, format_weight: float = 0.1,
+              alpha: float = 1.0, clip: Optional[float] = 1.5) -> None:
+    """Set, for ``grca``: the tokenizer (token offsets), λ, whether RPC shapes the background, and the
+    schema and image size ``compute_score`` reads completions with; for ``ap_grpo``: the sharpness
+    schedule over ``total_steps``, ``e_max``, the format weight λ of Eq. 4, α and the clip. Resets
+    the ``ap_grpo`` step counter."""
     from verireward.data import grounding_schema
+    from verireward.numeric import SharpnessSchedule
     from verireward.verifier import GroundingVerifier
 
     _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
-                  image_size=tuple(image_size))
+                  image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
+                  e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0)
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
@@ -64,6 +76,55 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
             "vr_char_spans": out.char_spans[0, geo].tolist(), "vr_rpc": rpc}
 
 
+def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                          **kwargs: Any) -> Dict[str, Any]:
+    """verl's reward-function signature for numeric answers: the first number in the completion
+    against ``float(ground_truth)``. ``score`` is 1 for a relative error within 5% (what verl's own
+    estimators and logs see); ``vr_error`` is the squared error (NaN without a number) for
+    ``ap_grpo``, which applies SNRA at the current step's sharpness."""
+    from verireward.trainers.ap_grpo import first_number
+
+    y, pred = float(ground_truth), first_number(solution_str)
+    err = (pred - y) ** 2 if pred == pred else float("nan")
+    return {"score": float(abs(pred - y) <= 0.05 * abs(y)) if pred == pred else 0.0, "vr_error": err}
+
+
+def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
+                      non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None, **kwargs: Any):
+    """AP-GRPO (Eq. 8) per sequence on every response token: SNRA of ``vr_error`` at the sharpness of
+    this call's step, the composite with the format term (a number was written), verl's GRPO
+    standardization of the composite times ``r̃^α``, clipped. Advances the step counter."""
+    import torch
+
+    from verireward.grpo import ap_grpo_advantages
+    from verireward.numeric import composite_reward, snra
+
+    if _STATE["schedule"] is None:
+        configure(_STATE["tokenizer"])
+    if non_tensor_batch is None or "vr_error" not in non_tensor_batch:
+        raise ValueError("ap_grpo estimator: the reward function must be verireward.integrations.verl.compute_score_numeric")
+    err = torch.as_tensor(np.asarray(non_tensor_batch["vr_error"], dtype=np.float64))
+    k = _STATE["schedule"](min(_STATE["step"], _STATE["schedule"].total))
+    r = snra(err, k, e_max=_STATE["e_max"])
+    total = composite_reward(r, torch.isfinite(err).to(torch.float64), _STATE["format_weight"])
+    order, ptr, inv = _groups(index)
+    seq = ap_grpo_advantages(total[order], r[order], ptr, alpha=_STATE["alpha"], clip=_STATE["clip"], compat="verl")[inv]
+    _STATE["step"] += 1
+    adv = seq.to(token_level_rewards.dtype).to(token_level_rewards.device)[:, None] * response_mask
+    return adv, adv
+
+
+def _groups(index: Any):
+    """(order, CSR pointer, inverse order) that put rows of one uid together, in their original order."""
+    import torch
+
+    index = np.asarray(index)
+    order = np.argsort(index, kind="stable")
+    sizes = np.unique(index[order], return_counts=True)[1]
+    ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    return torch.from_numpy(order), ptr, torch.from_numpy(np.argsort(order, kind="stable"))
+
+
 def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
                    non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None, **kwargs: Any):
     """``(advantages, returns)`` ``[bs, L]``, verl's estimator signature (plus the batch's data)."""
@@ -74,11 +135,7 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
 
     mask = response_mask.bool()
     n, L = mask.shape
-    index = np.asarray(index)
-    order = np.argsort(index, kind="stable")  # rows of one uid together, in their original order
-    sizes = np.unique(index[order], return_counts=True)[1]
-    ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
-    inv = torch.from_numpy(np.argsort(order, kind="stable"))
+    order, ptr, inv = _groups(index)
     per_field = non_tensor_batch is not None and "vr_field_rewards" in non_tensor_batch and batch is not None
     if per_field:
         rewards = torch.as_tensor(np.asarray(non_tensor_batch["vr_field_rewards"], dtype=np.float64))
@@ -101,23 +158,29 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
     return adv, adv
 
 
+ESTIMATORS = {"grca": grca_advantage, "ap_grpo": ap_grpo_advantage}
+
+
 def _install() -> None:
-    """Register ``grca`` and wrap verl's ``compute_advantage`` to pass it the batch (verl import hook)."""
+    """Register the estimators and wrap verl's ``compute_advantage`` to pass them the batch (verl
+    import hook)."""
     from verl.trainer.ppo import core_algos, ray_trainer
 
-    if "grca" not in core_algos.ADV_ESTIMATOR_REGISTRY:
-        core_algos.register_adv_est("grca")(grca_advantage)
+    for name, fn in ESTIMATORS.items():
+        if name not in core_algos.ADV_ESTIMATOR_REGISTRY:
+            core_algos.register_adv_est(name)(fn)
     if getattr(ray_trainer.compute_advantage, "_verireward", False):
         return
     original = ray_trainer.compute_advantage
 
     def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kw: Any):
-        if str(getattr(adv_estimator, "value", adv_estimator)) != "grca":
+        name = str(getattr(adv_estimator, "value", adv_estimator))
+        if name not in ESTIMATORS:
             return original(data, adv_estimator, *args, **kw)
         if "response_mask" not in data.batch.keys():
             data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
-        adv, ret = grca_advantage(data.batch["token_level_rewards"], data.batch["response_mask"],
-                                  data.non_tensor_batch["uid"], kw.get("config"), data.non_tensor_batch, data.batch)
+        adv, ret = ESTIMATORS[name](data.batch["token_level_rewards"], data.batch["response_mask"],
+                                    data.non_tensor_batch["uid"], kw.get("config"), data.non_tensor_batch, data.batch)
         data.batch["advantages"], data.batch["returns"] = adv, ret
         return data
 
@@ -131,4 +194,4 @@ except ImportError:  # verl is not installed: compute_score and grca_advantage s
     pass
 
 
-__all__ = ["configure", "compute_score", "grca_advantage"]
+__all__ = ["configure", "compute_score", "compute_score_numeric", "grca_advantage", "ap_grpo_advantage", "ESTIMATORS"]
