@@ -167,3 +167,13 @@ def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer
     assert torch.allclose(adv.double(), recomputed, rtol=1e-5, atol=1e-6)
     logged = {k for row in trainer.state.log_history for k in row}
     assert {"rewards/verireward_snra/mean", "rewards/verireward_format/mean"} <= logged
+
+
+def test_the_trl_example_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-W", "ignore", "-m", "verireward.examples.trl_grca", "--steps", "1", "--samples", "8"],
+                         capture_output=True, text=True, cwd="/", timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "rewards/verireward_bbox2d/mean" in out.stdout and "routed advantages (4, " in out.stdout

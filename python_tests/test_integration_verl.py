@@ -124,3 +124,14 @@ def test_ap_grpo_estimator_inside_verl_follows_the_step():
         want = vr.ap_grpo_advantages(total, r, 4, compat="verl")[:, None] * mask
         assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
     assert math.isnan(infos[3]["vr_error"]) and infos[1]["score"] == 1.0
+
+
+def test_the_verl_example_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-W", "ignore", "-m", "verireward.examples.verl_grca"], capture_output=True,
+                         text=True, cwd="/", timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [l for l in out.stdout.splitlines() if l.startswith("completion ")]
+    assert len(lines) == 8 and all("token advantages take values" in l for l in lines)
