@@ -20,7 +20,7 @@ trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
 from verireward.integrations.trl import GroundingRewards  # noqa: E402
-from tiny_lm import bpe_tokenizer, tiny_qwen2  # noqa: E402
+from tiny_lm import bpe_tokenizer, scripted_grounding_qwen2, tiny_qwen2  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,35 +49,7 @@ def loss_spy(trainer):
 
 
 def scripted_model(tokenizer, records):
-    """A tiny Qwen2 whose generate writes, for half of each group, a noisy version of the right answer:
-    a random-weight model alone would give every completion reward 0 and every advantage 0."""
-    from transformers import Qwen2ForCausalLM
-
-    targets = {tokenizer(r["prompt"])["input_ids"].__repr__(): r["target"] for r in records}
-
-    class Scripted(Qwen2ForCausalLM):
-        def generate(self, input_ids=None, attention_mask=None, **kwargs):
-            out = super().generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-            P = input_ids.shape[1]
-            rng = random.Random(int(out.sum()))
-            rows = []
-            for k in range(out.shape[0]):
-                prompt = input_ids[k][attention_mask[k].bool()].tolist() if attention_mask is not None else input_ids[k].tolist()
-                text = targets.get(repr(prompt))
-                if text is None or k % 2:
-                    rows.append(out[k, P:].tolist())
-                    continue
-                noisy = "".join(str(min(9, int(c) + rng.choice([0, 0, 1]))) if c.isdigit() and rng.random() < 0.2 else c
-                                for c in text)
-                rows.append(tokenizer(noisy)["input_ids"] + [tokenizer.eos_token_id])
-            T = max(len(r) for r in rows)
-            new = torch.full((out.shape[0], P + T), tokenizer.pad_token_id, dtype=out.dtype)
-            new[:, :P] = out[:, :P]
-            for k, r in enumerate(rows):
-                new[k, P:P + len(r)] = torch.tensor(r, dtype=out.dtype)
-            return new
-
-    return tiny_qwen2(tokenizer, cls=Scripted)
+    return scripted_grounding_qwen2(tokenizer, records)
 
 
 def config(tmp_path, **kw):
@@ -115,7 +87,7 @@ def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, 
     trainer.train()
     assert seen and all(adv.dim() == 2 for _, adv in seen)  # per-token advantages reached the loss
     # each completion's advantages in the loss are the ones verireward routed for it (TRL shuffles rows)
-    ids, routed = trainer.last_routed
+    ids, _, routed = trainer.last_routed
     by_ids = {}
     for row_ids, row_adv in zip(ids.tolist(), routed):
         by_ids.setdefault(tuple(row_ids), []).append(row_adv)
@@ -177,3 +149,54 @@ def test_the_trl_example_runs():
                          capture_output=True, text=True, cwd="/", timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "rewards/verireward_bbox2d/mean" in out.stdout and "routed advantages (4, " in out.stdout
+
+
+def test_groups_split_over_two_processes_are_standardized_whole(tmp_path):
+    # accelerate launch, 2 CPU processes: each of TRL's groups of 4 has 2 completions on each process.
+    # The routed advantages the processes produced together equal verireward's single-process
+    # pipeline on the whole batch.
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if accelerate is None:
+        pytest.skip("accelerate is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    worker = Path(__file__).resolve().parent / "trl_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", port,
+                          str(worker), str(tmp_path)], capture_output=True, text=True, env=env, cwd="/", timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    parts = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert [p["world"] for p in parts] == [2, 2]
+    texts = parts[0]["texts"] + parts[1]["texts"]
+    gt = parts[0]["gt"] + parts[1]["gt"]
+    T = max(p["ids"].shape[1] for p in parts)
+    pad = lambda x, v: torch.nn.functional.pad(x, (0, T - x.shape[1]), value=v)
+    ids = torch.cat([pad(p["ids"], 0) for p in parts])
+    mask = torch.cat([pad(p["mask"].long(), 0) for p in parts]).bool()
+    adv = torch.cat([pad(p["adv"], 0.0) for p in parts])
+    f64 = dict(dtype=torch.float64)
+    ver = vr.GroundingVerifier(data.grounding_schema())(
+        texts, {k: torch.tensor([g[k] for g in gt], **f64) for k in ("bbox2d", "bbox3d")},
+        camera=tuple(torch.tensor([g[k] for g in gt], **f64) for k in ("K", "R", "t")), image_size=(512, 512))
+    assert (ver.rewards.sum(1) > 0).any()  # the scripted completions score
+    from trl_worker import worker_records, worker_tokenizer
+
+    tok = worker_tokenizer(worker_records())  # the workers' tokenizer, rebuilt (trained deterministically)
+    offsets = vr.token_char_offsets(tok, ids, mask, texts=texts)
+    geo = [ver.fields.index(f) for f in ver.reward_fields]
+    spans = vr.char_to_token_spans(ver.char_spans[:, geo], offsets, mask.sum(1))
+    rewards, rpc = ver.rewards.float().double(), ver.rpc.float().double()  # TRL's rewards are float32
+    A, A_rpc = vr.group_standardize(rewards, 4, compat="trl"), vr.group_standardize(rpc, 4, compat="trl")
+    want = vr.routed_advantages(A, spans, mask, 1, rpc=A_rpc, lam=0.15, standardized=True)
+    assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-5)
+    assert (adv != 0).any()
+

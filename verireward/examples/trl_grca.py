@@ -72,7 +72,7 @@ def main(argv=None) -> None:
         if shown:
             print(shown)
     if trainer.last_routed is not None:
-        _, adv = trainer.last_routed
+        _, _, adv = trainer.last_routed
         print(f"last batch: routed advantages {tuple(adv.shape)} (per token) reached TRL's loss")
 
 

@@ -172,7 +172,7 @@ def _grpo_trainer_class():
             kwargs.setdefault("reward_funcs", grounding.functions())
             super().__init__(*args, **kwargs)
             self.grounding, self.grca_mode, self.lam = grounding, mode, lam
-            self.last_routed = None  # (completion_ids, advantages) of the last scored batch
+            self.last_routed = None  # (completion_ids, completion_mask, advantages) of the last scored batch
 
         def _generate_and_score_completions(self, inputs: List[Dict[str, Any]]) -> Dict[str, Any]:
             out = super()._generate_and_score_completions(inputs)
@@ -204,7 +204,7 @@ def _grpo_trainer_class():
             adv = routed_advantages(A[rows], spans, mask, 1, rpc=A_rpc[rows] if use_rpc else None, lam=self.lam,
                                     standardized=True)
             out["advantages"] = adv.to(out["advantages"].dtype)
-            self.last_routed = (ids, out["advantages"])  # TRL may shuffle rows before its loss: keep them paired
+            self.last_routed = (ids, mask, out["advantages"])  # TRL may shuffle rows before its loss: keep them paired
             return out
 
     return GRCAGRPOTrainer
