@@ -62,29 +62,15 @@ def test_grca_routes_compute_score_fields_inside_verl():
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
+    from verireward.examples.verl_grca import synthetic_batch
+
     samples = data.grounding_samples(2, seed=3)
     tok = bpe_tokenizer([s.target for s in samples] * 2, 400)
     vr_verl.configure(tok, lam=0.15)
-    G, texts, infos, rows = 4, [], [], []
-    rng = np.random.default_rng(0)
-    for s in samples:
-        gt = {"bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist()}
-        for k in range(G):
-            text = s.target if k == 0 else "".join(str(rng.integers(10)) if c.isdigit() and rng.random() < 0.3 else c
-                                                   for c in s.target)
-            texts.append(text)
-            infos.append(vr_verl.compute_score("synthetic", text, gt))
-    ids = [tok(t)["input_ids"] for t in texts]
-    L = max(map(len, ids))
-    responses = torch.full((len(ids), L), tok.pad_token_id)
-    mask = torch.zeros(len(ids), L)
-    for i, r in enumerate(ids):
-        responses[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
-    tlr = torch.zeros(len(ids), L)
-    tlr[torch.arange(len(ids)), mask.sum(1).long() - 1] = torch.tensor([x["score"] for x in infos])
-    uid = np.array([f"p{i // G}" for i in range(len(ids))], dtype=object)
-    extra = {k: np.array([x[k] for x in infos]) for k in ("vr_field_rewards", "vr_char_spans", "vr_rpc")}  # as verl stores them
-    dp = proto({"responses": responses, "token_level_rewards": tlr, "response_mask": mask}, {"uid": uid, **extra})
+    G = 4
+    texts, infos, tensors, non_tensors = synthetic_batch(tok, samples, G)  # as verl stores scored completions
+    responses, mask = tensors["responses"], tensors["response_mask"]
+    dp = proto(tensors, non_tensors)
     adv = compute_advantage(dp, "grca", config=AlgoConfig()).batch["advantages"]
     # verireward's own pipeline on the same completions
     out = vr.GroundingVerifier(data.grounding_schema())(texts, {

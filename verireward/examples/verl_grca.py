@@ -21,8 +21,38 @@ from __future__ import annotations
 import numpy as np
 
 
-def main() -> None:
+def synthetic_batch(tokenizer, samples, group: int = 4, seed: int = 0):
+    """What verl holds after scoring: for each sample a group of completions (the right answer and
+    noisy copies) scored by ``compute_score``, as the tensors and non-tensor arrays of a DataProto.
+    Returns ``(texts, scores, tensors, non_tensors)``."""
     import torch
+
+    from verireward.integrations import verl as vr_verl
+
+    rng = np.random.default_rng(seed)
+    texts, scores = [], []
+    for s in samples:
+        gt = {"bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist()}
+        for k in range(group):
+            text = s.target if k == 0 else "".join(str(rng.integers(10)) if c.isdigit() and rng.random() < 0.3 else c
+                                                   for c in s.target)
+            texts.append(text)
+            scores.append(vr_verl.compute_score("synthetic", text, gt))  # what verl's reward manager calls
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    L = max(map(len, ids))
+    responses = torch.full((len(ids), L), tokenizer.pad_token_id)
+    mask = torch.zeros(len(ids), L)
+    for i, r in enumerate(ids):
+        responses[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
+    token_level_rewards = torch.zeros(len(ids), L)
+    token_level_rewards[torch.arange(len(ids)), mask.sum(1).long() - 1] = torch.tensor([x["score"] for x in scores])
+    tensors = {"responses": responses, "response_mask": mask, "token_level_rewards": token_level_rewards}
+    non_tensors = {"uid": np.array([f"prompt{i // group}" for i in range(len(ids))], dtype=object),
+                   **{k: np.array([x[k] for x in scores]) for k in ("vr_field_rewards", "vr_char_spans", "vr_rpc")}}
+    return texts, scores, tensors, non_tensors
+
+
+def main() -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     from verl import DataProto
@@ -41,30 +71,9 @@ def main() -> None:
         show_progress=False))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
     vr_verl.configure(tokenizer)
-
-    G, rng = 4, np.random.default_rng(0)
-    texts, scores = [], []
-    for s in samples:  # a group of 4 completions per prompt: the right answer and noisy copies
-        gt = {"bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist()}
-        for k in range(G):
-            text = s.target if k == 0 else "".join(str(rng.integers(10)) if c.isdigit() and rng.random() < 0.3 else c
-                                                   for c in s.target)
-            texts.append(text)
-            scores.append(vr_verl.compute_score("synthetic", text, gt))  # what verl's reward manager calls
-    ids = [tokenizer(t)["input_ids"] for t in texts]
-    L = max(map(len, ids))
-    responses = torch.full((len(ids), L), tokenizer.pad_token_id)
-    mask = torch.zeros(len(ids), L)
-    for i, r in enumerate(ids):
-        responses[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
-    token_level_rewards = torch.zeros(len(ids), L)
-    token_level_rewards[torch.arange(len(ids)), mask.sum(1).long() - 1] = torch.tensor([x["score"] for x in scores])
-    batch = DataProto.from_dict(
-        tensors={"responses": responses, "response_mask": mask, "token_level_rewards": token_level_rewards},
-        non_tensors={"uid": np.array([f"prompt{i // G}" for i in range(len(ids))], dtype=object),
-                     **{k: np.array([x[k] for x in scores]) for k in ("vr_field_rewards", "vr_char_spans", "vr_rpc")}})
-    out = compute_advantage(batch, "grca", config=AlgoConfig())
-    adv = out.batch["advantages"]
+    _, scores, tensors, non_tensors = synthetic_batch(tokenizer, samples)
+    out = compute_advantage(DataProto.from_dict(tensors=tensors, non_tensors=non_tensors), "grca", config=AlgoConfig())
+    adv, mask = out.batch["advantages"], tensors["response_mask"]
     for i, x in enumerate(scores):
         distinct = sorted({round(v, 3) for v in adv[i][mask[i].bool()].tolist()})
         print(f"completion {i}: field rewards {[round(v, 3) for v in x['vr_field_rewards']]}, rpc {x['vr_rpc']:.3f}, "
