@@ -54,6 +54,10 @@ struct StdSettings {
     if (s.n < 1 || s.flat) return 0.0;
     return (v - s.mean) / (s.sd + eps);
   }
+  // Row i's advantage in its group [b, e): x(i) itself when the values are advantages already.
+  template <class X> VR_HD double advantage(const X& x, int64_t i, int64_t b, int64_t e) const {
+    return given ? x(i) : standardize(x(i), stats(x, b, e));
+  }
 };
 
 // The group of row i: the last g with ptr[g] <= i (empty groups are skipped), by bisection.
@@ -120,12 +124,12 @@ template <class T> struct RoutedAdvantages {
     const T* col = r + f;
     const int64_t stride = F;
     const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
-    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
+    return st.advantage(x, i, b, e);
   }
   VR_HD double rpc_adv(int64_t i, int64_t b, int64_t e) const {
     const T* q = r_rpc;
     const auto x = [q](int64_t j) { return static_cast<double>(q[j]); };
-    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
+    return st.advantage(x, i, b, e);
   }
   VR_HD double sequence(int64_t i, int64_t b, int64_t e) const {
     const RoutedAdvantages* self = this;
@@ -135,7 +139,7 @@ template <class T> struct RoutedAdvantages {
       m /= static_cast<double>(self->F);
       return self->r_rpc != nullptr ? (1.0 - self->lam) * m + self->lam * static_cast<double>(self->r_rpc[j]) : m;
     };
-    return st.given ? x(i) : st.standardize(x(i), st.stats(x, b, e));
+    return st.advantage(x, i, b, e);
   }
   VR_HD double background(int64_t i, int64_t b, int64_t e) const {
     double m = 0.0;

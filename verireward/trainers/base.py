@@ -143,7 +143,9 @@ class TrainerBase:
     """What every reference trainer has: the model, an AdamW optimizer, the step counter, the logs,
     a seeded order over the dataset, and checkpoints that resume exactly."""
 
-    def __init__(self, model: Any, dataset: Sequence[Dict[str, Any]], config: Any) -> None:
+    def __init__(self, model: Any, dataset: Sequence[Dict[str, Any]], config: Any, reference: bool = False) -> None:
+        """``reference``: keep a frozen copy of the starting model (rank 0's weights) as ``ref_model``;
+        it is saved in and restored from checkpoints."""
         import torch
 
         if len(dataset) == 0:
@@ -162,6 +164,11 @@ class TrainerBase:
                 for p in model.parameters():
                     dist.broadcast(p.data, 0)
             torch.manual_seed(config.seed * 1009 + self.rank)
+        self.ref_model = None
+        if reference:
+            self.ref_model = copy.deepcopy(model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
 
     def _next_records(self, count: int) -> List[Dict[str, Any]]:
         """This process's `count` records of the next ``count × processes`` of a seeded shuffle
@@ -224,7 +231,9 @@ class TrainerBase:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
                     "history": self.history, "order": self._order, "config": asdict(self.config),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), **self._extra_state()}, path)
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                    "ref_model": self.ref_model.state_dict() if self.ref_model is not None else None,
+                    **self._extra_state()}, path)
 
     def load_checkpoint(self, path: str) -> None:
         import torch
@@ -235,6 +244,8 @@ class TrainerBase:
         self.step, self.history, self._order = state["step"], state["history"], state["order"]
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
+        if self.ref_model is not None and state.get("ref_model") is not None:
+            self.ref_model.load_state_dict(state["ref_model"])
         self._load_extra_state(state)
 
 
@@ -246,24 +257,13 @@ class RLTrainer(TrainerBase):
 
     def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[RLConfig] = None,
                  build_inputs: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None) -> None:
-        super().__init__(model, dataset, config or self.config_class())
+        config = config or self.config_class()
+        super().__init__(model, dataset, config, reference=config.beta > 0)
         self.tokenizer = tokenizer
         self.build_inputs = build_inputs or default_build_inputs
-        self.ref_model = None
-        if self.config.beta > 0:
-            self.ref_model = copy.deepcopy(model).eval()
-            for p in self.ref_model.parameters():
-                p.requires_grad_(False)
         self.last_advantages = None  # what reached the loss at the last step (for checks and logs)
         self._last_mask = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-    def _extra_state(self) -> Dict[str, Any]:
-        return {"ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}
-
-    def _load_extra_state(self, state: Dict[str, Any]) -> None:
-        if self.ref_model is not None and state.get("ref_model") is not None:
-            self.ref_model.load_state_dict(state["ref_model"])
 
     # ---- sampling --------------------------------------------------------------------------------
 

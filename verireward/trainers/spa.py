@@ -56,20 +56,14 @@ class SPAConfig(SupervisedConfig):
 class SPATrainer(TrainerBase):
     def __init__(self, model: Any, dataset: Sequence[Dict[str, Any]], config: Optional[SPAConfig] = None, *,
                  logits: Callable, collate: Callable, corrupt: Optional[Callable] = None) -> None:
-        import copy
-
         import torch
 
-        super().__init__(model, dataset, config or SPAConfig())
+        config = config or SPAConfig()
+        super().__init__(model, dataset, config, reference=config.mode == "dpo")
         self.logits, self.collate = logits, collate
         self.corrupt = corrupt or self._corrupt
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 1009 + self.rank)
         self.last_masked = None
-        self.ref_model = None
-        if self.config.mode == "dpo":
-            self.ref_model = copy.deepcopy(model).eval()
-            for p in self.ref_model.parameters():
-                p.requires_grad_(False)
 
     def _corrupt(self, labels: Any, vocab: int) -> Any:
         """A fraction ``corrupt_ratio`` of the answer tokens (not -100) replaced by random ids that
@@ -81,13 +75,10 @@ class SPATrainer(TrainerBase):
         return torch.where(hit, (labels + shift) % vocab, labels)
 
     def _extra_state(self) -> Dict[str, Any]:
-        return {"mask_rng": self.generator.get_state(),
-                "ref_model": self.ref_model.state_dict() if self.ref_model is not None else None}
+        return {"mask_rng": self.generator.get_state()}
 
     def _load_extra_state(self, state: Dict[str, Any]) -> None:
         self.generator.set_state(state["mask_rng"])
-        if self.ref_model is not None and state.get("ref_model") is not None:
-            self.ref_model.load_state_dict(state["ref_model"])
 
     def train_step(self) -> Dict[str, float]:
         import torch
