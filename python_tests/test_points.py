@@ -3,7 +3,6 @@ duplicates and ties; the masking's counts, union, modes and determinism; CPU pat
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@ float64 oracle (and its memory bound), and W2R2's objective on a toy fusion mode
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import random
 
-import numpy as np
 import pytest
 import torch
 
@@ -213,7 +212,7 @@ def test_w2r2_trainer_hinge_trains_the_decoder_not_the_2d_encoder():
         grads = grads_per_step(trainer)
         logs = trainer.train()
         runs[lam] = (grads[0], logs[0])
-    (g0, log0), (g1, log1) = runs[0.0], runs[1.5]
+    (g0, _), (g1, log1) = runs[0.0], runs[1.5]
     assert log1["hinge"] > 0 and log1["active_fraction"] == 1.0 and math.isfinite(log1["loss"])
     assert log1["loss"] == pytest.approx(log1["ce"] + 1.5 * log1["hinge"], rel=1e-6)
     assert torch.equal(g0["enc2d.weight"], g1["enc2d.weight"])  # the hinge never reaches the 2D encoder

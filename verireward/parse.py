@@ -17,9 +17,8 @@ prose or a code fence), reads each field of the schema, and reports its value te
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field as dc_field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 

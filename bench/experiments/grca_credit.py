@@ -132,7 +132,7 @@ def main() -> None:
         rows.append(f"| {what} | {cells} |")
         print(key, json.dumps(out[key]))
     print("seconds", out["seconds"])
-    page = [f"# GRCA credit assignment at toy scale", "",
+    page = ["# GRCA credit assignment at toy scale", "",
             f"Written by `{out['command']}` ({out['seconds']} s on the 2-core project machine); seeds 0, 1, 2 per cell.",
             "See the script's docstring for the toy. Every objective is verireward's.", "",
             "| measure | broadcast | routed | routed + RPC |", "|---|---|---|---|", *rows, ""]
