@@ -200,3 +200,19 @@ def test_groups_split_over_two_processes_are_standardized_whole(tmp_path):
     assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-5)
     assert (adv != 0).any()
 
+
+
+def test_grounding_rewards_and_trainer_reject_misuse():
+    from verireward.integrations.trl import GRCAGRPOTrainer
+
+    fns = GroundingRewards().functions()
+    assert [f.__name__ for f in fns] == ["verireward_bbox2d", "verireward_bbox3d", "verireward_kpts2d",
+                                         "verireward_kpts3d", "verireward_rpc"]
+    with pytest.raises(ValueError, match="the dataset needs a 'bbox3d' column"):
+        fns[0](prompts=["p"], completions=["{}"], bbox2d=[[0, 0, 1, 1]])
+    # malformed completions score 0, never raise (conversational form too)
+    out = fns[0](prompts=["p", "p"], completions=["not json", [{"role": "assistant", "content": "{"}]],
+                 bbox2d=[[0, 0, 1, 1]] * 2, bbox3d=[[0, 0, 0, 1, 1, 1]] * 2)
+    assert out == [0.0, 0.0]
+    with pytest.raises(ValueError, match="mode must be 'routed', 'routed_rpc' or 'broadcast'"):
+        GRCAGRPOTrainer(model=None, grounding=GroundingRewards(), mode="grpo")

@@ -121,3 +121,17 @@ def test_the_verl_example_runs():
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [l for l in out.stdout.splitlines() if l.startswith("completion ")]
     assert len(lines) == 8 and all("token advantages take values" in l for l in lines)
+
+
+def test_estimators_reject_missing_inputs():
+    mask = torch.ones(2, 3)
+    uid = np.array(["a", "a"], dtype=object)
+    vr_verl.configure(None)
+    with pytest.raises(ValueError, match="call verireward.integrations.verl.configure\\(tokenizer\\)"):
+        vr_verl.grca_advantage(torch.zeros(2, 3), mask, uid, None,
+                               {"vr_field_rewards": np.zeros((2, 4)), "vr_char_spans": np.zeros((2, 4, 2))},
+                               {"responses": torch.zeros(2, 3, dtype=torch.long)})
+    with pytest.raises(ValueError, match="must be verireward.integrations.verl.compute_score_numeric"):
+        vr_verl.ap_grpo_advantage(torch.zeros(2, 3), mask, uid, None, {})
+    out = vr_verl.compute_score_numeric("s", "no number", "1.5")  # a completion without a number: score 0, NaN error
+    assert out["score"] == 0.0 and math.isnan(out["vr_error"])
