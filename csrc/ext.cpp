@@ -147,7 +147,11 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("std_floor", &StdSettings::std_floor)
       .def_readwrite("unbiased", &StdSettings::unbiased)
       .def_readwrite("singleton_identity", &StdSettings::singleton_identity)
-      .def_readwrite("given", &StdSettings::given);
+      .def_readwrite("singleton_div", &StdSettings::singleton_div)
+      .def_readwrite("given", &StdSettings::given)
+      .def_readwrite("skip_nan", &StdSettings::skip_nan)
+      .def_readwrite("scale", &StdSettings::scale);
+  m.attr("GROUP_STATS_BYTES") = sizeof(GroupStats);
 
   py::class_<GroupArgs>(m, "GroupArgs")
       .def(py::init<>())
@@ -162,7 +166,8 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("st", &GroupArgs::st)
       .def_readwrite("absolute", &GroupArgs::absolute)
       .def_readwrite("alpha", &GroupArgs::alpha)
-      .def_readwrite("clip", &GroupArgs::clip);
+      .def_readwrite("clip", &GroupArgs::clip)
+      .def_readwrite("batch_stats", &GroupArgs::batch_stats);
 
   py::class_<RouteArgs>(m, "RouteArgs")
       .def(py::init<>())
@@ -282,6 +287,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("group_standardize", [](const GroupArgs& p) {
     require(p.F >= 0 && p.num_groups >= 0, "group_standardize", "negative size");
     require_ptrs("group_standardize", p.n * p.F, {p.rewards, p.group_ptr, p.out});
+    require(p.st.scale >= kScaleGroup && p.st.scale <= kScaleNone, "group_standardize", "unknown scale");
+    require(p.st.scale != kScaleBatch || p.n * p.F == 0 || p.batch_stats != 0, "group_standardize",
+            "the batch scale needs batch_stats");
     VR_DEVICE_DISPATCH(p.device, group_standardize, p);
   }, nogil);
   m.def("routed_advantages", [](const RouteArgs& p) {

@@ -6,6 +6,7 @@ Box IoU uses exact rational arithmetic (fractions.Fraction), so it is exact at a
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple
 
@@ -131,23 +132,57 @@ def project_sampled(box: Vec, K, R, t, near: float, steps: int = 8) -> Optional[
 
 
 def standardize(values: Sequence[float], ptr: Sequence[int], eps: float, unbiased: bool = True,
-                std_floor: float = 0.0, singleton_identity: bool = False) -> List[float]:
-    """Eq. 9 per group [ptr[g], ptr[g+1]): (r - mean) / (std + eps); 0 for a flat group (std <=
-    std_floor * max |r|) or a group of one (r / (1 + eps) in verl's convention)."""
+                std_floor: float = 0.0, singleton_identity: bool = False, scale: str = "group",
+                skip_nan: bool = False, singleton_div: Optional[float] = None) -> List[float]:
+    """Eq. 9 per group [ptr[g], ptr[g+1]), from the definition in exact rational arithmetic (no
+    overflow for any finite value): (r - mean) / (std + eps); scale "batch" divides by the std of
+    every row instead, "none" not at all. 0 for a group whose values are all equal, one with
+    std <= std_floor * max |r|, a group of one (r / singleton_div in verl's convention; r under
+    "none"), and (skip_nan) a NaN row, which no statistic counts."""
+    from fractions import Fraction
+
+    def stats(rows):
+        xs = [Fraction(values[i]) for i in rows if not (skip_nan and values[i] != values[i])]
+        if len(xs) < 2:
+            return len(xs), None, None, None
+        mean = sum(xs) / len(xs)
+        var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1 if unbiased else len(xs))
+        top = max(abs(x) for x in xs)
+        return len(xs), mean, var, top
+
+    def sqrt_frac(q):  # sqrt of a non-negative Fraction as a Fraction close to float precision
+        if q == 0:
+            return Fraction(0)
+        k = (q.numerator.bit_length() - q.denominator.bit_length()) // 2
+        scaled = q / Fraction(4) ** k  # near 1: float() cannot overflow
+        return Fraction(math.sqrt(float(scaled))) * Fraction(2) ** k
+
+    n_b, _, var_b, _ = stats(range(len(values)))
+    sd_b = sqrt_frac(var_b) if var_b is not None else None
     out = [0.0] * len(values)
     for g in range(len(ptr) - 1):
         rows = list(range(ptr[g], ptr[g + 1]))
-        if len(rows) == 1:
-            out[rows[0]] = values[rows[0]] / (1 + eps) if singleton_identity else 0.0
-        if len(rows) < 2:
-            continue
-        xs = [values[i] for i in rows]
-        mean = math.fsum(xs) / len(xs)
-        sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1 if unbiased else len(xs)))
-        if std_floor > 0 and sd <= std_floor * max(abs(x) for x in xs):
-            continue
+        n, mean, var, top = stats(rows)
         for i in rows:
-            out[i] = (values[i] - mean) / (sd + eps)
+            v = values[i]
+            if skip_nan and v != v:
+                continue
+            if n == 1:
+                if singleton_identity:
+                    out[i] = v if scale == "none" else v / (singleton_div if singleton_div else 1 + eps)
+                continue
+            if n < 2 or var == 0:
+                continue
+            sd = sqrt_frac(var)
+            if std_floor > 0 and sd <= Fraction(std_floor) * top:
+                continue
+            d = Fraction(v) - mean
+            if scale == "none":  # saturates at the largest double, as the kernel stores it
+                out[i] = float(max(min(d, Fraction(sys.float_info.max)), -Fraction(sys.float_info.max)))
+            elif scale == "batch":
+                out[i] = 0.0 if not sd_b else float(d / (sd_b + Fraction(eps)))
+            else:
+                out[i] = float(d / (sd + Fraction(eps)))
     return out
 
 

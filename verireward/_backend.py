@@ -230,6 +230,15 @@ class Call:
         return torch.empty(shape, dtype=torch.bool if dtype == "bool" else self.ref.dtype, device=self.ref.device)
 
 
+    def scratch_bytes(self, nbytes: int) -> Any:
+        """A kernel's scratch buffer of at least nbytes (8-byte aligned) on the call's device."""
+        count = max(1, (int(nbytes) + 7) // 8)
+        if self.kind == "numpy":
+            return np.empty(count, dtype=np.float64)
+        torch = torch_module()
+        return torch.empty(count, dtype=torch.float64, device=self.first.device)
+
+
 class LazyFunction:
     """A ``torch.autograd.Function`` built by ``build()`` on first ``apply``, so that importing
     verireward does not import torch."""

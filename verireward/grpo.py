@@ -14,47 +14,77 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, check_number, data_ptr, numel
+from verireward._backend import Call, check_number, data_ptr, numel, torch_module
 
 Array = Any
 Groups = Union[int, Array]
 
-# compat presets: (eps, std_floor, singleton_identity). TRL's GRPOTrainer divides by std + 1e-4;
-# verl's GRPO estimator by std + 1e-6 and treats a group of one as mean 0, std 1.
-_COMPAT = {"trl": (1e-4, 0.0, False), "verl": (1e-6, 0.0, True)}
+SCALES = ("group", "batch", "none")
+_SCALE_CODE = {"group": 0, "batch": 1, "none": 2}
+# verl computes in float32: a group of one is divided by float32(1.0) + 1e-6, rounded to float32
+_VERL_SINGLETON_DIV = float(np.float32(1.0) + np.float32(1e-6))
 
 
-def _std_settings(eps: float, std_floor: float, unbiased: bool, singleton_identity: bool) -> Any:
+def _settings(call: Call, eps: float, std_floor: float, unbiased: bool, compat: Optional[str], scale: str) -> Any:
+    """The kernel's StdSettings for these public arguments.
+
+    compat presets: TRL's GRPOTrainer divides by ``std + 1e-4`` and leaves NaN rewards (a reward
+    function returning None) out of the statistics, with advantage 0; verl's GRPO estimator divides
+    by ``std + 1e-6`` and treats a group of one as mean 0, std 1 (in float32)."""
+    if compat is not None and compat not in ("trl", "verl"):
+        raise call.value_error(f"argument 'compat' must be None, 'trl' or 'verl', got {compat!r}")
+    if scale not in SCALES:
+        raise call.value_error(f"argument 'scale' must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
     st = _C.StdSettings()
-    st.eps, st.std_floor, st.unbiased, st.singleton_identity = eps, std_floor, bool(unbiased), singleton_identity
+    if compat == "trl":
+        st.eps, st.std_floor, st.skip_nan = 1e-4, 0.0, True
+    elif compat == "verl":
+        st.eps, st.std_floor, st.singleton_identity, st.singleton_div = 1e-6, 0.0, True, _VERL_SINGLETON_DIV
+    else:
+        finite_nonneg = lambda v: 0.0 <= v < float("inf")
+        st.eps = check_number(call.op, eps, "eps", finite_nonneg, "a finite number >= 0")
+        st.std_floor = check_number(call.op, std_floor, "std_floor", finite_nonneg, "a finite number >= 0")
+    st.unbiased, st.scale = bool(unbiased), _SCALE_CODE[scale]
     return st
 
 
-def _settings(call: Call, eps: float, std_floor: float, compat: Optional[str]):
-    if compat is not None:
-        if compat not in _COMPAT:
-            raise call.value_error(f"argument 'compat' must be None, 'trl' or 'verl', got {compat!r}")
-        return _COMPAT[compat]
-    finite_nonneg = lambda v: 0.0 <= v < float("inf")
-    eps = check_number(call.op, eps, "eps", finite_nonneg, "a finite number >= 0")
-    std_floor = check_number(call.op, std_floor, "std_floor", finite_nonneg, "a finite number >= 0")
-    return eps, std_floor, False
+def _check_rewards(call: Call, x: Array, name: str, st: Any) -> None:
+    """Rewards must be finite; under compat="trl" a NaN marks an unscorable row (TRL's None)."""
+    if not st.skip_nan:
+        call.finite(x, name)
+        return
+    if isinstance(x, np.ndarray):
+        bad = bool(np.isinf(x).any())
+    else:
+        bad = bool(torch_module().isinf(x).any()) if x.numel() else False
+    if bad:
+        raise call.value_error(f"argument '{name}' has an infinite value; rewards must be finite (NaN: unscorable)")
 
 
 def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbiased: bool = True,
-                      std_floor: float = 1e-6, compat: Optional[str] = None) -> Array:
+                      std_floor: float = 1e-6, compat: Optional[str] = None, scale: str = "group") -> Array:
     """Group-relative standardization (GRPO; GRCA Eq. 9), per column.
 
     ``A_i = (r_i − μ_g) / (σ_g + eps)`` with μ_g, σ_g the mean and standard deviation (unbiased
-    by default) of the column over the rows of i's group, accumulated in float64.
+    by default) of the column over the rows of i's group, accumulated in float64 on values scaled
+    by a power of two (no finite input overflows: ``[1e308, 1e308]`` is a flat group, not NaN).
 
-    Rules: a group whose values are equal up to rounding — ``σ ≤ std_floor · max_i |r_i|`` —
-    gets 0 (float32 residue never becomes huge advantages; ``std_floor=0`` disables it). A group of
-    one row gets 0. ``compat="trl"`` reproduces TRL's GRPO (``σ + 1e-4``, no floor) and
-    ``compat="verl"`` verl's (``σ + 1e-6``, no floor, a group of one gives ``r / (1 + 1e-6)``).
+    Rules: a group whose values are all equal gets 0 under every setting (``eps=0`` included); so
+    does one equal up to rounding — ``σ ≤ std_floor · max_i |r_i|`` — (float32 residue never
+    becomes huge advantages; ``std_floor=0`` keeps only the exact rule). A group of one row gets 0.
+
+    ``scale``: ``"group"`` (above), ``"batch"`` (``(r_i − μ_g) / (σ_batch + eps)``, σ over every
+    row of the column: TRL's ``scale_rewards="batch"``) or ``"none"`` (``r_i − μ_g``: Dr.GRPO, TRL's
+    ``"none"``, verl's ``norm_adv_by_std_in_grpo=False``).
+
+    ``compat="trl"`` reproduces TRL's GRPO (``σ + 1e-4``, no floor; a NaN reward, TRL's None, is
+    left out of its group's statistics and gets advantage 0). ``compat="verl"`` reproduces verl's
+    (``σ + 1e-6``, no floor; a group of one gives ``r / float32(1 + 1e-6)``, or ``r`` under
+    ``scale="none"``). Both are computed in float64; they equal the peers up to the peers' float32
+    rounding.
 
     Args:
-        rewards: ``[N]`` or ``[N, F]`` finite floats.
+        rewards: ``[N]`` or ``[N, F]`` finite floats (NaN allowed under ``compat="trl"``).
         groups: int G dividing N, or ``group_ptr [B+1]`` integers (0 … N, non-decreasing).
 
     Returns:
@@ -63,12 +93,12 @@ def group_standardize(rewards: Array, groups: Groups, eps: float = 1e-6, *, unbi
     call = Call("group_standardize")
     rewards = call.floats(rewards, "rewards")
     call.shape(rewards, "rewards", "[N] or [N, F]", rewards.ndim in (1, 2))
-    call.finite(rewards, "rewards")
-    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
+    st = _settings(call, eps, std_floor, unbiased, compat, scale)
+    _check_rewards(call, rewards, "rewards", st)
     flat = rewards.ndim == 1
     r = call.contiguous(rewards.reshape(-1, 1) if flat else rewards)
     ptr = call.group_ptr(groups, r.shape[0])
-    out = _group_kernel(call, r, ptr, _std_settings(eps, std_floor, unbiased, singleton))
+    out = _group_kernel(call, r, ptr, st)
     return out.reshape(-1) if flat else out
 
 
@@ -83,13 +113,17 @@ def _group_kernel(call: Call, r: Array, ptr: Array, st: Any, absolute: Optional[
     args.st = st
     if absolute is not None:
         args.absolute, args.alpha, args.clip = data_ptr(absolute), float(alpha), float(clip)
+    scratch = None
+    if st.scale == _SCALE_CODE["batch"]:  # the kernel's per-column statistics over every row
+        scratch = call.scratch_bytes(r.shape[1] * _C.GROUP_STATS_BYTES)
+        args.batch_stats = data_ptr(scratch)
     _C.group_standardize(args)
     return out
 
 
 def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha: float = 1.0,
                        clip: Optional[float] = 1.5, eps: float = 1e-6, *, unbiased: bool = True,
-                       std_floor: float = 1e-6, compat: Optional[str] = None) -> Array:
+                       std_floor: float = 1e-6, compat: Optional[str] = None, scale: str = "group") -> Array:
     """Absolute-Preserving GRPO advantages (Smooth Operator paper Eq. 8), one kernel.
 
     ``A'_i = clip( (R_i − μ_g)/(σ_g + eps) · r̃_i^α, −c, c )``: the group-relative term of the total
@@ -105,7 +139,7 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
         groups: int G dividing N, or ``group_ptr [B+1]``.
         alpha: α >= 0 (the paper's 1).
         clip: c > 0, or None.
-        eps, unbiased, std_floor, compat: as in :func:`group_standardize`.
+        eps, unbiased, std_floor, compat, scale: as in :func:`group_standardize`.
 
     Returns:
         Per-sequence advantages, the shape, kind, dtype and device of ``rewards``; broadcast them over
@@ -116,7 +150,8 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
     call.shape(r, "rewards", "[N] or [N, F]", r.ndim in (1, 2))
     a = call.floats(abs_rewards, "abs_rewards")
     call.shape(a, "abs_rewards", f"[{', '.join(map(str, r.shape))}] (the shape of 'rewards')", tuple(a.shape) == tuple(r.shape))
-    call.finite(r, "rewards")
+    st = _settings(call, eps, std_floor, unbiased, compat, scale)
+    _check_rewards(call, r, "rewards", st)
     if numel(a):
         lo, hi = (a.min(), a.max()) if call.kind == "numpy" else a.aminmax()  # NaN propagates into both
         if not (float(lo) >= 0.0 and float(hi) <= 1.0):
@@ -126,19 +161,18 @@ def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha
         clip = float("inf")
     else:
         clip = check_number(call.op, clip, "clip", lambda v: 0.0 < v < float("inf"), "a finite number > 0, or None")
-    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
     flat = r.ndim == 1
     r2 = call.contiguous(r.reshape(-1, 1) if flat else r)
     a2 = call.contiguous(a.reshape(-1, 1) if flat else a)
     ptr = call.group_ptr(groups, r2.shape[0])
-    out = _group_kernel(call, r2, ptr, _std_settings(eps, std_floor, unbiased, singleton), a2, alpha, clip)
+    out = _group_kernel(call, r2, ptr, st, a2, alpha, clip)
     return out.reshape(-1) if flat else out
 
 
 def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, groups: Groups,
                       rpc: Optional[Array] = None, lam: float = 0.15, eps: float = 1e-6, *,
                       mode: str = "routed", unbiased: bool = True, std_floor: float = 1e-6,
-                      compat: Optional[str] = None, standardized: bool = False) -> Array:
+                      compat: Optional[str] = None, standardized: bool = False, scale: str = "group") -> Array:
     """Per-token advantages with each field's credit routed to the tokens that wrote it (GRCA).
 
     ``routed`` (Eq. 10, 14): field rewards are standardized per group and field (Eq. 9, see
@@ -157,7 +191,8 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
         groups: int G dividing N, or ``group_ptr [B+1]``.
         rpc: optional ``[N]`` reprojection-consistency rewards (:func:`verireward.rpc`).
         lam: the RPC weight λ in [0, 1] (the paper's 0.15).
-        eps, unbiased, std_floor, compat: as in :func:`group_standardize`.
+        eps, unbiased, std_floor, compat, scale: as in :func:`group_standardize` (``"batch"``
+            standardizes with the group kernel first, then routes).
         mode: ``"routed"`` or ``"broadcast"``.
         standardized: ``field_rewards`` (and ``rpc``) are advantages already, standardized
             elsewhere (e.g. by :func:`group_standardize` over all processes' rows when a group spans
@@ -179,16 +214,28 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
     if mode not in ("routed", "broadcast"):
         raise call.value_error(f"argument 'mode' must be 'routed' or 'broadcast', got {mode!r}")
     lam = check_number(call.op, lam, "lam", lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
-    eps, std_floor, singleton = _settings(call, eps, std_floor, compat)
-    call.finite(fr, "field_rewards")
+    st = _settings(call, eps, std_floor, unbiased, compat, scale)
+    if standardized:
+        st.skip_nan = False  # given advantages are never unscorable rewards
+    _check_rewards(call, fr, "field_rewards", st)
     fr = call.contiguous(fr)
     r_rpc = None
     if rpc is not None:
         r_rpc = call.floats(rpc, "rpc")
         call.shape(r_rpc, "rpc", f"[{n}]", tuple(r_rpc.shape) == (n,))
-        call.finite(r_rpc, "rpc")
+        _check_rewards(call, r_rpc, "rpc", st)
         r_rpc = call.contiguous(r_rpc)
     ptr = call.group_ptr(groups, n)
+    if st.scale == _SCALE_CODE["batch"] and not standardized:
+        # TRL's batch scale needs every row's statistics: standardize with the group kernel, then route
+        if mode == "broadcast":
+            seq = fr.mean(1) if r_rpc is None else (1 - lam) * fr.mean(1) + lam * r_rpc
+            fr, r_rpc, nf = _group_kernel(call, call.contiguous(seq.reshape(-1, 1)), ptr, st), None, 1  # spans unread
+        else:
+            fr = _group_kernel(call, fr, ptr, st)
+            if r_rpc is not None:
+                r_rpc = _group_kernel(call, call.contiguous(r_rpc.reshape(-1, 1)), ptr, st).reshape(-1)
+        standardized = True
     L = m.shape[1]
     out = call.empty((n, L))
     args = _C.RouteArgs()  # one kernel: group statistics, background and routing
@@ -197,8 +244,8 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
     if r_rpc is not None:
         args.rpc, args.lam = data_ptr(r_rpc), float(lam)
     args.broadcast = mode == "broadcast"
-    args.st = _std_settings(eps, std_floor, unbiased, singleton)
-    args.st.given = bool(standardized)
+    st.given = bool(standardized)
+    args.st = st
     _C.routed_advantages(args)
     return out
 
@@ -242,4 +289,4 @@ def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array)
     return out
 
 
-__all__ = ["group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans"]
+__all__ = ["SCALES", "group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans"]

@@ -3,10 +3,11 @@
 //
 // Groups are contiguous rows given by a CSR pointer: group g is rows [ptr[g], ptr[g+1]).
 // Standardization of column f of group g:  A_i = (r_i - mean) / (std + eps), with the mean and the
-// standard deviation (unbiased by default) accumulated in double, two-pass. A group whose values
-// are equal up to rounding — std <= std_floor * max_i |r_i| — gets 0 (float32 residue must never
-// become advantages of thousands); std_floor = 0 disables that. A group of one row gets 0, or in
-// verl's convention (singleton_identity) mean 0 and std 1: A = r / (1 + eps).
+// standard deviation (unbiased by default) accumulated in double, two-pass, on values scaled by a
+// power of two so that no finite input overflows. A group whose values are all equal gets 0 under
+// every setting; so does one equal up to rounding — std <= std_floor * max_i |r_i| — (float32
+// residue must never become advantages of thousands; std_floor = 0 keeps only the exact rule). A
+// group of one row gets 0, or in verl's convention (singleton_identity) mean 0 and std 1.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -17,48 +18,93 @@
 namespace vr {
 
 // Statistics of one column over the rows [b, e) of a group; x(j) reads row j's value.
+// Overflow-free for every finite input: the values are scaled by 2^-exp (exp: the binary exponent
+// of max |x|, so the scaled values lie in (-1, 1) and the scaling is exact) before they are summed.
+// Every later step works on the scaled values, so (x - mean) / (sd + eps) is computed as
+// (x_s - mean_s) / (sd_s + eps_s): the same number, rounding for rounding, for values in range.
 struct GroupStats {
-  double mean = 0.0, sd = 0.0;
-  int64_t n = 0;
-  bool flat = false;  // equal up to rounding: sd <= std_floor * max |x|
+  double mean_s = 0.0, sd_s = 0.0;  // mean and standard deviation of the scaled values
+  int exp = 0;                      // value = scaled value * 2^exp
+  int64_t n = 0;                    // values counted (NaN excluded when skip_nan)
+  bool flat = false;  // all values equal, or equal up to rounding (sd <= std_floor * max |x|)
 };
+
+// How a group's values become advantages (GRCA Eq. 9; TRL's and verl's variants).
+//   scale = kScaleGroup: (r - mean_g) / (sd_g + eps)
+//           kScaleBatch: (r - mean_g) / (sd_batch + eps), sd_batch over every row (TRL's "batch")
+//           kScaleNone:  r - mean_g (Dr.GRPO; TRL's "none", verl's norm_adv_by_std_in_grpo=False)
+// A flat group gives 0 under every scale. A group of one gives 0, or with singleton_identity
+// verl's mean 0 and sd 1: r / singleton_div (verl's float32 1 + 1e-6), r itself under kScaleNone.
+// skip_nan (TRL's unscorable completions): NaN values are left out of the statistics and get 0.
+constexpr int kScaleGroup = 0, kScaleBatch = 1, kScaleNone = 2;
 
 struct StdSettings {
   double eps = 1e-6, std_floor = 1e-6;
   bool unbiased = true, singleton_identity = false;
+  double singleton_div = 1.0 + 1e-6;
   bool given = false;  // the values are advantages already (standardized elsewhere, e.g. over processes)
+  bool skip_nan = false;
+  int scale = kScaleGroup;
 
   template <class X> VR_HD GroupStats stats(const X& x, int64_t b, int64_t e) const {
     GroupStats s;
-    s.n = e - b;
-    if (s.n < 2) return s;
-    double scale = 0.0;
+    double amax = 0.0, lo = 0.0, hi = 0.0;
     for (int64_t j = b; j < e; ++j) {
       const double v = x(j);
-      s.mean += v;
-      scale = vmax(scale, vmax(v, -v));
+      if (skip_nan && v != v) continue;
+      if (s.n == 0) lo = hi = v;
+      ++s.n;
+      amax = vmax(amax, vmax(v, -v));
+      lo = vmin(lo, v);
+      hi = vmax(hi, v);
     }
-    s.mean /= static_cast<double>(s.n);
+    if (s.n < 2) return s;
+    s.flat = lo == hi;  // exactly equal: 0 whatever eps and std_floor are
+    if (s.flat) return s;
+    frexp(amax, &s.exp);
+    for (int64_t j = b; j < e; ++j) {
+      const double v = x(j);
+      if (!(skip_nan && v != v)) s.mean_s += ldexp(v, -s.exp);
+    }
+    s.mean_s /= static_cast<double>(s.n);
     double ss = 0.0;
     for (int64_t j = b; j < e; ++j) {
-      const double d = x(j) - s.mean;
+      const double v = x(j);
+      if (skip_nan && v != v) continue;
+      const double d = ldexp(v, -s.exp) - s.mean_s;
       ss += d * d;
     }
-    s.sd = sqrt(ss / static_cast<double>(unbiased ? s.n - 1 : s.n));
-    s.flat = std_floor > 0.0 && s.sd <= std_floor * scale;
+    s.sd_s = sqrt(ss / static_cast<double>(unbiased ? s.n - 1 : s.n));
+    s.flat = s.sd_s == 0.0 || (std_floor > 0.0 && s.sd_s <= std_floor * ldexp(amax, -s.exp));
     return s;
   }
-  // The standardized value of v, a member of the group the statistics describe.
-  VR_HD double standardize(double v, const GroupStats& s) const {
-    if (s.n == 1) return singleton_identity ? v / (1.0 + eps) : 0.0;
+  // The advantage of v, a member of the group the statistics describe; `batch` describes every row
+  // of the column (read only under kScaleBatch).
+  VR_HD double standardize(double v, const GroupStats& s, const GroupStats& batch) const {
+    if (v != v) return 0.0;  // only reachable with skip_nan: an unscorable row
+    if (s.n == 1) return singleton_identity ? (scale == kScaleNone ? v : v / singleton_div) : 0.0;
     if (s.n < 1 || s.flat) return 0.0;
-    return (v - s.mean) / (s.sd + eps);
+    const double d = ldexp(v, -s.exp) - s.mean_s;
+    if (scale == kScaleNone) return ldexp(d, s.exp);
+    if (scale == kScaleBatch) {
+      if (batch.n < 2 || batch.flat) return 0.0;
+      return ldexp(d, s.exp - batch.exp) / (batch.sd_s + ldexp(eps, -batch.exp));
+    }
+    return d / (s.sd_s + ldexp(eps, -s.exp));
   }
+  VR_HD double standardize(double v, const GroupStats& s) const { return standardize(v, s, GroupStats{}); }
   // Row i's advantage in its group [b, e): x(i) itself when the values are advantages already.
   template <class X> VR_HD double advantage(const X& x, int64_t i, int64_t b, int64_t e) const {
     return given ? x(i) : standardize(x(i), stats(x, b, e));
   }
 };
+
+// A double result stored as T, saturating instead of overflowing to infinity (kScaleNone's
+// r - mean can exceed float32's range for finite float32 rewards).
+template <class T> VR_HD T saturate(double v) {
+  const double top = sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308;
+  return static_cast<T>(vmin(vmax(v, -top), top));
+}
 
 // The group of row i: the last g with ptr[g] <= i (empty groups are skipped), by bisection.
 VR_HD inline int64_t group_of(const int64_t* ptr, int64_t num_groups, int64_t i) {
@@ -72,12 +118,14 @@ VR_HD inline int64_t group_of(const int64_t* ptr, int64_t num_groups, int64_t i)
 
 // Standardization per group and column; with `absolute` (AP-GRPO, Smooth Operator Eq. 8) each
 // standardized value is multiplied by absolute[i, f]^alpha (pow(0, 0) = 1, so alpha = 0 is GRPO)
-// and the product clipped to [-clip, clip] (clip = +inf: no clipping).
+// and the product clipped to [-clip, clip] (clip = +inf: no clipping). Under kScaleBatch,
+// `batch` [F] holds each column's statistics over all rows (ColumnStats, run first).
 template <class T> struct GroupStandardize {
   const T* r;            // [n, F]
   const T* absolute;     // [n, F] or null
   int64_t F;
   const int64_t* ptr;    // [groups + 1]
+  const GroupStats* batch;  // [F] or null
   T* out;                // [n, F]
   StdSettings st;
   double alpha, clip;
@@ -87,15 +135,29 @@ template <class T> struct GroupStandardize {
     const int64_t stride = F;
     const auto x = [col, stride](int64_t j) { return static_cast<double>(col[j * stride]); };
     const GroupStats s = st.stats(x, b, e);
+    const GroupStats all = batch != nullptr ? batch[f] : GroupStats{};
     for (int64_t i = b; i < e; ++i) {
-      double a = st.standardize(x(i), s);
+      double a = st.standardize(x(i), s, all);
       if (absolute != nullptr) {
         const double r_abs = static_cast<double>(absolute[i * F + f]);  // exact special cases: no pow call
         a *= alpha == 1.0 ? r_abs : alpha == 0.0 ? 1.0 : pow(r_abs, alpha);
         a = vmin(vmax(a, -clip), clip);
       }
-      out[i * F + f] = static_cast<T>(a);
+      out[i * F + f] = saturate<T>(a);
     }
+  }
+};
+
+// The statistics of each column over all n rows (kScaleBatch's standard deviation).
+template <class T> struct ColumnStats {
+  const T* r;  // [n, F]
+  int64_t n, F;
+  StdSettings st;
+  GroupStats* out;  // [F]
+  VR_HD void operator()(int64_t f) const {
+    const T* col = r + f;
+    const int64_t stride = F;
+    out[f] = st.stats([col, stride](int64_t j) { return static_cast<double>(col[j * stride]); }, 0, n);
   }
 };
 
@@ -134,17 +196,15 @@ template <class T> struct RoutedAdvantages {
   VR_HD double sequence(int64_t i, int64_t b, int64_t e) const {
     const RoutedAdvantages* self = this;
     const auto x = [self](int64_t j) {
-      double m = 0.0;
-      for (int64_t f = 0; f < self->F; ++f) m += static_cast<double>(self->r[j * self->F + f]);
-      m /= static_cast<double>(self->F);
+      double m = 0.0;  // each term divided first: no finite rewards overflow the sum
+      for (int64_t f = 0; f < self->F; ++f) m += static_cast<double>(self->r[j * self->F + f]) / static_cast<double>(self->F);
       return self->r_rpc != nullptr ? (1.0 - self->lam) * m + self->lam * static_cast<double>(self->r_rpc[j]) : m;
     };
     return st.advantage(x, i, b, e);
   }
   VR_HD double background(int64_t i, int64_t b, int64_t e) const {
     double m = 0.0;
-    for (int64_t f = 0; f < F; ++f) m += field(i, f, b, e);
-    m /= static_cast<double>(F);
+    for (int64_t f = 0; f < F; ++f) m += field(i, f, b, e) / static_cast<double>(F);
     return r_rpc != nullptr ? (1.0 - lam) * m + lam * rpc_adv(i, b, e) : m;
   }
   VR_HD int64_t field_of(int64_t i, int64_t t) const {  // the first field whose span holds t, or -1
@@ -165,7 +225,7 @@ template <class T> struct RoutedAdvantages {
         v = f >= 0 ? field(i, f, b, e) : background(i, b, e);
       }
     }
-    out[i * L + t] = static_cast<T>(v);
+    out[i * L + t] = saturate<T>(v);
   }
 
   // One row (the CPU's unit of work): each advantage computed once, then written over its tokens;
@@ -174,13 +234,13 @@ template <class T> struct RoutedAdvantages {
     const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
     const uint8_t* m = mask + i * L;
     T* o = out + i * L;
-    const T base = static_cast<T>(broadcast ? sequence(i, b, e) : background(i, b, e));
+    const T base = saturate<T>(broadcast ? sequence(i, b, e) : background(i, b, e));
     for (int64_t t = 0; t < L; ++t) o[t] = m[t] ? base : T(0);
     if (broadcast) return;
     for (int64_t f = F - 1; f >= 0; --f) {
       const int64_t s0 = vmax<int64_t>(spans[(i * F + f) * 2], 0), s1 = vmin<int64_t>(spans[(i * F + f) * 2 + 1], L);
       if (s0 >= s1) continue;
-      const T a = static_cast<T>(field(i, f, b, e));
+      const T a = saturate<T>(field(i, f, b, e));
       for (int64_t t = s0; t < s1; ++t)
         if (m[t]) o[t] = a;
     }
@@ -260,6 +320,7 @@ struct GroupArgs {
   StdSettings st;
   std::uintptr_t absolute = 0;  // AP-GRPO's absolute term, or 0
   double alpha = 1.0, clip = 1.5;
+  std::uintptr_t batch_stats = 0;  // GroupStats [F] scratch, needed under kScaleBatch
 };
 
 struct RouteArgs {
@@ -281,9 +342,14 @@ struct SpanArgs {
 template <class Exec> void group_standardize(const Exec& ex, const GroupArgs& p) {
   dispatch_float(p.dtype, [&](auto t) {
     using T = decltype(t);
+    GroupStats* batch = nullptr;
+    if (p.st.scale == kScaleBatch) {
+      batch = ptr<GroupStats>(p.batch_stats);
+      ex.for_each(p.F, ColumnStats<T>{ptr<const T>(p.rewards), p.n, p.F, p.st, batch}, 1);
+    }
     ex.for_each(p.num_groups * p.F,
                 GroupStandardize<T>{ptr<const T>(p.rewards), ptr<const T>(p.absolute), p.F, ptr<const int64_t>(p.group_ptr),
-                                    ptr<T>(p.out), p.st, p.alpha, p.clip},
+                                    batch, ptr<T>(p.out), p.st, p.alpha, p.clip},
                 64);
   });
 }
