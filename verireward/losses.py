@@ -130,15 +130,21 @@ def _clipped_surrogate(op: str, logp: Any, old_logp: Any, advantages: Any, mask:
     for value, name in ((clip_eps, "clip_eps"), (beta, "beta"), (max_log_ratio, "max_log_ratio")):
         check_number(op, value, name, lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
 
-    m = (mask != 0).to(logp.dtype)
-    log_ratio = (logp - old_logp.detach()).clamp(-max_log_ratio, max_log_ratio)
+    keep = mask != 0
+    m = keep.to(logp.dtype)
+    # masked positions never reach the arithmetic: padding may hold -inf or NaN (a log-prob of a
+    # pad token, an unset advantage), which would otherwise poison the sum (and its gradient)
+    zero = torch.zeros((), dtype=logp.dtype, device=logp.device)
+    logp = torch.where(keep, logp, zero)
+    old = torch.where(keep, old_logp.detach().to(logp.dtype), zero)
+    log_ratio = (logp - old).clamp(-max_log_ratio, max_log_ratio)
     ratio = torch.exp(log_ratio)
-    adv = advantages.detach().to(logp.dtype)
+    adv = torch.where(keep, advantages.detach().to(logp.dtype), zero)
     surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
     per_token = -surrogate
     kl = None
     if ref_logp is not None:
-        d = (ref_logp.detach() - logp).clamp(-max_log_ratio, max_log_ratio)
+        d = (torch.where(keep, ref_logp.detach().to(logp.dtype), zero) - logp).clamp(-max_log_ratio, max_log_ratio)
         kl = torch.exp(d) - d - 1
         per_token = per_token + beta * kl
     per_token = per_token * m

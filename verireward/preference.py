@@ -174,21 +174,22 @@ def _make_token_logprob():
                 x = flat[s:e].to(work)
                 lse[s:e] = torch.logsumexp(x, dim=1)
                 tok[s:e] = x.gather(1, lab[s:e, None]).squeeze(1) - lse[s:e]
-            keepw = keep.to(work)
-            ctx.save_for_backward(logits, lab, keepw, lse)
+            ctx.save_for_backward(logits, lab, keep, lse)
             ctx.chunk = chunk
-            return (tok * keepw).reshape(N, L)
+            # positions outside the mask never reach the result (padding logits may be NaN or inf)
+            return torch.where(keep, tok, torch.zeros((), dtype=work, device=tok.device)).reshape(N, L)
 
         @staticmethod
         @torch.autograd.function.once_differentiable
         def backward(ctx, g):
-            logits, lab, keepw, lse = ctx.saved_tensors
+            logits, lab, keep, lse = ctx.saved_tensors
             N, L, V = logits.shape
             flat = logits.reshape(N * L, V)
-            gt = (g.to(keepw.dtype) * keepw.reshape(N, L)).reshape(-1)
+            zero = torch.zeros((), dtype=lse.dtype, device=lse.device)
+            gt = torch.where(keep, g.to(lse.dtype).reshape(-1), zero)
             grad = torch.empty_like(flat)
             for s, e in _chunks(N * L, ctx.chunk):
-                p = torch.exp(flat[s:e].to(lse.dtype) - lse[s:e, None])
+                p = torch.where(keep[s:e, None], torch.exp(flat[s:e].to(lse.dtype) - lse[s:e, None]), zero)
                 p.mul_(-gt[s:e, None])
                 p.scatter_add_(1, lab[s:e, None], gt[s:e, None])
                 grad[s:e] = p
