@@ -17,12 +17,25 @@ prose or a code fence), reads each field of the schema, and reports its value te
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from verireward import _C
+
+MAX_BINS = 2**53  # integers up to here are exact in float64
+MAX_POINTS = 65536
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and math.isfinite(float(v))
+
 
 KINDS = {"text": (0, 0), "box2d": (1, 2), "box3d": (1, 3), "points2d": (2, 2), "points3d": (2, 3)}
 FRAMES = ("bins", "normalized", "pixels", "raw")
@@ -61,22 +74,49 @@ class Field:
     max_points: int = 32
 
     def __post_init__(self) -> None:
+        # Every option is checked here, once, with the field and the option named: a bad schema
+        # must fail where it is written, not later inside a kernel (or never).
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Field: name must be a non-empty str, got {self.name!r}")
+        err = lambda option, msg: ValueError(f"Field {self.name!r}: {option} {msg}")
         if self.kind not in KINDS:
-            raise ValueError(f"Field {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise err("kind", f"must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.frame not in FRAMES:
-            raise ValueError(f"Field {self.name!r}: frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
-        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
-            raise ValueError(f"Field {self.name!r}: bins must be an int >= 1, got {self.bins!r}")
-        if self.max_points < 1:
-            raise ValueError(f"Field {self.name!r}: max_points must be >= 1, got {self.max_points!r}")
+            raise err("frame", f"must be one of {', '.join(FRAMES)}, got {self.frame!r}")
+        aliases = (self.aliases,) if isinstance(self.aliases, str) else self.aliases
+        if not isinstance(aliases, (tuple, list)) or not all(isinstance(a, str) and a for a in aliases):
+            raise err("aliases", f"must be a tuple of non-empty str, got {self.aliases!r}")
+        object.__setattr__(self, "aliases", tuple(aliases))
+        if not _is_int(self.bins) or not 1 <= self.bins <= MAX_BINS:
+            raise err("bins", f"must be an int in [1, {MAX_BINS}] (bins are exact integers in float64), got {self.bins!r}")
+        if not _is_int(self.max_points) or not 1 <= self.max_points <= MAX_POINTS:
+            raise err("max_points", f"must be an int in [1, {MAX_POINTS}], got {self.max_points!r}")
         dim = self.dim
-        if self.ranges is not None and (len(self.ranges) != dim or any(len(r) != 2 for r in self.ranges)):
-            raise ValueError(f"Field {self.name!r}: ranges must hold {dim} (lo, hi) pairs, got {self.ranges!r}")
+        if self.ranges is not None:
+            if self.frame not in ("bins", "normalized"):
+                raise err("ranges", f"applies to the bins and normalized frames only (frame is {self.frame!r})")
+            pairs = self.ranges
+            ok = isinstance(pairs, (tuple, list)) and len(pairs) == dim and all(
+                isinstance(r, (tuple, list)) and len(r) == 2 and all(_is_real(v) for v in r) for r in pairs)
+            if not ok:
+                raise err("ranges", f"must hold {dim} (lo, hi) pairs of finite numbers, got {self.ranges!r}")
+            if not all(float(lo) < float(hi) for lo, hi in pairs):
+                raise err("ranges", f"needs lo < hi on every axis, got {self.ranges!r}")
+            object.__setattr__(self, "ranges", tuple((float(lo), float(hi)) for lo, hi in pairs))
+        for option in ("image_size", "resized_size"):
+            value = getattr(self, option)
+            if value is None:
+                continue
+            if self.frame != "pixels":
+                raise err(option, f"applies to the pixels frame only (frame is {self.frame!r})")
+            if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_real(v) and float(v) > 0 for v in value)):
+                raise err(option, f"must be (width, height), two finite numbers > 0, got {value!r}")
+            object.__setattr__(self, option, (float(value[0]), float(value[1])))
         if self.frame == "pixels":
             if dim != 2:
-                raise ValueError(f"Field {self.name!r}: the pixels frame is for 2D fields")
+                raise err("frame", "'pixels' is for 2D fields")
             if self.resized_size is not None and self.image_size is None:
-                raise ValueError(f"Field {self.name!r}: resized_size needs image_size")
+                raise err("resized_size", "needs image_size")
 
     @property
     def dim(self) -> int:
@@ -104,6 +144,15 @@ class Schema:
     fields: Tuple[Field, ...]
 
     def __post_init__(self) -> None:
+        fields = self.fields
+        if isinstance(fields, Field):
+            fields = (fields,)
+        if not isinstance(fields, (tuple, list)) or not fields:
+            raise TypeError(f"Schema: fields must be a non-empty tuple of Field, got {self.fields!r}")
+        for i, f in enumerate(fields):
+            if not isinstance(f, Field):
+                raise TypeError(f"Schema: fields[{i}] must be a Field, got {type(f).__name__}")
+        object.__setattr__(self, "fields", tuple(fields))
         keys: Dict[str, str] = {}
         for f in self.fields:
             for k in (f.name, *f.aliases):
@@ -168,10 +217,10 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         kind, dim = KINDS[f.kind]
         spec = _C.FieldSpec()
         spec.kind, spec.dim = kind, max(dim, 1)
-        spec.quantized, spec.bins = f.frame == "bins", f.bins
+        spec.quantized, spec.bins = f.frame == "bins", int(f.bins)
         spec.keys = [f.name, *f.aliases]
         if kind:
-            k = 2 if kind == 1 else f.max_points
+            k = 2 if kind == 1 else int(f.max_points)
             spec.max_values = k * dim
             offset, scale = f.affine()
             spec.offset, spec.scale = offset.tolist(), scale.tolist()

@@ -9,7 +9,8 @@
 // a flat list of numbers or a list of `dim`-tuples; box fields need exactly 2*dim numbers, point
 // fields a multiple of dim up to `max_values`. Numbers are JSON numbers (a leading '.' or '+' is
 // tolerated); a non-finite one (1e999) makes the field invalid, and for a quantized field so does a
-// non-integer or a value outside [0, bins]. Spans are the value text, brackets included, in
+// non-integer or a value outside [0, bins], and so does a value that is not finite once converted
+// into the ground truth's frame (1e308 times a range wider than 1). Spans are the value text, brackets included, in
 // Unicode code points (Python str indices); (0, 0) for an invalid field.
 #pragma once
 #include <cstdint>

@@ -290,6 +290,9 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
         ok = std::isfinite(v) &&
              (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
       }
+      // converted into the ground truth's frame, every value must still be finite (1e308 * a range)
+      for (int64_t k = 0; ok && k < count; ++k)
+        ok = std::isfinite(spec.offset[k % spec.dim] + spec.scale[k % spec.dim] * flat[k]);
       if (ok) {
         double* vals = ptr<double>(spec.values) + row * spec.max_values;
         for (int64_t k = 0; k < count; ++k) vals[k] = spec.offset[k % spec.dim] + spec.scale[k % spec.dim] * flat[k];

@@ -8,7 +8,8 @@
 // of their projections is the enclosing box of the projected visible solid (perspective maps the
 // convex visible part to a convex set whose extreme points are the projected vertices).
 // Invalid (valid = 0, box (0, 0, 0, 0)): nothing in front of the near plane, a non-finite input or
-// result, or with an image rectangle, a projection entirely outside it.
+// result (finite in the output dtype: a float32 output that would overflow is invalid), or with an
+// image rectangle, a projection entirely outside it. RPC works on the double projection.
 #pragma once
 #include <cstdint>
 #include "box_iou/box_iou.h"
@@ -109,8 +110,13 @@ template <class T> struct ProjectBox {
   uint8_t* valid;  // [n]
   VR_HD void operator()(int64_t i) const {
     double r[4];
-    const bool ok = cam.project(boxes + i * 6, i, r);
-    for (int k = 0; k < 4; ++k) out[i * 4 + k] = static_cast<T>(r[k]);
+    bool ok = cam.project(boxes + i * 6, i, r);
+    T stored[4];
+    for (int k = 0; k < 4; ++k) {  // valid means finite in the output dtype (float32 overflows first)
+      stored[k] = static_cast<T>(r[k]);
+      ok = ok && finite(static_cast<double>(stored[k]));
+    }
+    for (int k = 0; k < 4; ++k) out[i * 4 + k] = ok ? stored[k] : T(0);
     valid[i] = ok ? 1 : 0;
   }
 };

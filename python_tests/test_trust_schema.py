@@ -1,0 +1,67 @@
+"""Trust: a schema is validated where it is written (errors name the field and the option), a
+parsed value that is not finite in the ground truth's frame is invalid, and a projection that is
+not finite in the output dtype is invalid. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import verireward as vr
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"name": None, "kind": "box2d"}, "Field: name must be a non-empty str, got None"),
+    ({"name": "", "kind": "box2d"}, "Field: name must be a non-empty str"),
+    ({"name": "b", "kind": "box2d", "ranges": ((0, math.nan), (0, 1))}, r"Field 'b': ranges must hold 2 \(lo, hi\) pairs of finite numbers"),
+    ({"name": "b", "kind": "box2d", "ranges": ((0, 1), (2, 1))}, "Field 'b': ranges needs lo < hi on every axis"),
+    ({"name": "b", "kind": "box2d", "ranges": ((0, 1), (0, math.inf))}, "Field 'b': ranges must hold 2"),
+    ({"name": "b", "kind": "box2d", "frame": "pixels", "image_size": (640, 480), "resized_size": (0, 0)},
+     r"Field 'b': resized_size must be \(width, height\), two finite numbers > 0, got \(0, 0\)"),
+    ({"name": "b", "kind": "box2d", "frame": "pixels", "image_size": (640, math.nan)}, "Field 'b': image_size must be"),
+    ({"name": "b", "kind": "box2d", "frame": "bins", "image_size": (640, 480)}, "Field 'b': image_size applies to the pixels frame only"),
+    ({"name": "b", "kind": "box2d", "frame": "raw", "ranges": ((0, 1), (0, 1))}, "Field 'b': ranges applies to the bins and normalized"),
+    ({"name": "p", "kind": "points2d", "max_points": 2.5}, r"Field 'p': max_points must be an int in \[1, 65536\], got 2.5"),
+    ({"name": "p", "kind": "points2d", "max_points": 10**9}, "Field 'p': max_points must be an int"),
+    ({"name": "b", "kind": "box2d", "bins": 10**30}, r"Field 'b': bins must be an int in \[1, 9007199254740992\]"),
+    ({"name": "b", "kind": "box2d", "bins": True}, "Field 'b': bins must be an int"),
+    ({"name": "b", "kind": "box2d", "aliases": (None,)}, "Field 'b': aliases must be a tuple of non-empty str"),
+    ({"name": "b", "kind": "box4d"}, "Field 'b': kind must be one of"),
+    ({"name": "b", "kind": "box2d", "frame": "metres"}, "Field 'b': frame must be one of"),
+])
+def test_field_options_are_validated_at_construction(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        vr.Field(**kwargs)
+
+
+def test_schema_validates_its_fields():
+    with pytest.raises(TypeError, match="Schema: fields must be a non-empty tuple of Field"):
+        vr.Schema(())
+    with pytest.raises(TypeError, match=r"Schema: fields\[1\] must be a Field, got dict"):
+        vr.Schema((vr.Field("a", "box2d"), {"name": "b"}))
+    s = vr.Schema([vr.Field("a", "box2d", aliases=["aa"])])  # lists are normalized to tuples (hashable, frozen)
+    assert s.fields[0].aliases == ("aa",) and isinstance(s.fields, tuple)
+    hash(s)
+
+
+def test_a_value_not_finite_in_the_ground_truth_frame_is_invalid():
+    schema = vr.Schema((vr.Field("b", "box2d", frame="normalized", ranges=((0, 1e10), (0, 1))),))
+    out = vr.parse(['{"b": [0, 0, 1e308, 1]}', '{"b": [0, 0, 0.5, 1]}'], schema)
+    assert out.valid.tolist() == [[False], [True]]
+    assert torch.isnan(out.values["b"][0]).all() and out.char_spans[0].tolist() == [[0, 0]]
+    assert out.values["b"][1].tolist() == [0.0, 0.0, 5e9, 1.0]
+    pts = vr.Schema((vr.Field("p", "points2d", frame="normalized", ranges=((0, 1e300), (0, 1))),))
+    out = vr.parse(['{"p": [[1e10, 0], [1, 1]]}'], pts)
+    assert out.valid.tolist() == [[False]] and out.counts["p"].tolist() == [0]
+
+
+@pytest.mark.parametrize("box", [[0, 0, -1, 1e35, 1, 1], [-1e37, -1e37, 0.01, 1e37, 1e37, 2]])
+def test_a_projection_that_overflows_float32_is_invalid(box):
+    K, R, t = torch.eye(3), torch.eye(3), torch.zeros(3)
+    out, valid = vr.project_box_3d(torch.tensor([box]), K, R, t)
+    assert valid.tolist() == [False] and out.tolist() == [[0.0, 0.0, 0.0, 0.0]]
+    out64, valid64 = vr.project_box_3d(torch.tensor([box], dtype=torch.float64), K.double(), R.double(), t.double())
+    assert valid64.tolist() == [True] and torch.isfinite(out64).all()
