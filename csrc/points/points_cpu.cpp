@@ -92,11 +92,13 @@ struct CloudGrid {
   std::vector<int64_t> index;  // point indices in cell order (increasing within a cell)
   std::vector<double> sx, sy, sz;
 
-  int64_t cell_of(double v, int a) const {
+  int64_t cell_of(double v, int a) const {  // never casts a NaN: !(c > 0) covers it
     const double c = (v - lo[a]) * inv;
-    return c <= 0.0 ? 0 : c >= static_cast<double>(n[a] - 1) ? n[a] - 1 : static_cast<int64_t>(c);
+    return !(c > 0.0) ? 0 : c >= static_cast<double>(n[a] - 1) ? n[a] - 1 : static_cast<int64_t>(c);
   }
-  void build(const double* x, const double* y, const double* z, int64_t P, int64_t K) {
+  // False when no grid is well conditioned for this cloud (a bounding box so small or so large
+  // that a cell size or its inverse is not a normal double): the caller then uses the brute force.
+  bool build(const double* x, const double* y, const double* z, int64_t P, int64_t K) {
     const double* c[3] = {x, y, z};
     double hi[3], scale = 0.0;
     for (int a = 0; a < 3; ++a) {
@@ -104,25 +106,30 @@ struct CloudGrid {
       for (int64_t p = 1; p < P; ++p) lo[a] = vmin(lo[a], c[a][p]), hi[a] = vmax(hi[a], c[a][p]);
       scale = vmax(scale, vmax(std::fabs(lo[a]), std::fabs(hi[a])));
     }
-    // cells of about K/2 points for the cloud's bounding box, at most 2P cells in all
-    double ext[3], vol = 1.0;
+    // cells of about K/2 points for the cloud's bounding box, at most 2P cells in all; the cell
+    // size comes from the log of the volume, which neither underflows (1e-110 coordinates) nor
+    // overflows (1e200), and the axes of zero extent (flat and collinear clouds) are left out
+    double ext[3], log_vol = 0.0;
     int dims = 0;
     for (int a = 0; a < 3; ++a) {
       ext[a] = hi[a] - lo[a];
-      if (ext[a] > 0.0) vol *= ext[a], ++dims;
+      if (!std::isfinite(ext[a])) return false;  // the extent itself overflows
+      if (ext[a] > 0.0) log_vol += std::log(ext[a]), ++dims;
     }
     const double per_cell = vmax(static_cast<double>(K) / 2.0, 4.0);
-    size = dims == 0 ? 1.0 : std::pow(vol * per_cell / static_cast<double>(P), 1.0 / dims);
+    size = dims == 0 ? 1.0 : std::exp((log_vol + std::log(per_cell / static_cast<double>(P))) / dims);
+    if (!(std::isnormal(size) && std::isnormal(1.0 / size))) return false;
     int64_t cells = 1;
     for (int a = 0; a < 3; ++a) {
-      n[a] = ext[a] > 0.0 && size > 0.0 ? static_cast<int64_t>(vmin(ext[a] / size, 2.0 * static_cast<double>(P))) + 1 : 1;
+      n[a] = ext[a] > 0.0 ? static_cast<int64_t>(vmin(ext[a] / size, 2.0 * static_cast<double>(P))) + 1 : 1;
       cells *= n[a];
     }
     while (cells > 2 * P + 8) {  // extreme aspect ratios: coarsen
       size *= 2.0;
+      if (!std::isnormal(size)) return false;
       cells = 1;
       for (int a = 0; a < 3; ++a) {
-        n[a] = ext[a] > 0.0 ? static_cast<int64_t>(ext[a] / size) + 1 : 1;
+        n[a] = ext[a] > 0.0 ? static_cast<int64_t>(vmin(ext[a] / size, 2.0 * static_cast<double>(P))) + 1 : 1;
         cells *= n[a];
       }
     }
@@ -142,6 +149,7 @@ struct CloudGrid {
       const int64_t at = fill[cell[p]]++;
       index[at] = p, sx[at] = x[p], sy[at] = y[p], sz[at] = z[p];
     }
+    return true;
   }
 };
 
@@ -208,14 +216,20 @@ void knn_cpu(const PointArgs& p) {
 #ifdef VR_HAVE_D4
   if (cpu_path() != CpuPath::Scalar && p.P >= kGridMinPoints && p.G * p.K * 4 >= p.P) {
     std::vector<CloudGrid> grids(static_cast<size_t>(p.B));
+    std::vector<uint8_t> gridded(static_cast<size_t>(p.B), 0);
     parallel_ranges(p.B, 1, [&](int64_t b, int64_t e) {
       for (; b < e; ++b) {
         const double* x = f.xyz + b * 3 * p.P;
-        grids[b].build(x, x + p.P, x + 2 * p.P, p.P, p.K);
+        gridded[b] = grids[b].build(x, x + p.P, x + 2 * p.P, p.P, p.K) ? 1 : 0;
       }
     });
+    const bool avx2 = cpu_path() == CpuPath::Avx2;
     return parallel_ranges(p.B * p.G, 8, [&](int64_t b, int64_t e) {
-      for (; b < e; ++b) knn_grid_query(f, grids[b / p.G], b);
+      for (; b < e; ++b) {
+        if (gridded[b / p.G]) knn_grid_query(f, grids[b / p.G], b);
+        else if (avx2) knn_avx2(f, b, b + 1);
+        else knn_default(f, b, b + 1);
+      }
     });
   }
   if (cpu_path() != CpuPath::Scalar) {
