@@ -17,6 +17,7 @@ This works for every tokenizer family because it measures exactly the text the p
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -46,6 +47,20 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
+def _defer_replacement_chars(ends: List[int], changed: List[bool], full: str) -> List[int]:
+    """A decode cannot tell a literal U+FFFD from the U+FFFD that stands for an incomplete
+    multi-byte character: b"\\xef", b"\\xef\\xbf" and b"\\xef\\xbf\\xbd" all decode to "\\ufffd". So a
+    token whose characters end in U+FFFD, followed by tokens that change nothing in the decoded
+    text, hands that U+FFFD on to the last of them: the token that completes the character, as the
+    byte-exact native method says."""
+    prev = 0
+    for t in range(len(ends) - 1):
+        if ends[t] > prev and full[ends[t] - 1] == "\ufffd" and not changed[t + 1]:
+            ends[t] -= 1
+        prev = ends[t]
+    return ends
+
+
 def _ends_exact(tokenizer: Any, row: List[int], full: str, skip: bool) -> List[int]:
     """End of each token: the longest common prefix of decode(row[:t+1]) with the full text."""
     decoded = _decode_many(tokenizer, [row[: k + 1] for k in range(len(row))], skip)
@@ -53,7 +68,8 @@ def _ends_exact(tokenizer: Any, row: List[int], full: str, skip: bool) -> List[i
     for text in decoded:
         end = max(end, _common_prefix(text, full))
         ends.append(end)
-    return ends
+    changed = [True] + [decoded[t] != decoded[t - 1] for t in range(1, len(decoded))]
+    return _defer_replacement_chars(ends, changed, full)
 
 
 def _ends_windowed(tokenizer: Any, row: List[int], full: str, skip: bool, window: int) -> Optional[List[int]]:
@@ -69,12 +85,14 @@ def _ends_windowed(tokenizer: Any, row: List[int], full: str, skip: bool, window
     decoded = _decode_many(tokenizer, seqs, skip)
     text: List[str] = []  # the decode of row[:t+1], rebuilt token by token
     ends: List[int] = []
+    changed: List[bool] = []
     agree = 0  # len of the common prefix of `text` and `full`
     end = 0
     for t in range(len(row)):
         before, after = decoded[2 * t], decoded[2 * t + 1]
         k = _common_prefix(before, after)
         drop = len(before) - k  # characters this token changed (a completed U+FFFD, a cleanup)
+        changed.append(before != after)
         if drop > len(text):
             return None
         if drop:
@@ -85,7 +103,7 @@ def _ends_windowed(tokenizer: Any, row: List[int], full: str, skip: bool, window
             agree += 1
         end = max(end, agree)
         ends.append(end)
-    return ends if "".join(text) == full else None
+    return _defer_replacement_chars(ends, changed, full) if "".join(text) == full else None
 
 
 def _gpt2_byte_decoder() -> Dict[str, int]:
@@ -167,20 +185,25 @@ def _build_piece_table(backend: Any, skip: bool) -> Optional[Tuple[np.ndarray, n
 
 
 _TABLES: Dict[Tuple[int, bool], Tuple[Any, Any]] = {}  # (id(tokenizer), skip) -> (tokenizer, table or None)
+_TABLES_LOCK = threading.Lock()
 
 
 def _piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.ndarray, bool]]:
     """The piece table of `tokenizer`, built once (a vocabulary-sized loop) and cached while the
-    tokenizer object lives in the cache (the 8 most recent tokenizers)."""
+    tokenizer object lives in the cache (the 8 most recent tokenizers). Safe from many threads:
+    the cache is read and written under a lock (a table is built outside it; two threads may both
+    build one, and the second simply replaces the first)."""
     key = (id(tokenizer), skip)
-    hit = _TABLES.get(key)
-    if hit is not None and hit[0] is tokenizer:
-        return hit[1]
+    with _TABLES_LOCK:
+        hit = _TABLES.get(key)
+        if hit is not None and hit[0] is tokenizer:
+            return hit[1]
     backend = _backend(tokenizer)
     table = _build_piece_table(backend, skip) if backend is not None else None
-    if len(_TABLES) >= 8:
-        _TABLES.pop(next(iter(_TABLES)))
-    _TABLES[key] = (tokenizer, table)
+    with _TABLES_LOCK:
+        while len(_TABLES) >= 8:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = (tokenizer, table)
     return table
 
 
@@ -203,6 +226,28 @@ def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: 
     return out, done, exact
 
 
+def _int_matrix(op: str, x: Any, name: str, allow_bool: bool = False) -> np.ndarray:
+    """x (torch, numpy or nested lists) as an [N, L] integer numpy array (a mask: also bool or
+    float, nonzero = kept), else an error naming the argument."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    elif not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except ValueError:  # ragged nested lists
+            raise ValueError(f"{op}: argument '{name}' must be an [N, L] array; got rows of different lengths "
+                             "(pad them and pass a mask)") from None
+        if x.dtype == object:
+            raise ValueError(f"{op}: argument '{name}' must be an [N, L] array; got rows of different lengths "
+                             "(pad them and pass a mask)")
+        if x.size == 0 and x.ndim == 1:
+            x = x.reshape(0, 0).astype(np.int64)
+    ok = np.issubdtype(x.dtype, np.integer) or (allow_bool and (x.dtype == np.bool_ or np.issubdtype(x.dtype, np.floating)))
+    if x.ndim != 2 or not ok:
+        raise ValueError(f"{op}: argument '{name}' must be an [N, L] integer array, got {x.dtype} {list(x.shape)}")
+    return x
+
+
 def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Optional[Sequence[str]] = None,
                        skip_special_tokens: bool = True, method: str = "auto", window: int = 8) -> Any:
     """``[N, L+1]`` character offsets: generated token t of row i covers
@@ -212,7 +257,11 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
     Args:
         tokenizer: a ``tokenizers.Tokenizer`` or a ``transformers`` tokenizer (anything with
             ``decode(ids, skip_special_tokens=...)``; ``decode_batch``/``batch_decode`` are used when present).
-        token_ids: ``[N, L]`` integers (torch or numpy).
+        token_ids: ``[N, L]`` integers (torch, numpy or equal-length lists). Inside the mask each
+            must lie in ``[0, 2**32)`` (else ``ValueError``); outside it any value is ignored
+            (``-100``, a pad id). An id the tokenizer does not know (a model whose embedding is
+            padded past the vocabulary, as Qwen's is, can sample one) decodes to nothing, so it
+            gets zero width.
         mask: ``[N, L]`` generated-token mask; tokens outside it get zero width.
         texts: the decoded completions the rewards were computed on. When given, each must be the
             text of its ids, else ``ValueError`` naming the row (offsets into another text would
@@ -239,18 +288,29 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
         ``[N, L+1]`` int64, non-decreasing per row, ending at ``len(decoded[i])``; the kind of
         ``token_ids`` (CPU).
     """
-    ids = token_ids.detach().cpu().numpy() if hasattr(token_ids, "detach") else np.asarray(token_ids)
-    m = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
-    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"token_char_offsets: argument 'token_ids' must be an [N, L] integer array, got {ids.dtype} {list(ids.shape)}")
+    op = "token_char_offsets"
+    if tokenizer is None or not callable(getattr(tokenizer, "decode", None)):
+        raise TypeError(f"{op}: argument 'tokenizer' must have a decode(ids, skip_special_tokens=...) method, "
+                        f"got {type(tokenizer).__name__}")
+    ids = _int_matrix(op, token_ids, "token_ids")
+    m = _int_matrix(op, mask, "mask", allow_bool=True)
     if m.shape != ids.shape:
-        raise ValueError(f"token_char_offsets: argument 'mask' must have shape {list(ids.shape)}, got {list(m.shape)}")
-    if texts is not None and len(texts) != ids.shape[0]:
-        raise ValueError(f"token_char_offsets: argument 'texts' has {len(texts)} entries for {ids.shape[0]} rows")
+        raise ValueError(f"{op}: argument 'mask' must have shape {list(ids.shape)}, got {list(m.shape)}")
+    if texts is not None:
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise TypeError(f"{op}: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
+        if len(texts) != ids.shape[0]:
+            raise ValueError(f"{op}: argument 'texts' has {len(texts)} entries for {ids.shape[0]} rows")
     if method not in ("auto", "windowed", "prefix"):
-        raise ValueError(f"token_char_offsets: argument 'method' must be 'auto', 'windowed' or 'prefix', got {method!r}")
+        raise ValueError(f"{op}: argument 'method' must be 'auto', 'windowed' or 'prefix', got {method!r}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"token_char_offsets: argument 'window' must be an int >= 1, got {window!r}")
+        raise ValueError(f"{op}: argument 'window' must be an int >= 1, got {window!r}")
+    inside = ids[m != 0]
+    if inside.size:  # ids outside the mask (padding: -100, a pad id) are never read
+        lo, hi = int(inside.min()), int(inside.max())
+        if lo < 0 or hi >= 2**32:
+            raise ValueError(f"{op}: argument 'token_ids' holds {lo if lo < 0 else hi} inside the mask; "
+                             "token ids must lie in [0, 2**32)")
     n, L = ids.shape
     keep = m != 0
     ids64 = np.ascontiguousarray(ids, dtype=np.int64)
