@@ -83,9 +83,9 @@ def test_pipeline_from_texts_to_routed_advantages():
 
 def test_verifier_errors():
     v = vr.GroundingVerifier()
-    with pytest.raises(TypeError, match="argument 'gt' must be a dict of tensors, got list"):
+    with pytest.raises(TypeError, match=r"argument 'gt' must be a dict of arrays \(torch, numpy or lists\), got list"):
         v(["{}"], [1])
-    with pytest.raises(ValueError, match=r"field 'bbox3d' needs gt\['bbox3d'\]"):
+    with pytest.raises(ValueError, match=r"argument 'gt' needs the key 'bbox3d' \(for the schema's field\(s\) bbox3d, kpts3d\)"):
         v(["{}"], {"bbox2d": torch.zeros(1, 4)})
     with pytest.raises(ValueError, match="the schema has no geometric field to reward"):
         vr.GroundingVerifier(vr.Schema((vr.Field("answer", "text"),)))

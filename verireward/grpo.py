@@ -289,4 +289,4 @@ def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array)
     return out
 
 
-__all__ = ["SCALES", "group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans"]
+__all__ = ["group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans"]

@@ -229,4 +229,4 @@ def convergence_step(accuracy: Sequence[float], frac: float = 0.95, steps: Optio
 
 
 __all__ = ["snra", "sharpness", "SharpnessSchedule", "squared_error", "discrete_error", "composite_reward",
-           "advantage_variance", "convergence_step", "SCHEDULES"]
+           "advantage_variance", "convergence_step"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from verireward import geometry
+from verireward._backend import check_number
 from verireward.parse import KINDS, ParsedBatch, Schema, parse
 
 
@@ -46,8 +47,10 @@ class GroundingVerifier:
         near: near-plane depth for RPC's projection.
 
     Call with ``texts`` (N str), ``gt`` (a dict with ``"bbox2d" [N|1, 4]`` and/or ``"bbox3d" [N|1, 6]``
-    torch tensors in the ground truth's frame: every geometric field needs the box of its dimension)
-    and, for RPC, ``camera=(K, R, t)`` as in :func:`verireward.rpc`. RPC works in pixels: pass
+    in the ground truth's frame, as torch tensors, numpy arrays or lists: every geometric field
+    needs the box of its dimension; float32/float64 are kept, other real dtypes become float64)
+    and, for RPC, ``camera=(K, R, t)`` as in :func:`verireward.rpc` (each ``[N|1, ...]`` or shared).
+    The outputs are torch tensors on the ground truth's device, in its dtype. RPC works in pixels: pass
     ``image_size`` (``(W, H)`` or ``[N|1, 2]``) when the 2D ground truth is normalized to [0, 1] (the
     default schema's frame), so the 2D box is scaled to pixels first; leave it None when the 2D frame
     is pixels already.
@@ -59,8 +62,10 @@ class GroundingVerifier:
     """
 
     def __init__(self, schema: Optional[Schema] = None, near: float = 1e-4):
+        if schema is not None and not isinstance(schema, Schema):
+            raise TypeError(f"GroundingVerifier: argument 'schema' must be a verireward.Schema, got {type(schema).__name__}")
         self.schema = schema or Schema.default()
-        self.near = near
+        self.near = check_number("GroundingVerifier", near, "near", lambda v: 0.0 < v < float("inf"), "a finite number > 0")
         self.geometric = [f for f in self.schema.fields if f.kind != "text"]
         if not self.geometric:
             raise ValueError("GroundingVerifier: the schema has no geometric field to reward")
@@ -69,43 +74,96 @@ class GroundingVerifier:
                  image_size: Any = None) -> VerifierOutput:
         import torch
 
+        op = "GroundingVerifier"
         parsed = parse(texts, self.schema)
+        n = len(texts)
         if not isinstance(gt, dict):
-            raise TypeError(f"GroundingVerifier: argument 'gt' must be a dict of tensors, got {type(gt).__name__}")
-        ref = next((v for v in gt.values() if isinstance(v, torch.Tensor)), None)
-        if ref is None:
-            raise ValueError("GroundingVerifier: argument 'gt' needs 'bbox2d' and/or 'bbox3d' torch tensors")
-        dev, dt = ref.device, ref.dtype if ref.dtype.is_floating_point else torch.float32
+            raise TypeError(f"{op}: argument 'gt' must be a dict of arrays (torch, numpy or lists), got {type(gt).__name__}")
+        needed = sorted({"bbox2d" if KINDS[f.kind][1] == 2 else "bbox3d" for f in self.geometric})
+        boxes: Dict[str, Any] = {}
+        for key in needed:
+            if key not in gt:
+                users = [f.name for f in self.geometric if ("bbox2d" if KINDS[f.kind][1] == 2 else "bbox3d") == key]
+                raise ValueError(f"{op}: argument 'gt' needs the key {key!r} (for the schema's field(s) {', '.join(users)})")
+            width = 4 if key == "bbox2d" else 6
+            boxes[key] = _gt_array(op, f"gt[{key!r}]", gt[key], n, (width,))
+        dev = next(iter(boxes.values())).device
+        for key, v in boxes.items():
+            if v.device != dev:
+                raise ValueError(f"{op}: gt[{key!r}] is on {v.device} but gt[{needed[0]!r}] is on {dev}")
+        dt = boxes[needed[0]].dtype
         columns: List[Any] = []
         for f in self.geometric:
             dim = KINDS[f.kind][1]
-            key = "bbox2d" if dim == 2 else "bbox3d"
-            if key not in gt:
-                raise ValueError(f"GroundingVerifier: field {f.name!r} needs gt[{key!r}]")
-            box = gt[key]
+            box = boxes["bbox2d" if dim == 2 else "bbox3d"]
             pred = parsed.values[f.name].to(device=dev, dtype=box.dtype)
             if f.kind.startswith("box"):
                 columns.append(geometry.iou_2d(pred, box) if dim == 2 else geometry.iou_3d(pred, box))
             else:
                 counts = parsed.counts[f.name].to(dev)
                 columns.append(geometry.keypoint_containment(pred, counts, box))  # box [N|1, 2D] broadcasts
-        rewards = torch.stack([c.to(dt) for c in columns], 1)
+        rewards = torch.stack([c.to(dt) for c in columns], 1) if n else torch.zeros((0, len(columns)), dtype=dt, device=dev)
         rpc = None
         if camera is not None:
             b2 = next((f for f in self.geometric if f.kind == "box2d"), None)
             b3 = next((f for f in self.geometric if f.kind == "box3d"), None)
             if b2 is None or b3 is None:
-                raise ValueError("GroundingVerifier: RPC needs a box2d and a box3d field in the schema")
-            K, R, t = camera
-            boxes2d = parsed.values[b2.name].to(device=dev, dtype=K.dtype)
+                raise ValueError(f"{op}: argument 'camera' needs a box2d and a box3d field in the schema (RPC)")
+            if not isinstance(camera, (tuple, list)) or len(camera) != 3:
+                raise TypeError(f"{op}: argument 'camera' must be a tuple (K, R, t), got {type(camera).__name__}"
+                                + (f" of length {len(camera)}" if isinstance(camera, (tuple, list)) else ""))
+            K = _gt_array(op, "camera[0] (K)", camera[0], n, (3, 3), device=dev, dtype=dt, shared_ok=True)
+            R = _gt_array(op, "camera[1] (R)", camera[1], n, (3, 3), device=dev, dtype=dt, shared_ok=True)
+            t = _gt_array(op, "camera[2] (t)", camera[2], n, (3,), device=dev, dtype=dt, shared_ok=True)
+            boxes2d = parsed.values[b2.name].to(device=dev, dtype=dt)
             if image_size is not None:
-                wh = (torch.as_tensor(image_size, dtype=K.dtype, device=dev)).reshape(-1, 2)
+                wh = _gt_array(op, "image_size", image_size, n, (2,), device=dev, dtype=dt, shared_ok=True).reshape(-1, 2)
+                if not bool(((wh > 0) & torch.isfinite(wh)).all()):
+                    raise ValueError(f"{op}: argument 'image_size' must hold finite (width, height) > 0")
                 boxes2d = boxes2d * torch.cat([wh, wh], 1)
-            boxes3d = parsed.values[b3.name].to(device=dev, dtype=K.dtype)
+            boxes3d = parsed.values[b3.name].to(device=dev, dtype=dt)
             rpc = geometry.rpc(boxes2d, boxes3d, K, R, t, near=self.near).to(dt)
         return VerifierOutput(tuple(f.name for f in self.geometric), tuple(f.kind for f in self.geometric), rewards,
                               rpc, parsed.fields,
                               parsed.valid.to(dev), parsed.char_spans.to(dev), parsed)
+
+
+def _gt_array(op: str, name: str, x: Any, n: int, tail: Tuple[int, ...], *, device: Any = None, dtype: Any = None,
+              shared_ok: bool = False) -> Any:
+    """A ground-truth or camera array (torch, numpy or nested lists) as a float torch tensor of
+    shape [n|1, *tail] (or, with shared_ok, [*tail]), else an error naming the public argument.
+    float32/float64 are kept; any other real dtype (ints, float16) becomes float64."""
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        if x.is_sparse or getattr(x, "is_nested", False) or x.layout != torch.strided:
+            raise TypeError(f"{op}: {name} must be a dense tensor, got layout {x.layout}")
+        t = x.detach()
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError:
+            raise ValueError(f"{op}: {name} must be an array of shape [{n}|1, {', '.join(map(str, tail))}]; "
+                             "got ragged rows") from None
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) \
+                or np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{op}: {name} must hold real numbers, got {type(x).__name__} of {arr.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.dtype.is_complex:
+        raise TypeError(f"{op}: {name} must hold real numbers, got {t.dtype}")
+    if dtype is not None:
+        t = t.to(dtype)
+    elif t.dtype not in (torch.float32, torch.float64):
+        t = t.to(torch.float64)
+    if device is not None:
+        t = t.to(device)
+    shape = tuple(t.shape)
+    ok = (len(shape) == len(tail) + 1 and shape[1:] == tail and shape[0] in (1, n)) or (shared_ok and shape == tail)
+    if not ok:
+        expected = f"[{n}|1, {', '.join(map(str, tail))}]" + (f" or [{', '.join(map(str, tail))}]" if shared_ok else "")
+        raise ValueError(f"{op}: {name} must have shape {expected} for {n} completions, got [{', '.join(map(str, shape))}]")
+    return t
 
 
 __all__ = ["GroundingVerifier", "VerifierOutput"]
