@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "box_iou/box_iou.h"
@@ -35,6 +36,22 @@ void require_ptrs(const char* op, int64_t n, std::initializer_list<std::uintptr_
   require(n >= 0, op, "negative size");
   if (n == 0) return;
   for (auto p : ptrs) require(p != 0, op, "null data pointer");
+}
+// The number of elements of an array with these dimensions: each must be >= 0 and the product
+// must not pass 2^62 (so that no index expression in a kernel, n * stride + k, overflows int64).
+int64_t elements(const char* op, std::initializer_list<int64_t> dims) {
+  constexpr int64_t kMax = int64_t{1} << 62;
+  int64_t total = 1;
+  for (int64_t d : dims) require(d >= 0, op, "negative size");
+  for (int64_t d : dims) {
+    if (d == 0) return 0;
+    require(total <= kMax / d, op, "sizes whose product overflows 64-bit indexing");
+    total *= d;
+  }
+  return total;
+}
+void require_stride(const char* op, int64_t stride, int64_t row, const char* what) {
+  require(stride == 0 || stride == row, op, what);
 }
 
 // Views of a list of bytes objects (kept alive by the caller, who holds the GIL while collecting).
@@ -234,8 +251,11 @@ PYBIND11_MODULE(_C, m) {
     for (const auto& f : fields) {
       require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), "parse_texts", "bad field kind or dim");
       if (f.kind == 0) continue;
-      require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim, "parse_texts",
-              "max_values does not fit the field's kind");
+      require(f.dim >= 1 && f.dim <= 3, "parse_texts", "dim must be 1, 2 or 3");
+      require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim &&
+              f.max_values <= (int64_t{1} << 24), "parse_texts", "max_values does not fit the field's kind");
+      require(f.bins >= 1, "parse_texts", "bins must be >= 1");
+      elements("parse_texts", {static_cast<int64_t>(views.size()), f.max_values});
       require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, "parse_texts",
               "scale and offset need one entry per axis");
       require(!rows || (f.values != 0 && (f.kind != 2 || f.counts != 0)), "parse_texts", "null data pointer");
@@ -249,7 +269,10 @@ PYBIND11_MODULE(_C, m) {
   m.def("token_offsets_from_pieces", [](std::uintptr_t blob, std::uintptr_t offsets, int64_t vocab,
                                         std::uintptr_t ids, std::uintptr_t mask, int64_t n, int64_t L,
                                         const py::list& full, std::uintptr_t out, std::uintptr_t ok) {
-    require(vocab >= 0 && n >= 0 && L >= 0, "token_offsets_from_pieces", "negative size");
+    require(vocab >= 0, "token_offsets_from_pieces", "negative size");
+    elements("token_offsets_from_pieces", {n, L + 1});
+    require(L >= 0, "token_offsets_from_pieces", "negative size");
+    elements("token_offsets_from_pieces", {2 * vocab + 1});
     require(static_cast<int64_t>(full.size()) == n, "token_offsets_from_pieces", "full must hold one text per row");
     require(blob != 0 && offsets != 0 && (n == 0 || (out != 0 && ok != 0)) && (n * L == 0 || (ids != 0 && mask != 0)),
             "token_offsets_from_pieces", "null data pointer");
@@ -262,64 +285,96 @@ PYBIND11_MODULE(_C, m) {
 
   const auto nogil = py::call_guard<py::gil_scoped_release>();
   m.def("iou_elementwise", [](const IouArgs& p) {
-    require_ptrs("iou_elementwise", p.n, {p.a, p.b, p.out});
+    require(p.dim == 2 || p.dim == 3, "iou_elementwise", "dim must be 2 or 3");
+    require_stride("iou_elementwise", p.a_stride, 2 * p.dim, "a_stride must be 0 or 2 * dim");
+    require_stride("iou_elementwise", p.b_stride, 2 * p.dim, "b_stride must be 0 or 2 * dim");
+    require_ptrs("iou_elementwise", elements("iou_elementwise", {p.n, 2 * p.dim}), {p.a, p.b, p.out});
     VR_DEVICE_DISPATCH(p.device, iou_elementwise, p);
   }, nogil);
   m.def("iou_elementwise_backward", [](const IouArgs& p) {
-    require_ptrs("iou_elementwise_backward", p.n, {p.a, p.b, p.grad_out, p.grad_a, p.grad_b});
+    require(p.dim == 2 || p.dim == 3, "iou_elementwise_backward", "dim must be 2 or 3");
+    require_stride("iou_elementwise_backward", p.a_stride, 2 * p.dim, "a_stride must be 0 or 2 * dim");
+    require_stride("iou_elementwise_backward", p.b_stride, 2 * p.dim, "b_stride must be 0 or 2 * dim");
+    require_ptrs("iou_elementwise_backward", elements("iou_elementwise_backward", {p.n, 2 * p.dim}),
+                 {p.a, p.b, p.grad_out, p.grad_a, p.grad_b});
     VR_DEVICE_DISPATCH(p.device, iou_elementwise_backward, p);
   }, nogil);
   m.def("iou_pairwise", [](const IouArgs& p) {
-    require(p.m >= 0, "iou_pairwise", "negative size");
-    require_ptrs("iou_pairwise", p.n * p.m, {p.a, p.b, p.out});
+    require(p.dim == 2 || p.dim == 3, "iou_pairwise", "dim must be 2 or 3");
+    elements("iou_pairwise", {p.n, 2 * p.dim});
+    elements("iou_pairwise", {p.m, 2 * p.dim});
+    require_ptrs("iou_pairwise", elements("iou_pairwise", {p.n, p.m}), {p.a, p.b, p.out});
     VR_DEVICE_DISPATCH(p.device, iou_pairwise, p);
   }, nogil);
-  m.def("project_box", [](const ProjectArgs& p) {
+  const auto camera_checks = [](const char* op, const ProjectArgs& p) {
+    elements(op, {p.n, 9});
+    require_stride(op, p.K_stride, 9, "K_stride must be 0 or 9");
+    require_stride(op, p.R_stride, 9, "R_stride must be 0 or 9");
+    require_stride(op, p.t_stride, 3, "t_stride must be 0 or 3");
+    require_stride(op, p.img_stride, 2, "img_stride must be 0 or 2");
+    require(p.near > 0.0 && std::isfinite(p.near), op, "near must be finite and > 0");
+  };
+  m.def("project_box", [camera_checks](const ProjectArgs& p) {
+    camera_checks("project_box", p);
     require_ptrs("project_box", p.n, {p.boxes3d, p.K, p.R, p.t, p.out, p.valid});
-    require(p.near > 0.0, "project_box", "near must be > 0");
     VR_DEVICE_DISPATCH(p.device, project_box, p);
   }, nogil);
-  m.def("rpc", [](const ProjectArgs& p) {
+  m.def("rpc", [camera_checks](const ProjectArgs& p) {
+    camera_checks("rpc", p);
+    require_stride("rpc", p.boxes2d_stride, 4, "boxes2d_stride must be 0 or 4");
     require_ptrs("rpc", p.n, {p.boxes2d, p.boxes3d, p.K, p.R, p.t, p.out});
-    require(p.near > 0.0, "rpc", "near must be > 0");
     VR_DEVICE_DISPATCH(p.device, rpc, p);
   }, nogil);
   m.def("group_standardize", [](const GroupArgs& p) {
-    require(p.F >= 0 && p.num_groups >= 0, "group_standardize", "negative size");
-    require_ptrs("group_standardize", p.n * p.F, {p.rewards, p.group_ptr, p.out});
+    const int64_t total = elements("group_standardize", {p.n, p.F});
+    elements("group_standardize", {p.num_groups + 1, p.F});
+    require(total == 0 || p.num_groups >= 1, "group_standardize", "no group");
+    require_ptrs("group_standardize", total, {p.rewards, p.group_ptr, p.out});
     require(p.st.scale >= kScaleGroup && p.st.scale <= kScaleNone, "group_standardize", "unknown scale");
-    require(p.st.scale != kScaleBatch || p.n * p.F == 0 || p.batch_stats != 0, "group_standardize",
+    require(p.st.scale != kScaleBatch || total == 0 || p.batch_stats != 0, "group_standardize",
             "the batch scale needs batch_stats");
     VR_DEVICE_DISPATCH(p.device, group_standardize, p);
   }, nogil);
   m.def("routed_advantages", [](const RouteArgs& p) {
-    require(p.F >= 1 && p.L >= 0, "routed_advantages", "needs F >= 1 and L >= 0");
-    require(p.n * p.L == 0 || p.num_groups >= 1, "routed_advantages", "no group");
-    require_ptrs("routed_advantages", p.n * p.L, {p.rewards, p.spans, p.mask, p.group_ptr, p.out});
+    require(p.F >= 1, "routed_advantages", "needs F >= 1");
+    const int64_t tokens = elements("routed_advantages", {p.n, p.L});
+    elements("routed_advantages", {p.n, p.F, 2});
+    elements("routed_advantages", {p.num_groups + 1});
+    require(tokens == 0 || p.num_groups >= 1, "routed_advantages", "no group");
+    require(p.st.scale == kScaleGroup || p.st.scale == kScaleNone || p.st.given, "routed_advantages",
+            "scale must be group or none (the batch scale routes given advantages)");
+    require_ptrs("routed_advantages", tokens, {p.rewards, p.spans, p.mask, p.group_ptr, p.out});
     VR_DEVICE_DISPATCH(p.device, routed_advantages, p);
   }, nogil);
   m.def("char_to_token_spans", [](const SpanArgs& p) {
-    require(p.F >= 0 && p.L >= 0, "char_to_token_spans", "negative size");
-    require_ptrs("char_to_token_spans", p.n, {p.offsets, p.lengths});
-    require(p.n * p.F == 0 || (p.char_spans != 0 && p.out != 0), "char_to_token_spans", "null data pointer");
+    const int64_t rows = elements("char_to_token_spans", {p.n, p.L + 1});
+    const int64_t fields = elements("char_to_token_spans", {p.n, p.F, 2});
+    require(p.L >= 0, "char_to_token_spans", "negative size");
+    require_ptrs("char_to_token_spans", rows, {p.offsets, p.lengths});
+    require_ptrs("char_to_token_spans", fields, {p.char_spans, p.out});
     VR_DEVICE_DISPATCH(p.device, char_to_token_spans, p);
   }, nogil);
   m.def("farthest_point_sampling", [](const PointArgs& p) {
-    require(p.B >= 0 && p.P >= 0 && p.G >= 0, "farthest_point_sampling", "negative size");
-    require(p.B * p.G == 0 || p.P >= 1, "farthest_point_sampling", "needs P >= 1");
-    require_ptrs("farthest_point_sampling", p.B * p.G, {p.xyz, p.mind, p.centres});
+    elements("farthest_point_sampling", {p.B, 3, p.P});
+    const int64_t picks = elements("farthest_point_sampling", {p.B, p.G});
+    require(picks == 0 || (p.P >= 1 && p.G <= p.P), "farthest_point_sampling", "needs P >= 1 and G <= P");
+    require_ptrs("farthest_point_sampling", picks, {p.xyz, p.mind, p.centres});
     VR_DEVICE_DISPATCH(p.device, farthest_point_sampling, p);
   }, nogil);
   m.def("knn", [](const PointArgs& p) {
-    require(p.B >= 0 && p.P >= 0 && p.G >= 0 && p.K >= 0, "knn", "negative size");
-    require(p.K <= p.P && (p.B * p.G * p.K == 0 || p.K >= 1), "knn", "needs 1 <= K <= P");
-    require_ptrs("knn", p.B * p.G * p.K, {p.xyz, p.centres, p.dist, p.idx});
+    elements("knn", {p.B, 3, p.P});
+    elements("knn", {p.B, p.G});
+    const int64_t total = elements("knn", {p.B, p.G, p.K});
+    require(p.K <= p.P && (total == 0 || p.K >= 1), "knn", "needs 1 <= K <= P");
+    require_ptrs("knn", total, {p.xyz, p.centres, p.dist, p.idx});
     VR_DEVICE_DISPATCH(p.device, knn, p);
   }, nogil);
   m.def("keypoint_containment", [](const ContainmentArgs& p) {
-    require(p.K >= 0, "keypoint_containment", "negative K");
+    require(p.dim == 2 || p.dim == 3, "keypoint_containment", "dim must be 2 or 3");
+    require_stride("keypoint_containment", p.box_stride, 2 * p.dim, "box_stride must be 0 or 2 * dim");
+    const int64_t points = elements("keypoint_containment", {p.n, p.K, p.dim});
     require_ptrs("keypoint_containment", p.n, {p.counts, p.boxes, p.out});
-    require(p.n == 0 || p.K == 0 || p.points != 0, "keypoint_containment", "null points pointer");
+    require(points == 0 || p.points != 0, "keypoint_containment", "null points pointer");
     VR_DEVICE_DISPATCH(p.device, keypoint_containment, p);
   }, nogil);
 }

@@ -102,12 +102,12 @@ def test_compiled_module_rejects_null_pointers_and_negative_sizes():
         _C.iou_elementwise(args)
     c = _C.ContainmentArgs()
     c.n, c.K = 2, -1
-    with pytest.raises(ValueError, match="negative K"):
+    with pytest.raises(ValueError, match="keypoint_containment: negative size"):
         _C.keypoint_containment(c)
     p = _C.ProjectArgs()
     p.n = 0
     p.near = 0.0
-    with pytest.raises(ValueError, match="near must be > 0"):
+    with pytest.raises(ValueError, match="near must be finite and > 0"):
         _C.project_box(p)
 
 
@@ -159,7 +159,7 @@ def test_grpo_kernels_reject_null_pointers():
         _C.group_standardize(g)
     ra = _C.RouteArgs()
     ra.n, ra.F, ra.L = 1, 0, 1
-    with pytest.raises(ValueError, match=r"_C.routed_advantages: needs F >= 1 and L >= 0"):
+    with pytest.raises(ValueError, match=r"_C.routed_advantages: needs F >= 1"):
         _C.routed_advantages(ra)
     ra.F = 1
     with pytest.raises(ValueError, match=r"_C.routed_advantages: no group"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 from typing import Any, Sequence
 
@@ -84,6 +85,9 @@ class Call:
                 f"is a {other}; pass arrays of one kind"
             )
         if kind == "torch":
+            if getattr(x, "is_nested", False) or x.layout != torch_module().strided:
+                layout = "nested" if getattr(x, "is_nested", False) else str(x.layout)
+                raise self.type_error(f"argument '{name}' must be a dense (strided) tensor, got a {layout} tensor")
             dev = x.device.type
             if dev not in ("cpu", "cuda"):
                 raise self.value_error(f"argument '{name}' is on device '{x.device}'; only cpu and cuda are supported")
@@ -221,9 +225,21 @@ class Call:
             return np.ascontiguousarray(np.broadcast_to(x, (*lead, width))), width
         return x.detach().expand(*lead, width).contiguous(), width
 
+    def check_output_size(self, shape: Sequence[int], itemsize: int) -> None:
+        """ValueError naming the op and the bytes when an output could never fit in the memory of
+        the call's device (checked before the allocator is asked, for outputs over 1 GiB)."""
+        nbytes = math.prod(int(s) for s in shape) * itemsize
+        if nbytes < 2**30:
+            return
+        avail, where = _device_memory(self)
+        if avail is not None and nbytes > avail:
+            raise self.value_error(f"the output {_shape_str(shape)} would need {nbytes / 2**30:.1f} GiB, more than the "
+                                   f"{avail / 2**30:.1f} GiB of {where}; split the call into smaller batches")
+
     def empty(self, shape: Sequence[int], dtype: str | None = None) -> Any:
         """An output of the call's kind and device; dtype None (the floats' dtype) or 'bool'."""
         shape = tuple(int(s) for s in shape)
+        self.check_output_size(shape, 1 if dtype == "bool" else np.dtype(str(self.ref.dtype).replace("torch.", "")).itemsize)
         if self.kind == "numpy":
             return np.empty(shape, dtype=np.bool_ if dtype == "bool" else self.ref.dtype)
         torch = torch_module()
@@ -237,6 +253,18 @@ class Call:
             return np.empty(count, dtype=np.float64)
         torch = torch_module()
         return torch.empty(count, dtype=torch.float64, device=self.first.device)
+
+
+def _device_memory(call: Call) -> tuple:
+    """(bytes of memory the call's device has in all, its name), or (None, "") when unknown."""
+    if call.kind == "torch" and call.first.device.type == "cuda":
+        torch = torch_module()
+        free, total = torch.cuda.mem_get_info(call.first.device)
+        return int(total), f"memory on {call.first.device}"
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")), "this machine's memory"
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+        return None, ""
 
 
 class LazyFunction:

@@ -280,6 +280,7 @@ def char_to_token_spans(char_spans: Array, token_offsets: Array, lengths: Array)
     call.int_range(ln, "lengths", L, "L = token_offsets.shape[1] - 1")
     if n > 0 and L > 0 and not bool((off[:, 1:] >= off[:, :-1]).all()):
         raise call.value_error("argument 'token_offsets' must be non-decreasing along each row")
+    call.check_output_size((n, nf, 2), 8)
     out = np.zeros((n, nf, 2), dtype=np.int64) if call.kind == "numpy" else off.new_zeros((n, nf, 2))
     args = _C.SpanArgs()
     args.device = call.device()

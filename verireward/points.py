@@ -26,6 +26,8 @@ def _xyz_soa(call: Call, points: Array, name: str = "points") -> Array:
     """points [B, P, 3+C] (float) -> contiguous float64 [B, 3, P], after the checks."""
     pts = call.floats(points, name)
     call.shape(pts, name, "[B, P, 3 + C]", pts.ndim == 3 and pts.shape[2] >= 3)
+    if pts.shape[1] < 1:
+        raise call.value_error(f"argument '{name}' has P = 0 points per cloud; a cloud needs at least one point")
     xyz = pts[..., :3]
     if call.kind == "numpy":
         soa = np.ascontiguousarray(np.transpose(xyz, (0, 2, 1)), dtype=np.float64)
@@ -41,6 +43,7 @@ def _xyz_soa(call: Call, points: Array, name: str = "points") -> Array:
 
 
 def _index_array(call: Call, shape) -> Array:
+    call.check_output_size(shape, 8)
     if call.kind == "numpy":
         return np.empty(shape, dtype=np.int64)
     import torch
@@ -49,6 +52,7 @@ def _index_array(call: Call, shape) -> Array:
 
 
 def _float64(call: Call, shape) -> Array:
+    call.check_output_size(shape, 8)
     if call.kind == "numpy":
         return np.empty(shape, dtype=np.float64)
     import torch
@@ -181,7 +185,7 @@ def mask_point_patches(points: Array, num_groups: int, group_size: int, ratio: f
     masked_patches.scatter_(1, order[:, :n_mask], True)
     member = masked_patches[:, :, None].expand(B, G, K)
     hits = torch.zeros(B, P, dtype=torch.uint8, device=dev)
-    hits.scatter_reduce_(1, patches.reshape(B, -1), member.reshape(B, -1).to(torch.uint8), reduce="amax")
+    hits.scatter_reduce_(1, patches.reshape(B, G * K), member.reshape(B, G * K).to(torch.uint8), reduce="amax")
     masked_points = hits.bool()
     if mode == "remove":
         keep = ~masked_points
@@ -192,11 +196,11 @@ def mask_point_patches(points: Array, num_groups: int, group_size: int, ratio: f
     else:
         # the nearest masked centre of each masked point (lowest patch index among equals)
         big = torch.tensor(float("inf"), dtype=torch.float64, device=dev)
-        d = torch.where(member, dist, big).reshape(B, -1)
-        flat = patches.reshape(B, -1)
+        d = torch.where(member, dist, big).reshape(B, G * K)
+        flat = patches.reshape(B, G * K)
         best = torch.full((B, P), float("inf"), dtype=torch.float64, device=dev).scatter_reduce(1, flat, d, reduce="amin")
-        gidx = torch.arange(G, device=dev)[None, :, None].expand(B, G, K).reshape(B, -1)
-        hit = member.reshape(B, -1) & (d == torch.gather(best, 1, flat))
+        gidx = torch.arange(G, device=dev)[None, :, None].expand(B, G, K).reshape(B, G * K)
+        hit = member.reshape(B, G * K) & (d == torch.gather(best, 1, flat))
         owner = torch.full((B, P), G, dtype=torch.int64, device=dev).scatter_reduce(
             1, flat, torch.where(hit, gidx, torch.full_like(gidx, G)), reduce="amin")
         src = torch.gather(centres, 1, owner.clamp(max=G - 1))  # the centre's point index

@@ -1,4 +1,6 @@
-"""Trust: a schema is validated where it is written (errors name the field and the option), a
+"""Trust: misuse is refused where it happens. A schema is validated where it is written (errors name
+the field and the option), the compiled module refuses unsafe sizes on its own, outputs that cannot
+fit are refused up front, sparse and nested tensors are type errors, point ops handle empty inputs; a
 parsed value that is not finite in the ground truth's frame is invalid, and a projection that is
 not finite in the output dtype is invalid. Each test failed before its fix."""
 
@@ -65,3 +67,65 @@ def test_a_projection_that_overflows_float32_is_invalid(box):
     assert valid.tolist() == [False] and out.tolist() == [[0.0, 0.0, 0.0, 0.0]]
     out64, valid64 = vr.project_box_3d(torch.tensor([box], dtype=torch.float64), K.double(), R.double(), t.double())
     assert valid64.tolist() == [True] and torch.isfinite(out64).all()
+
+
+def test_the_compiled_module_refuses_unsafe_sizes_on_its_own():
+    """Each _C entry point checks every dimension (not only their product: two negatives make a
+    positive) and refuses products that overflow 64-bit indexing, before touching a pointer."""
+    from verireward import _C
+
+    r = _C.RouteArgs()
+    r.F, r.n, r.L, r.num_groups = 1, -4, -4, 1  # n * L = 16 > 0 passed the old guard
+    with pytest.raises(ValueError, match="_C.routed_advantages: negative size"):
+        _C.routed_advantages(r)
+    a = _C.IouArgs()
+    a.dim, a.n, a.m = 2, 2**40, 2**40
+    with pytest.raises(ValueError, match="_C.iou_pairwise: sizes whose product overflows 64-bit indexing"):
+        _C.iou_pairwise(a)
+    k = _C.PointArgs()
+    k.B, k.P, k.G, k.K = 2**21, 2**22, 2**21, 2**22
+    with pytest.raises(ValueError, match="_C.knn: sizes whose product overflows"):
+        _C.knn(k)
+    s = _C.SpanArgs()
+    s.n, s.F, s.L = -1, -1, 3
+    with pytest.raises(ValueError, match="_C.char_to_token_spans: negative size"):
+        _C.char_to_token_spans(s)
+    a = _C.IouArgs()
+    a.dim, a.n, a.a_stride = 2, 1, 7
+    with pytest.raises(ValueError, match="_C.iou_elementwise: a_stride must be 0 or 2 \\* dim"):
+        _C.iou_elementwise(a)
+    a.dim = 4
+    with pytest.raises(ValueError, match="dim must be 2 or 3"):
+        _C.iou_elementwise(a)
+    g = _C.GroupArgs()
+    g.n, g.F, g.num_groups = 3, 1, 1
+    g.st.scale = 7
+    g.rewards = g.group_ptr = g.out = 8  # never dereferenced: the scale check comes first
+    with pytest.raises(ValueError, match="_C.group_standardize: unknown scale"):
+        _C.group_standardize(g)
+
+
+def test_outputs_that_cannot_fit_in_memory_are_refused_up_front():
+    with pytest.raises(ValueError, match=r"pairwise_iou_2d: the output \[200000, 100000\] would need 149.0 GiB, more than the"):
+        vr.pairwise_iou_2d(np.zeros((200000, 4)), np.zeros((100000, 4)))
+    with pytest.raises(ValueError, match="knn_indices: the output"):
+        vr.knn_indices(np.zeros((1, 2**20, 3)), np.zeros((1, 2**20), np.int64), 2**12)
+
+
+@pytest.mark.parametrize("make", [lambda: torch.zeros(1, 4).to_sparse(),
+                                  lambda: torch.nested.nested_tensor([torch.zeros(1, 4), torch.zeros(2, 4)], layout=torch.jagged)])
+def test_sparse_and_nested_tensors_are_type_errors(make):
+    with pytest.raises(TypeError, match="iou_2d: argument 'a' must be a dense \\(strided\\) tensor"):
+        vr.iou_2d(make(), torch.zeros(1, 4))
+
+
+def test_point_ops_on_empty_batches_and_empty_clouds():
+    for mode in ("remove", "centre"):
+        out = vr.mask_point_patches(torch.zeros(0, 5, 3), 2, 2, 0.5, mode=mode)
+        assert out.points.shape == (0, 5, 3) and out.counts.shape == (0,) and out.patches.shape == (0, 2, 2)
+    assert vr.farthest_point_sampling(np.zeros((0, 5, 3)), 2).shape == (0, 2)
+    for call in (lambda: vr.farthest_point_sampling(torch.zeros(2, 0, 3), 1),
+                 lambda: vr.knn_indices(torch.zeros(2, 0, 3), torch.zeros(2, 0, dtype=torch.long), 1),
+                 lambda: vr.mask_point_patches(torch.zeros(2, 0, 3), 1, 1, 0.5)):
+        with pytest.raises(ValueError, match="argument 'points' has P = 0 points per cloud"):
+            call()
