@@ -216,3 +216,55 @@ def test_grounding_rewards_and_trainer_reject_misuse():
     assert out == [0.0, 0.0]
     with pytest.raises(ValueError, match="mode must be 'routed', 'routed_rpc' or 'broadcast'"):
         GRCAGRPOTrainer(model=None, grounding=GroundingRewards(), mode="grpo")
+
+
+def test_reward_caches_never_return_another_batchs_rewards(records):
+    """A collapsed policy repeats its completions: the same texts against other ground truth (or
+    another step, other answers) must be scored again, not served from the cache."""
+    from verireward.integrations.trl import NumericRewards
+
+    rewards = GroundingRewards()
+    f2d = rewards.functions()[0]
+    texts = [records[0]["target"]] * 2
+    cols = lambda r: {k: [r[k]] * 2 for k in ("bbox2d", "bbox3d", "K", "R", "t")}
+    first = f2d(completions=texts, **cols(records[0]))
+    second = f2d(completions=texts, **cols(records[1]))
+    assert first[0] > 0.99 and second[0] < first[0] - 0.05  # the target is quantized: IoU just under 1
+    moved = dict(cols(records[0]), t=[[x + 5.0 for x in records[0]["t"]]] * 2)  # only the camera differs
+    assert rewards.functions()[-1](completions=texts, **cols(records[0])) != rewards.functions()[-1](completions=texts, **moved)
+    num = NumericRewards()
+    snra_fn = num.functions()[0]
+    a = snra_fn(completions=["3.0", "3.0"], answer=[3.0, 3.0])
+    b = snra_fn(completions=["3.0", "3.0"], answer=[7.0, 7.0])
+    assert a[0] == pytest.approx(1.0) and b[0] < 0.5
+
+
+@pytest.mark.parametrize("value, want", [("group", "group"), ("batch", "batch"), ("none", "none"), (True, "group"), (False, "none")])
+def test_trl_scale_reads_the_trainers_setting(value, want):
+    from types import SimpleNamespace
+
+    from verireward.integrations.trl import trl_scale
+
+    assert trl_scale(SimpleNamespace(scale_rewards=value)) == want
+    with pytest.raises(ValueError, match="TRL's scale_rewards must be"):
+        trl_scale(SimpleNamespace(scale_rewards="std"))
+
+
+def test_grca_grpo_trainer_standardizes_with_the_trainers_scale_rewards(tmp_path, tokenizer, records, monkeypatch):
+    import verireward.grpo as grpo
+    from verireward.integrations.trl import GRCAGRPOTrainer
+
+    seen = []
+    real = grpo.group_standardize
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("scale"), kwargs.get("compat")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grpo, "group_standardize", spy)
+    trainer = GRCAGRPOTrainer(model=scripted_model(tokenizer, records), args=config(tmp_path, scale_rewards="batch"),
+                              train_dataset=datasets.Dataset.from_list(records), processing_class=tokenizer,
+                              grounding=GroundingRewards(), mode="routed_rpc")
+    trainer.train()
+    assert seen and set(seen) == {("batch", "trl")}
+    assert all(torch.isfinite(adv).all() for adv in [trainer.last_routed[2]])

@@ -12,8 +12,10 @@ columns: ``bbox2d`` and ``bbox3d``, and ``K``, ``R``, ``t`` for RPC. The callabl
 :class:`GRCAGRPOTrainer` keeps TRL's generation and scoring, and its reward functions still run
 and log. Then, for this process's completions, it builds the ``[B, T]`` routed advantages and puts
 them in place of TRL's ``[B]`` ones; TRL's loss accepts 2-D advantages. Per-field rewards and RPC
-are gathered from every process and standardized per group (TRL's ``std + 1e-4``). Each process
-then routes its own rows, so a group split across processes is standardized as a whole.
+are gathered from every process and standardized per group as TRL's own advantage is (``std +
+1e-4``, the trainer's ``scale_rewards``: group, batch or none). Each process then routes its own
+rows, so a group split across processes is standardized as a whole. The reward caches are keyed on
+everything a result depends on (texts, every ground-truth and camera column, the step).
 """
 
 from __future__ import annotations
@@ -31,6 +33,39 @@ def _text(completion: Any) -> str:
     if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
         return str(completion[-1].get("content", ""))
     return str(completion)
+
+
+def _fingerprint(columns: Dict[str, Any], keys: Sequence[str]) -> Tuple[Any, ...]:
+    """Exact, hashable contents of the columns a result depends on (shape and float64 bytes of
+    each), so that a cache keyed on it can never return another batch's rewards."""
+    import numpy as np
+
+    out = []
+    for k in keys:
+        if k not in columns:
+            out.append((k, None))
+            continue
+        v = columns[k]
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().numpy()
+        try:
+            a = np.asarray(v, dtype=np.float64)
+            out.append((k, a.shape, a.tobytes()))
+        except (TypeError, ValueError):  # ragged or non-numeric: its repr is exact enough to compare
+            out.append((k, repr(v)))
+    return tuple(out)
+
+
+def trl_scale(trainer: Any) -> str:
+    """The trainer's ``scale_rewards`` as verireward's ``scale`` (older TRL: a bool)."""
+    value = getattr(trainer, "scale_rewards", getattr(getattr(trainer, "args", None), "scale_rewards", "group"))
+    if value is True:
+        return "group"
+    if value is False:
+        return "none"
+    if value not in ("group", "batch", "none"):
+        raise ValueError(f"verireward: TRL's scale_rewards must be 'group', 'batch' or 'none', got {value!r}")
+    return str(value)
 
 
 class GroundingRewards:
@@ -54,13 +89,14 @@ class GroundingRewards:
         """The verification of these texts against these ground-truth columns (cached for the batch)."""
         import torch
 
-        key = tuple(texts)
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
-        f64 = dict(dtype=torch.float64, device=device)
         for name in ("bbox2d", "bbox3d"):
             if name not in columns:
                 raise ValueError(f"GroundingRewards: the dataset needs a {name!r} column")
+        # the result depends on the texts, every ground-truth and camera column, and the device
+        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t")), str(device))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        f64 = dict(dtype=torch.float64, device=device)
         gt = {k: torch.as_tensor(columns[k], **f64) for k in ("bbox2d", "bbox3d")}
         camera = None
         if all(k in columns for k in ("K", "R", "t")):
@@ -118,7 +154,7 @@ class NumericRewards:
         from verireward.numeric import SharpnessSchedule, snra, squared_error
         from verireward.trainers.ap_grpo import first_number
 
-        key = (tuple(texts), step)
+        key = (tuple(texts), _fingerprint({"answers": answers}, ("answers",)), int(step), int(total))
         if self.last is not None and self.last[0] == key:
             return self.last[1], self.last[2], self.last[3]
         k = SharpnessSchedule(max(total, 1), self.schedule, self.k_min, self.k_max)(min(step, max(total, 1)))
@@ -193,8 +229,9 @@ def _grpo_trainer_class():
             # every process's rows, in TRL's order, so that groups split over processes are standardized whole
             all_rewards, all_rpc = self.accelerator.gather(rewards), self.accelerator.gather(rpc)
             G = self.num_generations
-            A = group_standardize(all_rewards.double(), G, compat="trl")
-            A_rpc = group_standardize(all_rpc.double(), G, compat="trl")
+            scale = trl_scale(self)  # TRL's own scale_rewards, as its GRPO advantage uses it
+            A = group_standardize(all_rewards.double(), G, compat="trl", scale=scale)
+            A_rpc = group_standardize(all_rpc.double(), G, compat="trl", scale=scale)
             n = len(texts)
             rows = slice(self.accelerator.process_index * n, (self.accelerator.process_index + 1) * n)
             offsets = token_char_offsets(tok, ids.cpu(), mask.cpu(), texts=texts).to(device)
@@ -244,7 +281,7 @@ def _ap_grpo_trainer_class():
             all_total = self.accelerator.gather(total.to(device, torch.float32)).double()
             all_r = self.accelerator.gather(r.to(device, torch.float32)).double()
             A = ap_grpo_advantages(all_total, all_r.clamp(0, 1), self.num_generations, alpha=self.alpha, clip=self.clip,
-                                   compat="trl")
+                                   compat="trl", scale=trl_scale(self))
             n = len(texts)
             rows = slice(self.accelerator.process_index * n, (self.accelerator.process_index + 1) * n)
             out["advantages"] = A[rows].to(out["advantages"].dtype)
