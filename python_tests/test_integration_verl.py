@@ -40,7 +40,10 @@ def test_the_plugin_registers_grca_when_verl_is_imported():
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
 
 
-def test_grca_without_fields_is_verls_grpo():
+@pytest.mark.parametrize("norm", [True, False, None])
+def test_grca_without_fields_is_verls_grpo(norm):
+    """Every option verl's GRPO honours (norm_adv_by_std_in_grpo: True, False = Dr.GRPO, or left
+    to its default), through verl's own compute_advantage, positionally and by keyword."""
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
@@ -53,9 +56,15 @@ def test_grca_without_fields_is_verls_grpo():
     tlr[torch.arange(n), mask.sum(1).long() - 1] = scores  # the outcome reward on the last token
     uid = np.array(["a", "b", "c"] * 3 + ["d", "a", "e"], dtype=object)  # groups not contiguous; singletons
     make = lambda: proto({"token_level_rewards": tlr.clone(), "response_mask": mask.clone()}, {"uid": uid.copy()})
-    ours = compute_advantage(make(), "grca", config=AlgoConfig()).batch["advantages"]
-    theirs = compute_advantage(make(), "grpo", config=AlgoConfig()).batch["advantages"]
+    kw = {} if norm is None else {"norm_adv_by_std_in_grpo": norm}
+    ours = compute_advantage(make(), "grca", config=AlgoConfig(), **kw).batch["advantages"]
+    theirs = compute_advantage(make(), "grpo", config=AlgoConfig(), **kw).batch["advantages"]
     assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    if norm is not None:  # positional, as verl's trainer may pass it: (data, est, gamma, lam, num_repeat, norm)
+        ours = compute_advantage(make(), "grca", 1.0, 1.0, 1, norm, AlgoConfig()).batch["advantages"]
+        assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    if norm is False:  # Dr.GRPO: the advantages are r - mean, not standardized (verl's +-0.5 on 0/1 rewards)
+        assert not torch.allclose(ours, compute_advantage(make(), "grpo", config=AlgoConfig()).batch["advantages"])
 
 
 def test_grca_routes_compute_score_fields_inside_verl():
@@ -72,6 +81,7 @@ def test_grca_routes_compute_score_fields_inside_verl():
     responses, mask = tensors["responses"], tensors["response_mask"]
     dp = proto(tensors, non_tensors)
     adv = compute_advantage(dp, "grca", config=AlgoConfig()).batch["advantages"]
+    dr = compute_advantage(proto(tensors, non_tensors), "grca", config=AlgoConfig(), norm_adv_by_std_in_grpo=False).batch["advantages"]
     # verireward's own pipeline on the same completions
     out = vr.GroundingVerifier(data.grounding_schema())(texts, {
         "bbox2d": torch.tensor(np.stack([s.bbox2d for s in samples for _ in range(G)])),
@@ -83,6 +93,8 @@ def test_grca_routes_compute_score_fields_inside_verl():
     spans = vr.char_to_token_spans(out.char_spans[:, geo], offsets, mask.sum(1).long())
     want = vr.routed_advantages(out.rewards, spans, mask.bool(), G, rpc=out.rpc, lam=0.15, compat="verl")
     assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
+    want_dr = vr.routed_advantages(out.rewards, spans, mask.bool(), G, rpc=out.rpc, lam=0.15, compat="verl", scale="none")
+    assert torch.allclose(dr.double(), want_dr, rtol=1e-5, atol=1e-6)
     assert any(len(set(row[m.bool()].tolist())) > 1 for row, m in zip(adv, mask))  # several fields: routed
 
 
@@ -104,10 +116,11 @@ def test_ap_grpo_estimator_inside_verl_follows_the_step():
     for step in range(2):
         dp = proto({"token_level_rewards": tlr.clone(), "response_mask": mask.clone()},
                    {"uid": uid, "vr_error": np.array([x["vr_error"] for x in infos])})
-        adv = compute_advantage(dp, "ap_grpo", config=AlgoConfig()).batch["advantages"]
+        norm = step == 0  # step 1 runs Dr.GRPO
+        adv = compute_advantage(dp, "ap_grpo", config=AlgoConfig(), norm_adv_by_std_in_grpo=norm).batch["advantages"]
         r = vr.snra(err, vr.sharpness(step, 4, "linear", 1.0, 20.0), e_max=10.0)
         total = vr.composite_reward(r, torch.isfinite(err).double(), 0.1)
-        want = vr.ap_grpo_advantages(total, r, 4, compat="verl")[:, None] * mask
+        want = vr.ap_grpo_advantages(total, r, 4, compat="verl", scale="group" if norm else "none")[:, None] * mask
         assert torch.allclose(adv.double(), want, rtol=1e-5, atol=1e-6)
     assert math.isnan(infos[3]["vr_error"]) and infos[1]["score"] == 1.0
 

@@ -20,13 +20,15 @@ How the pieces meet in verl:
 * Token offsets need the tokenizer: call :func:`configure` with it in the driver process (where
   verl computes advantages) before training.
 
-Semantics: verl's GRPO conventions (``std + 1e-6``, unbiased; a group of one gives ``r/(1+1e-6)``),
+Semantics: verl's GRPO conventions (``std + 1e-6``, unbiased; a group of one gives
+``r / float32(1 + 1e-6)``; ``norm_adv_by_std_in_grpo=False`` is Dr.GRPO, ``r − mean``),
 groups from verl's ``uid`` (rows of a uid need not be contiguous). With no per-field data, or one
 field that covers the whole response, ``grca`` is verl's GRPO.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -89,8 +91,19 @@ def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any
     return {"score": float(abs(pred - y) <= 0.05 * abs(y)) if pred == pred else 0.0, "vr_error": err}
 
 
+def _scale(config: Any, norm_adv_by_std_in_grpo: Optional[bool]) -> str:
+    """verl's GRPO option as verireward's ``scale``: the value compute_advantage was given, else the
+    algorithm config's ``norm_adv_by_std_in_grpo`` (verl's default True). False is Dr.GRPO."""
+    if norm_adv_by_std_in_grpo is None:
+        get = getattr(config, "get", None)
+        norm_adv_by_std_in_grpo = get("norm_adv_by_std_in_grpo", True) if callable(get) else \
+            getattr(config, "norm_adv_by_std_in_grpo", True)
+    return "group" if norm_adv_by_std_in_grpo else "none"
+
+
 def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
-                      non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None, **kwargs: Any):
+                      non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None,
+                      norm_adv_by_std_in_grpo: Optional[bool] = None, **kwargs: Any):
     """AP-GRPO (Eq. 8) per sequence on every response token: SNRA of ``vr_error`` at the sharpness of
     this call's step, the composite with the format term (a number was written), verl's GRPO
     standardization of the composite times ``r̃^α``, clipped. Advances the step counter."""
@@ -108,7 +121,8 @@ def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, 
     r = snra(err, k, e_max=_STATE["e_max"])
     total = composite_reward(r, torch.isfinite(err).to(torch.float64), _STATE["format_weight"])
     order, ptr, inv = _groups(index)
-    seq = ap_grpo_advantages(total[order], r[order], ptr, alpha=_STATE["alpha"], clip=_STATE["clip"], compat="verl")[inv]
+    seq = ap_grpo_advantages(total[order], r[order], ptr, alpha=_STATE["alpha"], clip=_STATE["clip"], compat="verl",
+                             scale=_scale(config, norm_adv_by_std_in_grpo))[inv]
     _STATE["step"] += 1
     adv = seq.to(token_level_rewards.dtype).to(token_level_rewards.device)[:, None] * response_mask
     return adv, adv
@@ -126,8 +140,12 @@ def _groups(index: Any):
 
 
 def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
-                   non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None, **kwargs: Any):
-    """``(advantages, returns)`` ``[bs, L]``, verl's estimator signature (plus the batch's data)."""
+                   non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None,
+                   norm_adv_by_std_in_grpo: Optional[bool] = None, **kwargs: Any):
+    """``(advantages, returns)`` ``[bs, L]``, verl's estimator signature (plus the batch's data).
+    Honours what verl's GRPO honours: ``norm_adv_by_std_in_grpo`` (False: Dr.GRPO, no division by
+    the group's standard deviation), verl's ``std + 1e-6`` and its singleton rule."""
+    scale = _scale(config, norm_adv_by_std_in_grpo)
     import torch
 
     from verireward.grpo import char_to_token_spans, routed_advantages
@@ -149,11 +167,12 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
         rpc = None
         if _STATE["use_rpc"] and "vr_rpc" in non_tensor_batch:
             rpc = torch.as_tensor(np.asarray(non_tensor_batch["vr_rpc"], dtype=np.float64))[order]
-        adv = routed_advantages(rewards[order], spans[order], mask.cpu()[order], ptr, rpc=rpc, lam=_STATE["lam"], compat="verl")
+        adv = routed_advantages(rewards[order], spans[order], mask.cpu()[order], ptr, rpc=rpc, lam=_STATE["lam"], compat="verl",
+                                scale=scale)
     else:  # one field, the whole response, rewarded with verl's sequence score: verl's GRPO
         scores = token_level_rewards.sum(-1).double().cpu()[:, None]
         whole = torch.tensor([[[0, L]]] * n, dtype=torch.int64)
-        adv = routed_advantages(scores[order], whole[order], mask.cpu()[order], ptr, compat="verl")
+        adv = routed_advantages(scores[order], whole[order], mask.cpu()[order], ptr, compat="verl", scale=scale)
     adv = adv[inv].to(token_level_rewards.dtype).to(token_level_rewards.device) * response_mask
     return adv, adv
 
@@ -172,15 +191,20 @@ def _install() -> None:
     if getattr(ray_trainer.compute_advantage, "_verireward", False):
         return
     original = ray_trainer.compute_advantage
+    signature = inspect.signature(original)
 
     def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kw: Any):
         name = str(getattr(adv_estimator, "value", adv_estimator))
         if name not in ESTIMATORS:
             return original(data, adv_estimator, *args, **kw)
+        bound = signature.bind(data, adv_estimator, *args, **kw)  # the options verl's own GRPO receives
+        norm = bound.arguments.get("norm_adv_by_std_in_grpo")
+        config = bound.arguments.get("config")
         if "response_mask" not in data.batch.keys():
             data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
         adv, ret = ESTIMATORS[name](data.batch["token_level_rewards"], data.batch["response_mask"],
-                                    data.non_tensor_batch["uid"], kw.get("config"), data.non_tensor_batch, data.batch)
+                                    data.non_tensor_batch["uid"], config, data.non_tensor_batch, data.batch,
+                                    norm_adv_by_std_in_grpo=True if norm is None else bool(norm))
         data.batch["advantages"], data.batch["returns"] = adv, ret
         return data
 
