@@ -21,10 +21,19 @@ def _size_override(text: str) -> Dict[str, int]:
     return {op: int(n)}
 
 
+def _version() -> str:
+    import verireward
+
+    info = verireward.build_info()
+    cuda = f"CUDA {info['cuda_version']} (sm {info['cuda_architectures']})" if info["cuda"] else "no CUDA"
+    return f"{verireward.__version__} ({cuda}; CPU path {info['cpu_path']})"
+
+
 def _parser() -> argparse.ArgumentParser:
     from verireward._bench.runner import DEFAULT_SIZES
 
     parser = argparse.ArgumentParser(prog="verireward", description="Exact, batched rewards for geometric RL.")
+    parser.add_argument("--version", action="version", version=f"verireward {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="time verireward against its baselines on synthetic data",
                        description="Time each op against a pure-Python loop, vectorized torch, shapely "
