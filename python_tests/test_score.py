@@ -77,13 +77,24 @@ def test_score_metrics_json_and_render(tmp_path, capsys):
     assert m["IoU3D"] == pytest.approx((1 + 0.5 + 0) / 3)
     pngs = sorted(render.iterdir())
     assert len(pngs) == 2
-    img = read_png(str(pngs[0]))  # the worst sample: "c", no prediction: only ground truth is drawn
-    assert img.shape == (480, 640, 3)
+    from verireward._render import CAPTION_H, GLYPH_H
+
+    full = read_png(str(pngs[0]))  # the worst sample: "c", no prediction: only ground truth is drawn
+    assert full.shape == (480 + CAPTION_H, 640, 3)
+    img, caption = full[CAPTION_H:], full[:CAPTION_H]
     assert tuple(img[115, 300]) == (0, 160, 0)  # top edge of the ground-truth 2D box, green
-    assert not np.any(np.all(img == (30, 90, 230), axis=-1))  # no predicted box (blue)
-    img2 = read_png(str(pngs[1]))  # "b": predicted box in blue, its 3D wireframe in red
+    blue, red, green = ((img == c).all(-1) for c in ((30, 90, 230), (220, 30, 30), (0, 160, 0)))
+    assert not blue.any()  # no predicted box
+    assert red[200:280, 200:440].sum() > 100  # "PARSE FAILED" written across the middle, in red
+    legend = caption[2 + 2 * GLYPH_H:2 + 3 * GLYPH_H]
+    for color in ((0, 160, 0), (30, 90, 230), (220, 30, 30)):  # the legend's three swatches and labels
+        assert (legend == color).all(-1).sum() > 49
+    assert ((caption[2:2 + 2 * GLYPH_H] == (20, 20, 20)).all(-1)).sum() > 100  # title and values
+    full2 = read_png(str(pngs[1]))  # "b": predicted box in blue, its 3D wireframe in red, its keypoint
+    img2 = full2[CAPTION_H:]
     assert tuple(img2[300, 192]) == (30, 90, 230)  # left edge x = 0.3 * 640
     assert np.any(np.all(img2 == (220, 30, 30), axis=-1))
+    assert tuple(img2[432, 576]) == (30, 90, 230)  # the centre of the keypoint's cross at (0.9, 0.9)
 
 
 def test_score_by_position_and_bad_files(tmp_path, capsys):
@@ -93,13 +104,13 @@ def test_score_by_position_and_bad_files(tmp_path, capsys):
     assert "1.0000" in capsys.readouterr().out
     pred2, gt2 = write(tmp_path, [{"text": "x"}, {"text": "y"}], gts)
     assert main(["score", pred2, "--gt", gt2, "--no-progress"]) == 2
-    assert "PRED has 2 lines and GT 1" in capsys.readouterr().err
+    assert "pred.jsonl has 2 lines but GT" in capsys.readouterr().err
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     assert main(["score", str(tmp_path / "bad.jsonl"), "--gt", gt, "--no-progress"]) == 2
     assert "bad.jsonl:1: not JSON" in capsys.readouterr().err
     pred3, gt3 = write(tmp_path, [{"id": 1, "text": "x"}], [dict(gts[0], id=2)])
     assert main(["score", pred3, "--gt", gt3, "--no-progress"]) == 2
-    assert "GT has no line for id 1" in capsys.readouterr().err
+    assert "gt.jsonl has no line for id 1" in capsys.readouterr().err
 
 
 def test_scoring_in_chunks_gives_the_same_metrics_and_pictures(tmp_path):
@@ -119,3 +130,72 @@ def test_scoring_in_chunks_gives_the_same_metrics_and_pictures(tmp_path):
     assert many["metrics"] == one["metrics"] and one["n"] == 7
     for a, b in zip(one["rendered"], many["rendered"]):
         np.testing.assert_array_equal(read_png(a), read_png(b))
+
+
+def synthetic_files(tmp_path, n=6, seed=1):
+    from verireward import data
+
+    samples = data.grounding_samples(n, seed=seed)
+    gt, pred = tmp_path / "gt.jsonl", tmp_path / "pred.jsonl"
+    schema_path = data.write_jsonl(samples, str(gt), str(pred))
+    return str(pred), str(gt), schema_path
+
+
+def test_score_finds_the_schema_written_beside_synthetic_data(tmp_path, capsys):
+    pred, gt, schema_path = synthetic_files(tmp_path)
+    assert schema_path == str(tmp_path / "gt.schema.json")
+    assert vr.Schema.from_json(json.loads(Path(schema_path).read_text())) == vr.data.grounding_schema()
+    assert main(["score", pred, "--gt", gt, "--no-progress", "--json", str(tmp_path / "m.json")]) == 0
+    captured = capsys.readouterr()
+    assert "schema from" in captured.err and "warning" not in captured.err
+    m = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert m["IoU3D"] > 0.98 and m["IoU2D"] > 0.99  # its own perfect targets (quantized to bins)
+
+
+def test_score_warns_when_predictions_are_out_of_the_ground_truths_frame(tmp_path, capsys):
+    pred, gt, schema_path = synthetic_files(tmp_path)
+    Path(schema_path).unlink()  # the default schema: 3D bins over [0, 1], but the truth is in metres
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: GT bbox3d has coordinates outside field 'bbox3d''s range [0, 1]" in err
+    # raw predictions 1000x the truth: a magnitude warning
+    raw = tmp_path / "raw.json"
+    raw.write_text(json.dumps([{"name": "bbox2d", "kind": "box2d", "frame": "raw"}]))
+    p2, g2 = write(tmp_path, [{"text": '{"bbox2d": [200, 200, 600, 600]}'}], [{"bbox2d": [0.2, 0.2, 0.6, 0.6], "bbox3d": [0] * 6}])
+    assert main(["score", p2, "--gt", g2, "--schema", str(raw), "--no-progress"]) == 0
+    assert "predicted coordinates are about 400 but GT bbox2d's about 0.4 (1e+03x)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "--schema {path}: not JSON"),
+    ('{"name": "b"}', "--schema {path}: a schema must be a non-empty JSON list of field objects, got dict"),
+    ('[{"name": "b", "kind": "box2d", "bins": 0}]', "--schema {path}: entry 0: Field 'b': bins must be an int"),
+    ('[{"name": "b", "kind": "box2d", "frmae": "raw"}]', "--schema {path}: entry 0: unknown option 'frmae'"),
+    ('[{"kind": "box2d"}]', "--schema {path}: entry 0: needs 'name' and 'kind'"),
+])
+def test_a_malformed_schema_names_the_option_and_the_file(tmp_path, capsys, content, message):
+    pred, gt = write(tmp_path, [{"text": "x"}], [{"bbox2d": [0, 0, 1, 1], "bbox3d": [0] * 6}])
+    path = tmp_path / "schema.json"
+    path.write_text(content)
+    assert main(["score", pred, "--gt", gt, "--schema", str(path), "--no-progress"]) == 2
+    assert message.format(path=path) in capsys.readouterr().err
+
+
+def test_score_refuses_empty_and_mismatched_files(tmp_path, capsys):
+    gts = [{"id": k, "bbox2d": [0, 0, 1, 1], "bbox3d": [0] * 6} for k in range(3)]
+    pred, gt = write(tmp_path, [], gts)
+    Path(pred).write_text("\n")
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 2
+    assert "has no lines: nothing to score" in capsys.readouterr().err
+    pred, gt = write(tmp_path, [{"id": 0, "text": "x"}, {"id": 1, "text": "y"}], gts)  # one GT line left unscored
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 2
+    assert "has 2 lines but GT" in capsys.readouterr().err
+    pred, gt = write(tmp_path, [{"id": 0, "text": "x"}, {"id": 0, "text": "y"}, {"id": 1, "text": "z"}], gts)
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 2
+    assert "id 0 on lines 1 and 2" in capsys.readouterr().err
+
+
+def test_the_table_fits_in_100_columns(tmp_path, capsys):
+    pred, gt, _ = synthetic_files(tmp_path, n=2)
+    assert main(["score", pred, "--gt", gt, "--no-progress"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100

@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                                     "see verireward.score.")
     sc.add_argument("pred", metavar="PRED.jsonl", help='one {"id": ..., "text": ...} per line')
     sc.add_argument("--gt", required=True, metavar="GT.jsonl", help='one {"id": ..., "bbox2d": ..., "bbox3d": ...} per line')
-    sc.add_argument("--schema", metavar="SCHEMA.json", help="a JSON list of Field arguments (default: the paper's schema)")
+    sc.add_argument("--schema", metavar="SCHEMA.json",
+                    help="a JSON list of Field arguments (default: GT.schema.json beside the ground truth if it exists, "
+                         "else the paper's schema)")
     sc.add_argument("--json", metavar="FILE", help="also write the metrics to FILE")
     sc.add_argument("--render", metavar="DIR", help="write PNGs of the worst samples to DIR")
     sc.add_argument("--worst", type=int, default=8, help="how many samples --render draws (default 8)")
@@ -86,14 +88,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "score":
         import json
 
-        from verireward.score import load_schema, print_table, score
+        from verireward.score import load_schema, print_table, schema_beside, score
 
         try:
-            result = score(args.pred, args.gt, load_schema(args.schema), args.render, args.worst,
+            schema_path = args.schema or schema_beside(args.gt)
+            if schema_path and not args.schema:
+                print(f"verireward score: schema from {schema_path} (written beside the ground truth)", file=sys.stderr)
+            result = score(args.pred, args.gt, load_schema(schema_path), args.render, args.worst,
                            progress=not args.no_progress)
         except (OSError, ValueError, TypeError) as e:
             print(f"verireward score: {e}", file=sys.stderr)
             return 2
+        for w in result["warnings"]:
+            print(f"verireward score: warning: {w}", file=sys.stderr)
         print_table(result, sys.stdout)
         if args.json:
             with open(args.json, "w") as f:

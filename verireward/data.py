@@ -25,6 +25,7 @@ the targets as a prediction file).
 from __future__ import annotations
 
 import json
+import os
 import math
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
@@ -200,9 +201,16 @@ def grounding_samples(n: int, seed: int = 0, *, num_points: int = 1024, num_keyp
     return out
 
 
-def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Optional[str] = None) -> None:
+def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Optional[str] = None,
+                schema_path: Optional[str] = None) -> str:
     """Ground truth for ``verireward score`` (id, bbox2d, bbox3d, K, R, t, image_size) and, with
-    ``pred_path``, each sample's target as a prediction (``{"id", "text"}``)."""
+    ``pred_path``, each sample's target as a prediction (``{"id", "text"}``). The schema the
+    targets are written in (:func:`grounding_schema`) goes to ``schema_path`` (default: beside the
+    ground truth, ``GT.schema.json``, where ``verireward score`` finds it). Returns that path."""
+    if schema_path is None:
+        schema_path = os.path.splitext(gt_path)[0] + ".schema.json"
+    with open(schema_path, "w", encoding="utf-8") as f:
+        json.dump(grounding_schema().to_json(), f, indent=1)
     with open(gt_path, "w", encoding="utf-8") as f:
         for s in samples:
             f.write(json.dumps({"id": s.id, "bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(),
@@ -212,6 +220,7 @@ def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Opt
         with open(pred_path, "w", encoding="utf-8") as f:
             for s in samples:
                 f.write(json.dumps({"id": s.id, "text": s.target}) + "\n")
+    return schema_path
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -176,6 +176,49 @@ class Schema:
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    def to_json(self) -> List[Dict[str, Any]]:
+        """The schema as JSON-ready data: one object of :class:`Field` arguments per field (options
+        left at their defaults omitted); :meth:`from_json` reads it back."""
+        out = []
+        for f in self.fields:
+            d: Dict[str, Any] = {"name": f.name, "kind": f.kind}
+            for key in _FIELD_OPTIONS[2:]:
+                value = getattr(f, key)
+                if value != Field.__dataclass_fields__[key].default:
+                    d[key] = [list(r) for r in value] if key == "ranges" else list(value) if isinstance(value, tuple) else value
+            out.append(d)
+        return out
+
+    @staticmethod
+    def from_json(spec: Any) -> "Schema":
+        """A schema from :meth:`to_json`'s data (a list of objects of Field arguments). Errors name
+        the entry and the option."""
+        if not isinstance(spec, list) or not spec:
+            raise ValueError(f"a schema must be a non-empty JSON list of field objects, got {type(spec).__name__}")
+        fields = []
+        for i, d in enumerate(spec):
+            if not isinstance(d, dict):
+                raise ValueError(f"entry {i} must be an object of Field arguments, got {type(d).__name__}")
+            unknown = sorted(set(d) - set(_FIELD_OPTIONS))
+            if unknown:
+                raise ValueError(f"entry {i}: unknown option {unknown[0]!r} (options: {', '.join(_FIELD_OPTIONS)})")
+            if "name" not in d or "kind" not in d:
+                raise ValueError(f"entry {i}: needs 'name' and 'kind'")
+            d = dict(d)
+            for key in ("aliases", "image_size", "resized_size"):
+                if isinstance(d.get(key), list):
+                    d[key] = tuple(d[key])
+            if isinstance(d.get("ranges"), list):
+                d["ranges"] = tuple(tuple(r) if isinstance(r, list) else r for r in d["ranges"])
+            try:
+                fields.append(Field(**d))
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"entry {i}: {e}") from None
+        return Schema(tuple(fields))
+
+
+_FIELD_OPTIONS = ("name", "kind", "aliases", "frame", "bins", "ranges", "image_size", "resized_size", "max_points")
 
 
 @dataclass

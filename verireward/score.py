@@ -42,19 +42,26 @@ def _read_jsonl(path: str, what: str) -> List[Dict[str, Any]]:
 
 
 def load_schema(path: Optional[str]) -> Schema:
-    """A schema from a JSON list of Field arguments (``[{"name": ..., "kind": ...}, ...]``), or the default."""
+    """A schema from a JSON file (a list of Field arguments, :meth:`Schema.to_json`), or the
+    default. Errors name ``--schema`` and the file."""
     if path is None:
         return Schema.default()
-    with open(path, encoding="utf-8") as f:
-        spec = json.load(f)
-    fields = []
-    for d in spec:
-        d = dict(d)
-        for key in ("aliases", "ranges", "image_size", "resized_size"):
-            if d.get(key) is not None:
-                d[key] = tuple(tuple(x) if isinstance(x, list) else x for x in d[key])
-        fields.append(Field(**d))
-    return Schema(tuple(fields))
+    try:
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+        return Schema.from_json(spec)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--schema {path}: not JSON ({e.msg}, line {e.lineno})") from None
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"--schema {path}: {e}") from None
+
+
+def schema_beside(gt_path: str) -> Optional[str]:
+    """The schema file :func:`verireward.data.write_jsonl` writes beside its ground truth
+    (``GT.jsonl`` -> ``GT.schema.json``), when it exists."""
+    root, _ = os.path.splitext(gt_path)
+    path = root + ".schema.json"
+    return path if os.path.exists(path) else None
 
 
 def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_dir: Optional[str] = None,
@@ -63,14 +70,24 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
 
     schema = schema or Schema.default()
     preds, gts = _read_jsonl(pred_path, "PRED"), _read_jsonl(gt_path, "GT")
+    if not preds:
+        raise ValueError(f"PRED {pred_path} has no lines: nothing to score")
+    if len(preds) != len(gts):
+        raise ValueError(f"PRED {pred_path} has {len(preds):,} lines but GT {gt_path} has {len(gts):,}; "
+                         "every ground-truth line needs exactly one prediction")
     if all("id" in p for p in preds) and all("id" in g for g in gts):
-        by_id = {g["id"]: g for g in gts}
-        missing = [p["id"] for p in preds if p["id"] not in by_id]
+        for what, path, rows in (("PRED", pred_path, preds), ("GT", gt_path, gts)):
+            seen: Dict[Any, int] = {}
+            for k, r in enumerate(rows, 1):
+                key = json.dumps(r["id"], sort_keys=True)
+                if key in seen:
+                    raise ValueError(f"{what} {path}: id {r['id']!r} on lines {seen[key]} and {k}")
+                seen[key] = k
+        by_id = {json.dumps(g["id"], sort_keys=True): g for g in gts}
+        missing = [p["id"] for p in preds if json.dumps(p["id"], sort_keys=True) not in by_id]
         if missing:
-            raise ValueError(f"GT has no line for id {missing[0]!r} ({len(missing)} missing)")
-        gts = [by_id[p["id"]] for p in preds]
-    elif len(preds) != len(gts):
-        raise ValueError(f"PRED has {len(preds)} lines and GT {len(gts)}, and not every line has an 'id'")
+            raise ValueError(f"GT {gt_path} has no line for id {missing[0]!r} ({len(missing)} missing)")
+        gts = [by_id[json.dumps(p["id"], sort_keys=True)] for p in preds]
     texts = [str(p.get("text", p.get("completion", p.get("response", "")))) for p in preds]
     n = len(texts)
     have_cam = n > 0 and all(all(k in g for k in ("K", "R", "t")) for g in gts)
@@ -91,10 +108,45 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
         bar.step(f"scored {e:,} of {n:,}")
     merged = _concat(outs)
     metrics = grounding_metrics(merged)
-    result: Dict[str, Any] = {"n": n, "metrics": metrics}
+    result: Dict[str, Any] = {"n": n, "metrics": metrics, "warnings": frame_warnings(schema, merged, gt2d, gt3d)}
     if render_dir:
         result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size)
     return result
+
+
+def frame_warnings(schema: Schema, out: VerifierOutput, gt2d: Any, gt3d: Any) -> List[str]:
+    """Signs that the predictions and the ground truth are in different frames (the most common
+    mistake in grounding rewards): ground truth outside the range a bins/normalized field can
+    express, or predictions whose coordinates are a different order of magnitude than the truth's."""
+    warnings = []
+    hint = "check --schema (verireward.data.write_jsonl writes the schema of its data beside the ground truth)"
+    for f in schema.fields:
+        if not f.kind.startswith("box"):
+            continue
+        key, gt = ("bbox2d", gt2d) if f.dim == 2 else ("bbox3d", gt3d)
+        g = gt.numpy().reshape(-1, 2, f.dim)
+        g = g[np.isfinite(g).all(axis=(1, 2))]
+        if not len(g):
+            continue
+        if f.frame in ("bins", "normalized"):
+            for a, (lo, hi) in enumerate(f.ranges or ((0.0, 1.0),) * f.dim):
+                vals = g[:, :, a]
+                slack = 1e-6 * (hi - lo)
+                outside = (vals < lo - slack) | (vals > hi + slack)
+                if outside.any():
+                    warnings.append(f"GT {key} has coordinates outside field {f.name!r}'s range [{lo:g}, {hi:g}] on axis "
+                                    f"{'xyz'[a]} (e.g. {float(vals[outside][0]):g}, {outside.mean():.0%} of them): what the "
+                                    f"model writes in the {f.frame} frame can never reach them; {hint}")
+                    break
+            continue
+        pred = out.parsed.values[f.name].numpy().reshape(-1, 2, f.dim)
+        pred = pred[np.isfinite(pred).all(axis=(1, 2))]
+        if len(pred):
+            p_mag, g_mag = float(np.median(np.abs(pred))), float(np.median(np.abs(g)))
+            if p_mag > 0 and g_mag > 0 and not 1 / 20 <= p_mag / g_mag <= 20:
+                warnings.append(f"field {f.name!r}: predicted coordinates are about {p_mag:g} but GT {key}'s about {g_mag:g} "
+                                f"({p_mag / g_mag:.3g}x): the {f.frame} frame looks wrong; {hint}")
+    return warnings
 
 
 def _concat(outs: List[VerifierOutput]) -> VerifierOutput:
@@ -122,8 +174,10 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List
     badness = r.mean(1) + (out.rpc.numpy() if out.rpc is not None else 0)
     order = np.argsort(badness, kind="stable")[:worst]
     values = out.parsed.values
-    b2 = next((f.name for f in schema.fields if f.kind == "box2d"), None)
-    b3 = next((f.name for f in schema.fields if f.kind == "box3d"), None)
+    first = lambda kind: next((f.name for f in schema.fields if f.kind == kind), None)
+    b2, b3, k2, k3 = first("box2d"), first("box3d"), first("points2d"), first("points3d")
+    short = {"box2d": "IOU2D", "box3d": "IOU3D", "points2d": "KPA2D", "points3d": "KPA3D"}
+    geo_cols = [out.fields.index(f) for f in out.reward_fields]
     paths = []
     for k, i in enumerate(order):
         g = gts[i]
@@ -132,19 +186,29 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List
         pred2d = values[b2][i].numpy() * scale if b2 else None
         gt2d = np.array(g["bbox2d"], dtype=np.float64) * scale if "bbox2d" in g else None
         cam = (g["K"], g["R"], g["t"]) if have_cam else None
+        kp2 = values[k2][i, : int(out.parsed.counts[k2][i])].numpy() * scale[:2] if k2 else None
+        kp3 = values[k3][i, : int(out.parsed.counts[k3][i])].numpy() if k3 else None
+        shown = {short[kind]: float(r[i, j]) for j, kind in enumerate(out.reward_kinds)}
+        if out.rpc is not None:
+            shown["RPC"] = float(out.rpc[i])
+        failed = not bool(out.valid[i, geo_cols].any())
         name = f"worst{k:02d}_line{i + 1}_iou2d{r[i, 0]:.2f}.png"
         path = os.path.join(out_dir, name)
         _render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
-                              pred3d=values[b3][i].numpy() if b3 else None, camera=cam)
+                              pred3d=values[b3][i].numpy() if b3 else None, camera=cam, kpts2d=kp2, kpts3d=kp3,
+                              title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=shown,
+                              parse_failed=failed)
         paths.append(path)
     return paths
 
 
 def print_table(result: Dict[str, Any], out) -> None:
+    """The metrics as a table that fits in 100 columns."""
     m = result["metrics"]
     cols = [c for c in TABLE if c in m]
+    widths = [max(len(c), 6) for c in cols]
     print(f"verireward score: {result['n']:,} samples", file=out)
-    print("  ".join(f"{c:>18}" for c in cols), file=out)
-    print("  ".join(f"{m[c]:>18.4f}" for c in cols), file=out)
+    print("  ".join(f"{c:>{w}}" for c, w in zip(cols, widths)), file=out)
+    print("  ".join(f"{m[c]:>{w}.4f}" for c, w in zip(cols, widths)), file=out)
     for path in result.get("rendered", []):
         print(f"rendered {path}", file=out)
