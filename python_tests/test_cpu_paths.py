@@ -53,3 +53,28 @@ def test_set_cpu_path_rejects_unknown(restore_path):
     with pytest.raises(ValueError, match="cpu path must be auto, avx2, sse2 or scalar, got 'fast'"):
         _C.set_cpu_path("fast")
     assert vr.build_info()["cpu_path"] in ("avx2", "sse2")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["routed", "broadcast"])
+def test_routing_paths_agree_bitwise(restore_path, dtype, mode):
+    """The scalar path runs the per-token functor the CUDA kernel runs; the SIMD paths the per-row
+    loop. A change to either loop's rule (not through route_token) makes them differ here."""
+    rng = np.random.default_rng(7)
+    n, F, L = 24, 4, 33
+    r = rng.random((n, F)).astype(dtype)
+    r[:4] = 0.5  # a flat group
+    spans = rng.integers(-3, L + 4, size=(n, F, 2)).astype(np.int64)  # overlapping, reversed, outside [0, L]
+    spans[::3, 1] = spans[::3, 0]  # empty spans
+    mask = rng.random((n, L)) < 0.8
+    rpc = rng.random(n).astype(dtype)
+    ptr = np.array([0, 4, 5, 12, 24], dtype=np.int64)
+    results = {}
+    for path in PATHS:
+        _C.set_cpu_path(path)
+        results[path] = [vr.routed_advantages(r, spans, mask, ptr, rpc=rpc, mode=mode, **kw)
+                         for kw in ({}, {"compat": "verl"}, {"scale": "none"}, {"compat": "trl", "scale": "batch"})]
+    for path in PATHS[1:]:
+        for got, want in zip(results[path], results["scalar"]):
+            np.testing.assert_array_equal(got, want)
+    assert np.any(results["scalar"][0] != 0)

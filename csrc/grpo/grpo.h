@@ -213,37 +213,39 @@ template <class T> struct RoutedAdvantages {
     return -1;
   }
 
-  // One token (the GPU's unit of work).
-  VR_HD void operator()(int64_t i, int64_t t) const {
-    double v = 0.0;
-    if (mask[i * L + t]) {
-      const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
-      if (broadcast) {
-        v = sequence(i, b, e);
-      } else {
-        const int64_t f = field_of(i, t);
-        v = f >= 0 ? field(i, f, b, e) : background(i, b, e);
-      }
-    }
-    out[i * L + t] = saturate<T>(v);
+  // The routing rule for token t of row i, written once: padding gets 0; in broadcast mode every
+  // token gets the sequence value; otherwise a token inside a field's span gets that field's
+  // advantage (the first such field) and any other token the background. advantage(f) and
+  // base() are evaluated only when the rule needs them; the two loops below differ only in how
+  // they cache them (the CPU per row, the GPU not at all).
+  template <class FieldAdv, class Base>
+  VR_HD double route_token(int64_t i, int64_t t, const FieldAdv& advantage, const Base& base) const {
+    if (!mask[i * L + t]) return 0.0;
+    if (broadcast) return base();
+    const int64_t f = field_of(i, t);
+    return f >= 0 ? advantage(f) : base();
   }
 
-  // One row (the CPU's unit of work): each advantage computed once, then written over its tokens;
-  // fields are written last to first so that the first field holding a token keeps it.
-  void row(int64_t i) const {
+  // One token (the GPU's unit of work; the CPU's scalar path runs it too, so that a CPU test sees
+  // the code the GPU runs): the group statistics are recomputed where they are needed.
+  VR_HD void operator()(int64_t i, int64_t t) const {
     const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
-    const uint8_t* m = mask + i * L;
-    T* o = out + i * L;
-    const T base = saturate<T>(broadcast ? sequence(i, b, e) : background(i, b, e));
-    for (int64_t t = 0; t < L; ++t) o[t] = m[t] ? base : T(0);
-    if (broadcast) return;
-    for (int64_t f = F - 1; f >= 0; --f) {
-      const int64_t s0 = vmax<int64_t>(spans[(i * F + f) * 2], 0), s1 = vmin<int64_t>(spans[(i * F + f) * 2 + 1], L);
-      if (s0 >= s1) continue;
-      const T a = saturate<T>(field(i, f, b, e));
-      for (int64_t t = s0; t < s1; ++t)
-        if (m[t]) o[t] = a;
-    }
+    const RoutedAdvantages* self = this;
+    const auto advantage = [self, i, b, e](int64_t f) { return self->field(i, f, b, e); };
+    const auto base = [self, i, b, e]() { return self->broadcast ? self->sequence(i, b, e) : self->background(i, b, e); };
+    out[i * L + t] = saturate<T>(route_token(i, t, advantage, base));
+  }
+
+  // One row (the CPU's SIMD-path unit of work): each advantage is computed once for the row, then
+  // the same rule places them.
+  void row(int64_t i, double* field_adv) const {  // field_adv: scratch [F]
+    const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
+    const double base_v = broadcast ? sequence(i, b, e) : background(i, b, e);
+    if (!broadcast)
+      for (int64_t f = 0; f < F; ++f) field_adv[f] = field(i, f, b, e);
+    const auto advantage = [field_adv](int64_t f) { return field_adv[f]; };
+    const auto base = [base_v]() { return base_v; };
+    for (int64_t t = 0; t < L; ++t) out[i * L + t] = saturate<T>(route_token(i, t, advantage, base));
   }
 };
 
