@@ -14,6 +14,7 @@
 #include "containment/containment.h"
 #include "grpo/grpo.h"
 #include "parse/parse.h"
+#include "pipeline/pipeline.h"
 #include "points/points.h"
 #include "project_box/project_box.h"
 #include "tokens/token_offsets.h"
@@ -52,6 +53,22 @@ int64_t elements(const char* op, std::initializer_list<int64_t> dims) {
 }
 void require_stride(const char* op, int64_t stride, int64_t row, const char* what) {
   require(stride == 0 || stride == row, op, what);
+}
+
+// The FieldSpecs of a parse over n texts: kinds, dimensions, value counts and pointers.
+void check_field_specs(const char* op, const std::vector<FieldSpec>& fields, int64_t n) {
+  for (const auto& f : fields) {
+    require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), op, "bad field kind or dim");
+    if (f.kind == 0) continue;
+    require(f.dim >= 1 && f.dim <= 3, op, "dim must be 1, 2 or 3");
+    require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim &&
+            f.max_values <= (int64_t{1} << 24), op, "max_values does not fit the field's kind");
+    require(f.bins >= 1, op, "bins must be >= 1");
+    elements(op, {n, f.max_values});
+    require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, op,
+            "scale and offset need one entry per axis");
+    require(n == 0 || (f.values != 0 && (f.kind != 2 || f.counts != 0)), op, "null data pointer");
+  }
 }
 
 // Views of a list of bytes objects (kept alive by the caller, who holds the GIL while collecting).
@@ -248,21 +265,38 @@ PYBIND11_MODULE(_C, m) {
     const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be bytes");
     const bool rows = !views.empty();
     require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
-    for (const auto& f : fields) {
-      require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), "parse_texts", "bad field kind or dim");
-      if (f.kind == 0) continue;
-      require(f.dim >= 1 && f.dim <= 3, "parse_texts", "dim must be 1, 2 or 3");
-      require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim &&
-              f.max_values <= (int64_t{1} << 24), "parse_texts", "max_values does not fit the field's kind");
-      require(f.bins >= 1, "parse_texts", "bins must be >= 1");
-      elements("parse_texts", {static_cast<int64_t>(views.size()), f.max_values});
-      require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, "parse_texts",
-              "scale and offset need one entry per axis");
-      require(!rows || (f.values != 0 && (f.kind != 2 || f.counts != 0)), "parse_texts", "null data pointer");
-    }
+    check_field_specs("parse_texts", fields, static_cast<int64_t>(views.size()));
     ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans)};
     py::gil_scoped_release release;
     parse_texts(views, fields, out);
+  });
+
+  // The GRCA CPU stage in one call (pipeline/pipeline.h): texts as UTF-8 bytes (kept alive by the
+  // caller), the schema's FieldSpecs, and the piece table (blob = 0: none).
+  m.def("grca_cpu_stage", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
+                             std::uintptr_t spans, std::uintptr_t blob, std::uintptr_t offsets, int64_t vocab,
+                             std::uintptr_t ids, std::uintptr_t mask, int64_t L, std::uintptr_t out,
+                             std::uintptr_t ok, std::uintptr_t token_spans) {
+    const char* op = "grca_cpu_stage";
+    const std::vector<std::string_view> views = bytes_views(texts, "grca_cpu_stage: texts must be bytes");
+    const int64_t n = static_cast<int64_t>(views.size());
+    const int64_t F = static_cast<int64_t>(fields.size());
+    require(vocab >= 0, op, "negative size");
+    elements(op, {n, L + 1});
+    require(L >= 0, op, "negative size");
+    elements(op, {n, F, 2});
+    elements(op, {2 * vocab + 1});
+    check_field_specs(op, fields, n);
+    require(n == 0 || (out != 0 && ok != 0 && (F == 0 || (valid != 0 && spans != 0 && token_spans != 0))), op,
+            "null data pointer");
+    require(n * L == 0 || (ids != 0 && mask != 0), op, "null data pointer");
+    require(blob == 0 || offsets != 0, op, "null data pointer");
+    ParseOutputs parsed{ptr<uint8_t>(valid), ptr<int64_t>(spans)};
+    PieceTable table{ptr<const uint8_t>(blob), ptr<const int64_t>(offsets), vocab};
+    TokenRows rows{ptr<const int64_t>(ids), ptr<const uint8_t>(mask), n, L, ptr<int64_t>(out), ptr<uint8_t>(ok)};
+    PipelineRows result{ptr<int64_t>(token_spans)};
+    py::gil_scoped_release release;
+    grca_cpu_stage(views, fields, parsed, table, rows, result);
   });
 
   // full: a list of UTF-8 bytes objects (each row's full decode), kept alive by the caller.

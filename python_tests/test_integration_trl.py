@@ -251,17 +251,17 @@ def test_trl_scale_reads_the_trainers_setting(value, want):
 
 
 def test_grca_grpo_trainer_standardizes_with_the_trainers_scale_rewards(tmp_path, tokenizer, records, monkeypatch):
-    import verireward.grpo as grpo
+    import verireward.pipeline as pipeline
     from verireward.integrations.trl import GRCAGRPOTrainer
 
     seen = []
-    real = grpo.group_standardize
+    real = pipeline.group_standardize
 
     def spy(*args, **kwargs):
         seen.append((kwargs.get("scale"), kwargs.get("compat")))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(grpo, "group_standardize", spy)
+    monkeypatch.setattr(pipeline, "group_standardize", spy)
     trainer = GRCAGRPOTrainer(model=scripted_model(tokenizer, records), args=config(tmp_path, scale_rewards="batch"),
                               train_dataset=datasets.Dataset.from_list(records), processing_class=tokenizer,
                               grounding=GroundingRewards(), mode="routed_rpc")

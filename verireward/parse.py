@@ -245,53 +245,74 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         array: ``"torch"`` (CPU tensors) or ``"numpy"`` for the returned arrays.
     """
     schema = schema or Schema.default()
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"parse: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"parse: texts[{i}] must be a str, got {type(t).__name__}")
+    check_texts("parse", texts)
     if array not in ("torch", "numpy"):
         raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
-    n, nf = len(texts), len(schema.fields)
-    specs = []
-    values: Dict[str, Any] = {}
-    point_counts: Dict[str, Any] = {}
-    for f in schema.fields:  # the kernel writes each numeric field's final array (NaN-padded)
-        kind, dim = KINDS[f.kind]
-        spec = _C.FieldSpec()
-        spec.kind, spec.dim = kind, max(dim, 1)
-        spec.quantized, spec.bins = f.frame == "bins", int(f.bins)
-        spec.keys = [f.name, *f.aliases]
-        if kind:
-            k = 2 if kind == 1 else int(f.max_points)
-            spec.max_values = k * dim
-            offset, scale = f.affine()
-            spec.offset, spec.scale = offset.tolist(), scale.tolist()
-            v = np.empty((n, 2 * dim) if kind == 1 else (n, k, dim), dtype=np.float64)
-            spec.values = v.ctypes.data
-            values[f.name] = v
-            if kind == 2:
-                c = np.empty(n, dtype=np.int64)
-                spec.counts = c.ctypes.data
-                point_counts[f.name] = c
-        specs.append(spec)
-    valid = np.empty((n, nf), dtype=np.uint8)
-    spans = np.empty((n, nf, 2), dtype=np.int64)
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    _C.parse_texts(encoded, specs, valid.ctypes.data, spans.ctypes.data)
-    ok = valid.view(bool)
-    for j, f in enumerate(schema.fields):
-        if KINDS[f.kind][0] == 0:
-            starts, ends, oks = spans[:, j, 0].tolist(), spans[:, j, 1].tolist(), valid[:, j].tolist()
-            values[f.name] = [t[a:b] if v else None for t, a, b, v in zip(texts, starts, ends, oks)]
-    if array == "torch":
-        import torch
+    out = ParseBuffers(schema, len(texts))
+    _C.parse_texts(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data)
+    return out.batch(texts, array)
 
-        conv = torch.from_numpy
-        values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
-        point_counts = {k: conv(v) for k, v in point_counts.items()}
-        return ParsedBatch(schema.names, values, point_counts, conv(ok), conv(spans))
-    return ParsedBatch(schema.names, values, point_counts, ok, spans)
+
+def check_texts(op: str, texts: Any) -> None:
+    """``texts`` must be a sequence of str (TypeError naming the argument or the entry)."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise TypeError(f"{op}: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{op}: texts[{i}] must be a str, got {type(t).__name__}")
+
+
+def encode_texts(texts: Sequence[str]) -> list:
+    """The texts as the UTF-8 bytes the native code reads (lone surrogates kept, never an error)."""
+    return [t.encode("utf-8", "surrogatepass") for t in texts]
+
+
+class ParseBuffers:
+    """The native parser's inputs and outputs for n texts: one FieldSpec per schema field, pointing
+    into the final NaN-padded value arrays, and ``valid [n, F]``, ``spans [n, F, 2]``."""
+
+    def __init__(self, schema: Schema, n: int) -> None:
+        self.schema = schema
+        self.specs: list = []
+        self.values: Dict[str, Any] = {}
+        self.counts: Dict[str, Any] = {}
+        for f in schema.fields:  # the kernel writes each numeric field's final array (NaN-padded)
+            kind, dim = KINDS[f.kind]
+            spec = _C.FieldSpec()
+            spec.kind, spec.dim = kind, max(dim, 1)
+            spec.quantized, spec.bins = f.frame == "bins", int(f.bins)
+            spec.keys = [f.name, *f.aliases]
+            if kind:
+                k = 2 if kind == 1 else int(f.max_points)
+                spec.max_values = k * dim
+                offset, scale = f.affine()
+                spec.offset, spec.scale = offset.tolist(), scale.tolist()
+                v = np.empty((n, 2 * dim) if kind == 1 else (n, k, dim), dtype=np.float64)
+                spec.values = v.ctypes.data
+                self.values[f.name] = v
+                if kind == 2:
+                    c = np.empty(n, dtype=np.int64)
+                    spec.counts = c.ctypes.data
+                    self.counts[f.name] = c
+            self.specs.append(spec)
+        self.valid = np.empty((n, len(schema.fields)), dtype=np.uint8)
+        self.spans = np.empty((n, len(schema.fields), 2), dtype=np.int64)
+
+    def batch(self, texts: Sequence[str], array: str = "torch") -> ParsedBatch:
+        """The ParsedBatch once the native code has filled the buffers (text fields sliced here)."""
+        values, counts, spans = dict(self.values), dict(self.counts), self.spans
+        ok = self.valid.view(bool)
+        for j, f in enumerate(self.schema.fields):
+            if KINDS[f.kind][0] == 0:
+                starts, ends, oks = spans[:, j, 0].tolist(), spans[:, j, 1].tolist(), self.valid[:, j].tolist()
+                values[f.name] = [t[a:b] if v else None for t, a, b, v in zip(texts, starts, ends, oks)]
+        if array == "torch":
+            import torch
+
+            conv = torch.from_numpy
+            values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+            return ParsedBatch(self.schema.names, values, {k: conv(v) for k, v in counts.items()}, conv(ok), conv(spans))
+        return ParsedBatch(self.schema.names, values, counts, ok, spans)
 
 
 __all__ = ["Field", "Schema", "ParsedBatch", "parse"]

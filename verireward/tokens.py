@@ -289,73 +289,17 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
         ``token_ids`` (CPU).
     """
     op = "token_char_offsets"
-    if tokenizer is None or not callable(getattr(tokenizer, "decode", None)):
-        raise TypeError(f"{op}: argument 'tokenizer' must have a decode(ids, skip_special_tokens=...) method, "
-                        f"got {type(tokenizer).__name__}")
-    ids = _int_matrix(op, token_ids, "token_ids")
-    m = _int_matrix(op, mask, "mask", allow_bool=True)
-    if m.shape != ids.shape:
-        raise ValueError(f"{op}: argument 'mask' must have shape {list(ids.shape)}, got {list(m.shape)}")
-    if texts is not None:
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise TypeError(f"{op}: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
-        if len(texts) != ids.shape[0]:
-            raise ValueError(f"{op}: argument 'texts' has {len(texts)} entries for {ids.shape[0]} rows")
+    rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)
     if method not in ("auto", "windowed", "prefix"):
         raise ValueError(f"{op}: argument 'method' must be 'auto', 'windowed' or 'prefix', got {method!r}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"{op}: argument 'window' must be an int >= 1, got {window!r}")
-    inside = ids[m != 0]
-    if inside.size:  # ids outside the mask (padding: -100, a pad id) are never read
-        lo, hi = int(inside.min()), int(inside.max())
-        if lo < 0 or hi >= 2**32:
-            raise ValueError(f"{op}: argument 'token_ids' holds {lo if lo < 0 else hi} inside the mask; "
-                             "token ids must lie in [0, 2**32)")
-    n, L = ids.shape
-    keep = m != 0
-    ids64 = np.ascontiguousarray(ids, dtype=np.int64)
-
-    flat_rows: List[Any] = []
-
-    def rows_of(which: Sequence[int]) -> List[List[int]]:
-        """The generated ids (inside the mask) of some rows, from one flattening of the batch."""
-        if not flat_rows:
-            flat_rows.extend([ids64[keep].tolist(), np.concatenate([[0], np.cumsum(keep.sum(1))]).tolist()])
-        flat, bounds = flat_rows
-        return [flat[bounds[i]:bounds[i + 1]] for i in which]
-
-    if texts is not None:
-        fulls = [t if isinstance(t, str) else None for t in texts]
-        for i, t in enumerate(fulls):
-            if t is None:
-                raise TypeError(f"token_char_offsets: texts[{i}] must be a str, got {type(texts[i]).__name__}")
-    else:
-        fulls = _decode_many(tokenizer, rows_of(range(n)), skip_special_tokens) if n else []
     if method == "auto":
-        out, done, exact = _native_offsets(tokenizer, ids64, keep, fulls, skip_special_tokens)
+        out, done, exact = _native_offsets(tokenizer, rows.ids, rows.keep, rows.fulls, skip_special_tokens)
     else:
-        out, done, exact = np.zeros((n, L + 1), dtype=np.int64), np.zeros(n, dtype=np.uint8), False
-    if texts is not None:  # rows not rebuilt by an exact table: check texts against the decode
-        check = np.flatnonzero(done == 0) if exact else np.arange(n)
-        decoded = _decode_many(tokenizer, rows_of(check), skip_special_tokens) if len(check) else []
-        for i, d in zip(check, decoded):
-            if texts[i] != d:
-                raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
-                                 f"skip_special_tokens={skip_special_tokens}); offsets would point into another text")
-    for i in np.flatnonzero(done == 0):
-        positions = np.flatnonzero(keep[i])
-        row, full = rows_of([i])[0], fulls[i]
-        token_ends = None
-        if row and method != "prefix":
-            token_ends = _ends_windowed(tokenizer, row, full, skip_special_tokens, window)
-        if row and token_ends is None:
-            token_ends = _ends_exact(tokenizer, row, full, skip_special_tokens)
-        ends = np.zeros(L, dtype=np.int64)
-        if row:
-            ends[positions] = token_ends
-            ends = np.maximum.accumulate(ends)  # tokens outside the mask: zero width where they stand
-            ends[positions[-1]:] = len(full)  # the last generated token reaches the end of the text
-        out[i, 1:] = ends
+        out, done, exact = np.zeros((rows.n, rows.L + 1), dtype=np.int64), np.zeros(rows.n, dtype=np.uint8), False
+    rows.check_texts(done, exact)
+    rows.fill_remaining(out, done, method, window)
     if hasattr(token_ids, "detach"):
         import torch
 
@@ -363,4 +307,83 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
     return out
 
 
-__all__ = ["token_char_offsets"]
+class TokenRows:
+    """A checked batch of generated token ids: ``ids [N, L]`` int64, ``keep [N, L]`` bool, and
+    ``fulls`` (each row's text: the given ``texts``, else its decode). The steps of
+    :func:`token_char_offsets` after the native pass are methods, so that the GRCA pipeline runs
+    the same code around its own native call."""
+
+    def __init__(self, tokenizer: Any, ids: np.ndarray, keep: np.ndarray, texts: Optional[Sequence[str]], skip: bool):
+        self.tokenizer, self.ids, self.keep, self.texts, self.skip = tokenizer, ids, keep, texts, skip
+        self.n, self.L = ids.shape
+        self._flat: List[Any] = []
+        self.fulls = list(texts) if texts is not None else (_decode_many(tokenizer, self.rows_of(range(self.n)), skip) if self.n else [])
+
+    @classmethod
+    def checked(cls, op: str, tokenizer: Any, token_ids: Any, mask: Any, texts: Optional[Sequence[str]],
+                skip: bool) -> "TokenRows":
+        if tokenizer is None or not callable(getattr(tokenizer, "decode", None)):
+            raise TypeError(f"{op}: argument 'tokenizer' must have a decode(ids, skip_special_tokens=...) method, "
+                            f"got {type(tokenizer).__name__}")
+        ids = _int_matrix(op, token_ids, "token_ids")
+        m = _int_matrix(op, mask, "mask", allow_bool=True)
+        if m.shape != ids.shape:
+            raise ValueError(f"{op}: argument 'mask' must have shape {list(ids.shape)}, got {list(m.shape)}")
+        if texts is not None:
+            if isinstance(texts, str) or not isinstance(texts, Sequence):
+                raise TypeError(f"{op}: argument 'texts' must be a sequence of str, got {type(texts).__name__}")
+            if len(texts) != ids.shape[0]:
+                raise ValueError(f"{op}: argument 'texts' has {len(texts)} entries for {ids.shape[0]} rows")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"{op}: texts[{i}] must be a str, got {type(t).__name__}")
+        keep = m != 0
+        inside = ids[keep]
+        if inside.size:  # ids outside the mask (padding: -100, a pad id) are never read
+            lo, hi = int(inside.min()), int(inside.max())
+            if lo < 0 or hi >= 2**32:
+                raise ValueError(f"{op}: argument 'token_ids' holds {lo if lo < 0 else hi} inside the mask; "
+                                 "token ids must lie in [0, 2**32)")
+        return cls(tokenizer, np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(keep), texts, skip)
+
+    def rows_of(self, which: Sequence[int]) -> List[List[int]]:
+        """The generated ids (inside the mask) of some rows, from one flattening of the batch."""
+        if not self._flat:
+            self._flat.extend([self.ids[self.keep].tolist(), np.concatenate([[0], np.cumsum(self.keep.sum(1))]).tolist()])
+        flat, bounds = self._flat
+        return [flat[bounds[i]:bounds[i + 1]] for i in which]
+
+    def check_texts(self, done: np.ndarray, exact: bool) -> None:
+        """Given texts must be the decode of their ids (offsets into another text would route credit
+        to the wrong tokens); rows an exact table rebuilt byte for byte are proven already."""
+        if self.texts is None:
+            return
+        check = np.flatnonzero(done == 0) if exact else np.arange(self.n)
+        decoded = _decode_many(self.tokenizer, self.rows_of(check), self.skip) if len(check) else []
+        for i, d in zip(check, decoded):
+            if self.texts[i] != d:
+                raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
+                                 f"skip_special_tokens={self.skip}); offsets would point into another text")
+
+    def fill_remaining(self, out: np.ndarray, done: np.ndarray, method: str = "auto", window: int = 8) -> np.ndarray:
+        """Offsets of the rows the native pass left (``done == 0``), by windowed decodes, or the
+        decode of every prefix where those do not rebuild the text; returns those rows' indices."""
+        todo = np.flatnonzero(done == 0)
+        for i in todo:
+            positions = np.flatnonzero(self.keep[i])
+            row, full = self.rows_of([i])[0], self.fulls[i]
+            token_ends = None
+            if row and method != "prefix":
+                token_ends = _ends_windowed(self.tokenizer, row, full, self.skip, window)
+            if row and token_ends is None:
+                token_ends = _ends_exact(self.tokenizer, row, full, self.skip)
+            ends = np.zeros(self.L, dtype=np.int64)
+            if row:
+                ends[positions] = token_ends
+                ends = np.maximum.accumulate(ends)  # tokens outside the mask: zero width where they stand
+                ends[positions[-1]:] = len(full)  # the last generated token reaches the end of the text
+            out[i, 1:] = ends
+        return todo
+
+
+__all__ = ["token_char_offsets"]  # TokenRows: shared with verireward.pipeline

@@ -74,9 +74,16 @@ class GroundingVerifier:
                  image_size: Any = None) -> VerifierOutput:
         import torch
 
+        return self.score_parsed(parse(texts, self.schema), gt, camera, image_size)
+
+    def score_parsed(self, parsed: ParsedBatch, gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
+                     image_size: Any = None) -> VerifierOutput:
+        """The rewards of completions parsed already with this verifier's schema (what ``__call__``
+        does after parsing; :func:`verireward.grca_advantages` parses in its own native pass)."""
+        import torch
+
         op = "GroundingVerifier"
-        parsed = parse(texts, self.schema)
-        n = len(texts)
+        n = int(parsed.valid.shape[0])
         if not isinstance(gt, dict):
             raise TypeError(f"{op}: argument 'gt' must be a dict of arrays (torch, numpy or lists), got {type(gt).__name__}")
         needed = sorted({"bbox2d" if KINDS[f.kind][1] == 2 else "bbox3d" for f in self.geometric})

@@ -159,12 +159,9 @@ def make_batch(n: int, group_size: int = 8, seed: int = 0, tokenizer: Any = None
 
 
 def verireward_pipeline(b: PipelineBatch, verifier: vr.GroundingVerifier) -> torch.Tensor:
-    """texts + ids → [N, L] routed advantages, with verireward's public API."""
-    out = verifier(b.texts, b.gt, camera=b.camera, image_size=(IMAGE, IMAGE))
-    offsets = vr.token_char_offsets(b.tokenizer, b.token_ids, b.mask, texts=b.texts)
-    geo = [out.fields.index(f) for f in out.reward_fields]
-    spans = vr.char_to_token_spans(out.char_spans[:, geo], offsets, b.mask.sum(1))
-    return vr.routed_advantages(out.rewards, spans, b.mask, b.group_size, rpc=out.rpc, lam=0.15)
+    """texts + ids → [N, L] routed advantages: the one call a trainer makes."""
+    return vr.grca_advantages(b.texts, b.token_ids, b.mask, b.gt, b.group_size, tokenizer=b.tokenizer,
+                              schema=verifier.schema, camera=b.camera, image_size=(IMAGE, IMAGE), lam=0.15).advantages
 
 
 def slice_batch(b: PipelineBatch, n: int) -> PipelineBatch:

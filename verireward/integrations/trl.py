@@ -87,23 +87,28 @@ class GroundingRewards:
 
     def verify(self, texts: Sequence[str], columns: Dict[str, Any], device: Any = None) -> VerifierOutput:
         """The verification of these texts against these ground-truth columns (cached for the batch)."""
+        gt, camera = self.ground_truth(columns, device)
+        # the result depends on the texts, every ground-truth and camera column, and the device
+        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t")), str(device))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        out = self.verifier(list(texts), gt, camera=camera, image_size=self.image_size if camera is not None else None)
+        self._last = (key, out)
+        return out
+
+    def ground_truth(self, columns: Dict[str, Any], device: Any = None):
+        """``(gt, camera)`` float64 tensors from the dataset columns (camera None without K, R, t)."""
         import torch
 
         for name in ("bbox2d", "bbox3d"):
             if name not in columns:
                 raise ValueError(f"GroundingRewards: the dataset needs a {name!r} column")
-        # the result depends on the texts, every ground-truth and camera column, and the device
-        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t")), str(device))
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
         f64 = dict(dtype=torch.float64, device=device)
         gt = {k: torch.as_tensor(columns[k], **f64) for k in ("bbox2d", "bbox3d")}
         camera = None
         if all(k in columns for k in ("K", "R", "t")):
             camera = tuple(torch.as_tensor(columns[k], **f64) for k in ("K", "R", "t"))
-        out = self.verifier(list(texts), gt, camera=camera, image_size=self.image_size if camera is not None else None)
-        self._last = (key, out)
-        return out
+        return gt, camera
 
     def functions(self) -> List[Any]:
         """One TRL reward function per geometric field (``verireward_<field>``), plus ``verireward_rpc``."""
@@ -216,30 +221,20 @@ def _grpo_trainer_class():
                 return out
             import torch
 
-            from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
-            from verireward.tokens import token_char_offsets
+            from verireward.pipeline import grca_advantages
 
             ids, mask, texts = _local_texts(self, out)
-            tok = self.processing_class
             columns = {k: [x[k] for x in inputs] for k in inputs[0] if k in ("bbox2d", "bbox3d", "K", "R", "t")}
-            ver = self.grounding.verify(texts, columns)
-            device = ids.device
-            rewards = ver.rewards.to(device=device, dtype=torch.float32)
-            rpc = ver.rpc.to(device=device, dtype=torch.float32) if ver.rpc is not None else torch.zeros(len(texts), device=device)
-            # every process's rows, in TRL's order, so that groups split over processes are standardized whole
-            all_rewards, all_rpc = self.accelerator.gather(rewards), self.accelerator.gather(rpc)
-            G = self.num_generations
-            scale = trl_scale(self)  # TRL's own scale_rewards, as its GRPO advantage uses it
-            A = group_standardize(all_rewards.double(), G, compat="trl", scale=scale)
-            A_rpc = group_standardize(all_rpc.double(), G, compat="trl", scale=scale)
-            n = len(texts)
-            rows = slice(self.accelerator.process_index * n, (self.accelerator.process_index + 1) * n)
-            offsets = token_char_offsets(tok, ids.cpu(), mask.cpu(), texts=texts).to(device)
-            geo = [ver.fields.index(f) for f in ver.reward_fields]
-            spans = char_to_token_spans(ver.char_spans[:, geo].to(device), offsets, mask.sum(1))
-            use_rpc = self.grca_mode == "routed_rpc" and ver.rpc is not None
-            adv = routed_advantages(A[rows], spans, mask, 1, rpc=A_rpc[rows] if use_rpc else None, lam=self.lam,
-                                    standardized=True)
+            gt, camera = self.grounding.ground_truth(columns)
+            # every process's rows, in TRL's order, so that groups split over processes are standardized
+            # whole, as TRL's own advantage is (std + 1e-4, its scale_rewards)
+            res = grca_advantages(texts, ids, mask, gt, self.num_generations, tokenizer=self.processing_class,
+                                  schema=self.grounding.verifier.schema, camera=camera,
+                                  image_size=self.grounding.image_size if camera is not None else None, lam=self.lam,
+                                  use_rpc=self.grca_mode == "routed_rpc", compat="trl", scale=trl_scale(self),
+                                  gather=lambda x: self.accelerator.gather(x.to(ids.device)),
+                                  process_index=self.accelerator.process_index)
+            adv = res.advantages
             out["advantages"] = adv.to(out["advantages"].dtype)
             self.last_routed = (ids, mask, out["advantages"])  # TRL may shuffle rows before its loss: keep them paired
             return out

@@ -148,8 +148,8 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
     scale = _scale(config, norm_adv_by_std_in_grpo)
     import torch
 
-    from verireward.grpo import char_to_token_spans, routed_advantages
-    from verireward.tokens import token_char_offsets
+    from verireward.grpo import routed_advantages
+    from verireward.pipeline import Verified, grca_advantages
 
     mask = response_mask.bool()
     n, L = mask.shape
@@ -161,14 +161,12 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
         tok = _STATE["tokenizer"]
         if tok is None:
             raise ValueError("grca estimator: call verireward.integrations.verl.configure(tokenizer) before training")
-        responses = batch["responses"].cpu()
-        offsets = token_char_offsets(tok, responses, mask.cpu())
-        spans = char_to_token_spans(char_spans, offsets, mask.sum(1).cpu())
         rpc = None
         if _STATE["use_rpc"] and "vr_rpc" in non_tensor_batch:
             rpc = torch.as_tensor(np.asarray(non_tensor_batch["vr_rpc"], dtype=np.float64))[order]
-        adv = routed_advantages(rewards[order], spans[order], mask.cpu()[order], ptr, rpc=rpc, lam=_STATE["lam"], compat="verl",
-                                scale=scale)
+        verified = Verified(rewards[order], char_spans[order], rpc)
+        adv = grca_advantages(None, batch["responses"].cpu()[order], mask.cpu()[order], None, ptr, tokenizer=tok,
+                              lam=_STATE["lam"], compat="verl", scale=scale, verified=verified).advantages
     else:  # one field, the whole response, rewarded with verl's sequence score: verl's GRPO
         scores = token_level_rewards.sum(-1).double().cpu()[:, None]
         whole = torch.tensor([[[0, L]]] * n, dtype=torch.int64)

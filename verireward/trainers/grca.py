@@ -1,6 +1,6 @@
-"""The GRCA reference trainer (GRCA paper §3.3–3.6): per-field rewards from
-:class:`verireward.GroundingVerifier`, token alignment with :func:`verireward.token_char_offsets`,
-advantages with :func:`verireward.routed_advantages`, and :func:`verireward.grca_loss`.
+"""The GRCA reference trainer (GRCA paper §3.3–3.6): per-token advantages from
+:func:`verireward.grca_advantages` (parse, reward, align, route in one call) and
+:func:`verireward.grca_loss`.
 
 Modes are the rows of the paper's Table 3: ``"broadcast"`` (GRPO: one standardized sequence reward
 on every token), ``"routed"`` (each field's advantage on its own tokens) and ``"routed_rpc"``
@@ -63,26 +63,22 @@ class GRCATrainer(RLTrainer):
     def score(self, batch: Rollout):
         import torch
 
-        from verireward.grpo import char_to_token_spans, routed_advantages
         from verireward.numeric import advantage_variance
-        from verireward.tokens import token_char_offsets
+        from verireward.pipeline import grca_advantages
 
         c: GRCAConfig = self.config
         f64 = dict(dtype=torch.float64, device=self.device)
         gt = {"bbox2d": torch.tensor([r["bbox2d"] for r in batch.records], **f64),
               "bbox3d": torch.tensor([r["bbox3d"] for r in batch.records], **f64)}
         cam = tuple(torch.tensor([r[k] for r in batch.records], **f64) for k in ("K", "R", "t"))
-        out = self.verifier(batch.texts, gt, camera=cam, image_size=tuple(c.image_size))
-        offsets = token_char_offsets(self.tokenizer, batch.ids, batch.mask, texts=batch.texts).to(self.device)
-        geo = [out.fields.index(f) for f in out.reward_fields]
-        spans = char_to_token_spans(out.char_spans[:, geo], offsets, batch.mask.sum(1))
-        mode = "broadcast" if c.mode == "broadcast" else "routed"
-        rpc = out.rpc if c.mode != "routed" else None
-        adv = routed_advantages(out.rewards, spans, batch.mask, batch.group_size, rpc=rpc, lam=c.lam, mode=mode)
-        self.last_rewards, self.last_rpc, self.last_spans = out.rewards, out.rpc, spans
+        res = grca_advantages(batch.texts, batch.ids, batch.mask, gt, batch.group_size, tokenizer=self.tokenizer,
+                              schema=self.verifier.schema, camera=cam, image_size=tuple(c.image_size), lam=c.lam,
+                              mode="broadcast" if c.mode == "broadcast" else "routed", use_rpc=c.mode != "routed")
+        adv = res.advantages
+        self.last_rewards, self.last_rpc, self.last_spans = res.rewards, res.rpc, res.token_spans
         per_seq = (adv * batch.mask).sum(1) / batch.mask.sum(1).clamp(min=1)
-        logs = {f"reward/{name}": float(out.rewards[:, j].mean()) for j, name in enumerate(out.reward_fields)}
-        logs.update({"rpc": float(out.rpc.mean()), "valid_fraction": float(out.valid.float().mean()),
+        logs = {f"reward/{name}": float(res.rewards[:, j].mean()) for j, name in enumerate(res.reward_fields)}
+        logs.update({"rpc": float(res.rpc.mean()), "valid_fraction": float(res.valid.float().mean()),
                      "advantage_variance": float(advantage_variance(per_seq, batch.group_size).mean())})
         return adv.to(torch.float32), logs
 
