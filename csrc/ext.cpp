@@ -71,13 +71,21 @@ void check_field_specs(const char* op, const std::vector<FieldSpec>& fields, int
   }
 }
 
-// Views of a list of bytes objects (kept alive by the caller, who holds the GIL while collecting).
+// Views of a list of bytes or str objects (kept alive by the caller, who holds the GIL while collecting).
 std::vector<std::string_view> bytes_views(const py::list& items, const char* what) {
   std::vector<std::string_view> views;
   views.reserve(items.size());
   for (const py::handle t : items) {
     char* buf = nullptr;
     Py_ssize_t len = 0;
+    if (PyUnicode_Check(t.ptr())) {
+      // a str's UTF-8 without a copy (CPython keeps it; for ASCII it is the str's own data). A str
+      // with lone surrogates has none: the caller encodes it with surrogatepass and passes bytes.
+      const char* u = PyUnicode_AsUTF8AndSize(t.ptr(), &len);
+      if (u == nullptr) throw py::error_already_set();
+      views.emplace_back(u, static_cast<size_t>(len));
+      continue;
+    }
     if (!PyBytes_Check(t.ptr()) || PyBytes_AsStringAndSize(t.ptr(), &buf, &len) != 0)
       throw std::invalid_argument(std::string("verireward._C.") + what);
     views.emplace_back(buf, static_cast<size_t>(len));
@@ -262,7 +270,7 @@ PYBIND11_MODULE(_C, m) {
   // texts: a list of UTF-8 bytes objects (kept alive by the caller); outputs allocated by Python.
   m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
                           std::uintptr_t spans) {
-    const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be bytes");
+    const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be str or bytes");
     const bool rows = !views.empty();
     require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
     check_field_specs("parse_texts", fields, static_cast<int64_t>(views.size()));
@@ -278,7 +286,7 @@ PYBIND11_MODULE(_C, m) {
                              std::uintptr_t ids, std::uintptr_t mask, int64_t L, std::uintptr_t out,
                              std::uintptr_t ok, std::uintptr_t token_spans) {
     const char* op = "grca_cpu_stage";
-    const std::vector<std::string_view> views = bytes_views(texts, "grca_cpu_stage: texts must be bytes");
+    const std::vector<std::string_view> views = bytes_views(texts, "grca_cpu_stage: texts must be str or bytes");
     const int64_t n = static_cast<int64_t>(views.size());
     const int64_t F = static_cast<int64_t>(fields.size());
     require(vocab >= 0, op, "negative size");
@@ -310,7 +318,7 @@ PYBIND11_MODULE(_C, m) {
     require(static_cast<int64_t>(full.size()) == n, "token_offsets_from_pieces", "full must hold one text per row");
     require(blob != 0 && offsets != 0 && (n == 0 || (out != 0 && ok != 0)) && (n * L == 0 || (ids != 0 && mask != 0)),
             "token_offsets_from_pieces", "null data pointer");
-    const std::vector<std::string_view> views = bytes_views(full, "token_offsets_from_pieces: full must be bytes");
+    const std::vector<std::string_view> views = bytes_views(full, "token_offsets_from_pieces: full must be str or bytes");
     PieceTable table{ptr<const uint8_t>(blob), ptr<const int64_t>(offsets), vocab};
     TokenRows rows{ptr<const int64_t>(ids), ptr<const uint8_t>(mask), n, L, ptr<int64_t>(out), ptr<uint8_t>(ok)};
     py::gil_scoped_release release;

@@ -171,5 +171,5 @@ def test_grpo_kernels_reject_null_pointers():
     sa.n, sa.F, sa.L = 1, 1, 1
     with pytest.raises(ValueError, match=r"_C.char_to_token_spans: null data pointer"):
         _C.char_to_token_spans(sa)
-    with pytest.raises(ValueError, match=r"parse_texts: texts must be bytes"):
-        _C.parse_texts(["not bytes"], [], 0, 0)
+    with pytest.raises(ValueError, match=r"parse_texts: texts must be str or bytes"):
+        _C.parse_texts([3], [], 0, 0)

@@ -263,8 +263,41 @@ def check_texts(op: str, texts: Any) -> None:
 
 
 def encode_texts(texts: Sequence[str]) -> list:
-    """The texts as the UTF-8 bytes the native code reads (lone surrogates kept, never an error)."""
-    return [t.encode("utf-8", "surrogatepass") for t in texts]
+    """The texts as the native code reads them: each str itself (the compiled module reads its
+    UTF-8 without a copy), or its bytes with lone surrogates kept where a str has them (their UTF-8
+    does not exist: ``surrogatepass``). Never an error."""
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not t.isascii():
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:
+                out[i] = t.encode("utf-8", "surrogatepass")
+    return out
+
+
+class TextValues(Sequence):
+    """A text field's values, sliced from the completions when read: ``texts[i][start:end]``, or
+    None where the field is invalid."""
+
+    def __init__(self, texts: Sequence[str], spans: np.ndarray, valid: np.ndarray) -> None:
+        self._texts, self._spans, self._valid = texts, spans, valid
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not self._valid[i]:
+            return None
+        return self._texts[i][int(self._spans[i, 0]):int(self._spans[i, 1])]
+
+    def __eq__(self, other: Any) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 class ParseBuffers:
@@ -298,14 +331,16 @@ class ParseBuffers:
         self.valid = np.empty((n, len(schema.fields)), dtype=np.uint8)
         self.spans = np.empty((n, len(schema.fields), 2), dtype=np.int64)
 
-    def batch(self, texts: Sequence[str], array: str = "torch") -> ParsedBatch:
-        """The ParsedBatch once the native code has filled the buffers (text fields sliced here)."""
+    def batch(self, texts: Sequence[str], array: str = "torch", lazy_texts: bool = False) -> ParsedBatch:
+        """The ParsedBatch once the native code has filled the buffers (text fields sliced here, or
+        with ``lazy_texts`` when an entry is read: the GRCA pipeline does not read them)."""
         values, counts, spans = dict(self.values), dict(self.counts), self.spans
         ok = self.valid.view(bool)
         for j, f in enumerate(self.schema.fields):
             if KINDS[f.kind][0] == 0:
-                starts, ends, oks = spans[:, j, 0].tolist(), spans[:, j, 1].tolist(), self.valid[:, j].tolist()
-                values[f.name] = [t[a:b] if v else None for t, a, b, v in zip(texts, starts, ends, oks)]
+                values[f.name] = TextValues(texts, spans[:, j], self.valid[:, j])
+                if not lazy_texts:
+                    values[f.name] = list(values[f.name])
         if array == "torch":
             import torch
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from verireward import _C
 from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
-from verireward.parse import KINDS, ParseBuffers, Schema, check_texts, encode_texts
+from verireward.parse import ParseBuffers, Schema, encode_texts
 from verireward.tokens import TokenRows, _piece_table
 from verireward.verifier import GroundingVerifier, VerifierOutput
 
@@ -111,8 +111,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     if verified is None:
         if gt is None:
             raise ValueError(f"{op}: argument 'gt' is required (or pass verified= rewards computed elsewhere)")
-        check_texts(op, texts)
-        rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)
+        rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)  # texts checked there
         verifier = GroundingVerifier(schema)
         out, token_spans = _cpu_stage(rows, verifier.schema)
         ver = verifier.score_parsed(out, gt, camera=camera, image_size=image_size)
@@ -120,8 +119,6 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         rewards, rpc, valid, fields = ver.rewards, ver.rpc, ver.valid, ver.reward_fields
         token_spans = token_spans[:, geo]
     else:
-        if texts is not None:
-            check_texts(op, texts)
         rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)
         rewards, rpc, ver, valid = verified.rewards, verified.rpc, None, None
         fields = tuple(f"field{j}" for j in range(int(rewards.shape[1])))
@@ -153,7 +150,7 @@ def _cpu_stage(rows: TokenRows, schema: Schema):
         token_spans[todo] = char_to_token_spans(buffers.spans[todo], offsets[todo], rows.keep[todo].sum(1))
     import torch
 
-    return buffers.batch(rows.fulls, "torch"), torch.from_numpy(token_spans)
+    return buffers.batch(rows.fulls, "torch", lazy_texts=True), torch.from_numpy(token_spans)
 
 
 def _aligned_spans(rows: TokenRows, char_spans: Any):

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward import _C
+from verireward.parse import encode_texts
 
 
 def _decode_many(tokenizer: Any, seqs: List[List[int]], skip_special_tokens: bool) -> List[str]:
@@ -220,7 +221,7 @@ def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: 
         return out, done, False
     blob, offsets, exact = table
     mask8 = np.ascontiguousarray(keep, dtype=np.uint8)
-    encoded = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else b"" for t in fulls]
+    encoded = encode_texts([t if isinstance(t, str) else "" for t in fulls])
     _C.token_offsets_from_pieces(blob.ctypes.data, offsets.ctypes.data, (offsets.shape[0] - 1) // 2,
                                  ids64.ctypes.data, mask8.ctypes.data, n, L, encoded, out.ctypes.data, done.ctypes.data)
     return out, done, exact
@@ -313,8 +314,9 @@ class TokenRows:
     :func:`token_char_offsets` after the native pass are methods, so that the GRCA pipeline runs
     the same code around its own native call."""
 
-    def __init__(self, tokenizer: Any, ids: np.ndarray, keep: np.ndarray, texts: Optional[Sequence[str]], skip: bool):
-        self.tokenizer, self.ids, self.keep, self.texts, self.skip = tokenizer, ids, keep, texts, skip
+    def __init__(self, tokenizer: Any, ids: np.ndarray, keep: np.ndarray, texts: Optional[Sequence[str]], skip: bool,
+                 op: str = "token_char_offsets"):
+        self.tokenizer, self.ids, self.keep, self.texts, self.skip, self.op = tokenizer, ids, keep, texts, skip, op
         self.n, self.L = ids.shape
         self._flat: List[Any] = []
         self.fulls = list(texts) if texts is not None else (_decode_many(tokenizer, self.rows_of(range(self.n)), skip) if self.n else [])
@@ -337,19 +339,20 @@ class TokenRows:
             for i, t in enumerate(texts):
                 if not isinstance(t, str):
                     raise TypeError(f"{op}: texts[{i}] must be a str, got {type(t).__name__}")
-        keep = m != 0
-        inside = ids[keep]
-        if inside.size:  # ids outside the mask (padding: -100, a pad id) are never read
-            lo, hi = int(inside.min()), int(inside.max())
-            if lo < 0 or hi >= 2**32:
-                raise ValueError(f"{op}: argument 'token_ids' holds {lo if lo < 0 else hi} inside the mask; "
-                                 "token ids must lie in [0, 2**32)")
-        return cls(tokenizer, np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(keep), texts, skip)
+        keep = np.ascontiguousarray(m != 0)
+        return cls(tokenizer, np.ascontiguousarray(ids, dtype=np.int64), keep, texts, skip, op)
 
     def rows_of(self, which: Sequence[int]) -> List[List[int]]:
         """The generated ids (inside the mask) of some rows, from one flattening of the batch."""
         if not self._flat:
-            self._flat.extend([self.ids[self.keep].tolist(), np.concatenate([[0], np.cumsum(self.keep.sum(1))]).tolist()])
+            flat = self.ids[self.keep]
+            # ids outside the mask (padding: -100, a pad id) are never read. Inside it, the native
+            # pass accepts only ids of its table; every other row is decoded, after this check
+            if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= 2**32):
+                bad = int(flat.min()) if int(flat.min()) < 0 else int(flat.max())
+                raise ValueError(f"{self.op}: argument 'token_ids' holds {bad} inside the mask; "
+                                 "token ids must lie in [0, 2**32)")
+            self._flat.extend([flat.tolist(), np.concatenate([[0], np.cumsum(self.keep.sum(1))]).tolist()])
         flat, bounds = self._flat
         return [flat[bounds[i]:bounds[i + 1]] for i in which]
 
@@ -362,7 +365,7 @@ class TokenRows:
         decoded = _decode_many(self.tokenizer, self.rows_of(check), self.skip) if len(check) else []
         for i, d in zip(check, decoded):
             if self.texts[i] != d:
-                raise ValueError(f"token_char_offsets: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
+                raise ValueError(f"{self.op}: texts[{i}] is not tokenizer.decode(token_ids[{i}] inside mask, "
                                  f"skip_special_tokens={self.skip}); offsets would point into another text")
 
     def fill_remaining(self, out: np.ndarray, done: np.ndarray, method: str = "auto", window: int = 8) -> np.ndarray:

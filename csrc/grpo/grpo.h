@@ -9,6 +9,7 @@
 // residue must never become advantages of thousands; std_floor = 0 keeps only the exact rule). A
 // group of one row gets 0, or in verl's convention (singleton_identity) mean 0 and std 1.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -25,8 +26,11 @@ namespace vr {
 struct GroupStats {
   double mean_s = 0.0, sd_s = 0.0;  // mean and standard deviation of the scaled values
   int exp = 0;                      // value = scaled value * 2^exp
+  double down1 = 1.0, down2 = 1.0;  // 2^-exp as two factors (2^1073 is not a double): exact scaling
+  double eps_s = 0.0;               // eps * 2^-exp
   int64_t n = 0;                    // values counted (NaN excluded when skip_nan)
   bool flat = false;  // all values equal, or equal up to rounding (sd <= std_floor * max |x|)
+  VR_HD double scaled(double v) const { return v * down1 * down2; }  // v * 2^-exp, exactly
 };
 
 // How a group's values become advantages (GRCA Eq. 9; TRL's and verl's variants).
@@ -62,20 +66,24 @@ struct StdSettings {
     s.flat = lo == hi;  // exactly equal: 0 whatever eps and std_floor are
     if (s.flat) return s;
     frexp(amax, &s.exp);
+    const int k = -s.exp, k1 = k > 1000 ? 1000 : k;
+    s.down1 = ldexp(1.0, k1);
+    s.down2 = ldexp(1.0, k - k1);
+    s.eps_s = eps * s.down1 * s.down2;
     for (int64_t j = b; j < e; ++j) {
       const double v = x(j);
-      if (!(skip_nan && v != v)) s.mean_s += ldexp(v, -s.exp);
+      if (!(skip_nan && v != v)) s.mean_s += s.scaled(v);
     }
     s.mean_s /= static_cast<double>(s.n);
     double ss = 0.0;
     for (int64_t j = b; j < e; ++j) {
       const double v = x(j);
       if (skip_nan && v != v) continue;
-      const double d = ldexp(v, -s.exp) - s.mean_s;
+      const double d = s.scaled(v) - s.mean_s;
       ss += d * d;
     }
     s.sd_s = sqrt(ss / static_cast<double>(unbiased ? s.n - 1 : s.n));
-    s.flat = s.sd_s == 0.0 || (std_floor > 0.0 && s.sd_s <= std_floor * ldexp(amax, -s.exp));
+    s.flat = s.sd_s == 0.0 || (std_floor > 0.0 && s.sd_s <= std_floor * s.scaled(amax));
     return s;
   }
   // The advantage of v, a member of the group the statistics describe; `batch` describes every row
@@ -84,13 +92,13 @@ struct StdSettings {
     if (v != v) return 0.0;  // only reachable with skip_nan: an unscorable row
     if (s.n == 1) return singleton_identity ? (scale == kScaleNone ? v : v / singleton_div) : 0.0;
     if (s.n < 1 || s.flat) return 0.0;
-    const double d = ldexp(v, -s.exp) - s.mean_s;
+    const double d = s.scaled(v) - s.mean_s;
     if (scale == kScaleNone) return ldexp(d, s.exp);
     if (scale == kScaleBatch) {
       if (batch.n < 2 || batch.flat) return 0.0;
-      return ldexp(d, s.exp - batch.exp) / (batch.sd_s + ldexp(eps, -batch.exp));
+      return ldexp(d, s.exp - batch.exp) / (batch.sd_s + batch.eps_s);
     }
-    return d / (s.sd_s + ldexp(eps, -s.exp));
+    return d / (s.sd_s + s.eps_s);
   }
   VR_HD double standardize(double v, const GroupStats& s) const { return standardize(v, s, GroupStats{}); }
   // Row i's advantage in its group [b, e): x(i) itself when the values are advantages already.
@@ -202,10 +210,15 @@ template <class T> struct RoutedAdvantages {
     };
     return st.advantage(x, i, b, e);
   }
-  VR_HD double background(int64_t i, int64_t b, int64_t e) const {
+  // Eq. 14's background from the row's field advantages adv(f) (the one place it is written).
+  template <class A> VR_HD double background_of(const A& adv, int64_t i, int64_t b, int64_t e) const {
     double m = 0.0;
-    for (int64_t f = 0; f < F; ++f) m += field(i, f, b, e) / static_cast<double>(F);
+    for (int64_t f = 0; f < F; ++f) m += adv(f) / static_cast<double>(F);
     return r_rpc != nullptr ? (1.0 - lam) * m + lam * rpc_adv(i, b, e) : m;
+  }
+  VR_HD double background(int64_t i, int64_t b, int64_t e) const {
+    const RoutedAdvantages* self = this;
+    return background_of([self, i, b, e](int64_t f) { return self->field(i, f, b, e); }, i, b, e);
   }
   VR_HD int64_t field_of(int64_t i, int64_t t) const {  // the first field whose span holds t, or -1
     for (int64_t f = 0; f < F; ++f)
@@ -213,17 +226,15 @@ template <class T> struct RoutedAdvantages {
     return -1;
   }
 
-  // The routing rule for token t of row i, written once: padding gets 0; in broadcast mode every
-  // token gets the sequence value; otherwise a token inside a field's span gets that field's
-  // advantage (the first such field) and any other token the background. advantage(f) and
-  // base() are evaluated only when the rule needs them; the two loops below differ only in how
-  // they cache them (the CPU per row, the GPU not at all).
+  // The routing rule, written once: padding gets 0; in broadcast mode every token gets the
+  // sequence value; otherwise a token inside a field's span gets that field's advantage (the first
+  // such field, field_of) and any other token the background. `owner` is field_of(i, t) (unused
+  // in broadcast mode); advantage(f) and base() are evaluated only when the rule needs them.
   template <class FieldAdv, class Base>
-  VR_HD double route_token(int64_t i, int64_t t, const FieldAdv& advantage, const Base& base) const {
-    if (!mask[i * L + t]) return 0.0;
-    if (broadcast) return base();
-    const int64_t f = field_of(i, t);
-    return f >= 0 ? advantage(f) : base();
+  VR_HD double token_value(bool in_mask, int64_t owner, const FieldAdv& advantage, const Base& base) const {
+    if (!in_mask) return 0.0;
+    if (broadcast || owner < 0) return base();
+    return advantage(owner);
   }
 
   // One token (the GPU's unit of work; the CPU's scalar path runs it too, so that a CPU test sees
@@ -233,19 +244,35 @@ template <class T> struct RoutedAdvantages {
     const RoutedAdvantages* self = this;
     const auto advantage = [self, i, b, e](int64_t f) { return self->field(i, f, b, e); };
     const auto base = [self, i, b, e]() { return self->broadcast ? self->sequence(i, b, e) : self->background(i, b, e); };
-    out[i * L + t] = saturate<T>(route_token(i, t, advantage, base));
+    const int64_t owner = broadcast ? -1 : field_of(i, t);
+    out[i * L + t] = saturate<T>(token_value(mask[i * L + t] != 0, owner, advantage, base));
   }
 
-  // One row (the CPU's SIMD-path unit of work): each advantage is computed once for the row, then
-  // the same rule places them.
-  void row(int64_t i, double* field_adv) const {  // field_adv: scratch [F]
+  // One row (the CPU's SIMD-path unit of work): each advantage is computed once for the row; the
+  // owner of a token changes only at span boundaries, so field_of is evaluated once per run of
+  // tokens between consecutive boundaries, then the same rule places the values.
+  void row(int64_t i, double* field_adv, int64_t* cuts) const {  // scratch: field_adv [F], cuts [2F + 2]
     const int64_t g = group_of(ptr, num_groups, i), b = ptr[g], e = ptr[g + 1];
-    const double base_v = broadcast ? sequence(i, b, e) : background(i, b, e);
     if (!broadcast)
       for (int64_t f = 0; f < F; ++f) field_adv[f] = field(i, f, b, e);
     const auto advantage = [field_adv](int64_t f) { return field_adv[f]; };
+    const double base_v = broadcast ? sequence(i, b, e) : background_of(advantage, i, b, e);
     const auto base = [base_v]() { return base_v; };
-    for (int64_t t = 0; t < L; ++t) out[i * L + t] = saturate<T>(route_token(i, t, advantage, base));
+    int64_t k = 0;
+    cuts[k++] = 0;
+    cuts[k++] = L;
+    if (!broadcast)
+      for (int64_t f = 0; f < 2 * F; ++f) cuts[k++] = vmin<int64_t>(vmax<int64_t>(spans[i * F * 2 + f], 0), L);
+    std::sort(cuts, cuts + k);
+    const uint8_t* m = mask + i * L;
+    T* o = out + i * L;
+    for (int64_t c = 0; c + 1 < k; ++c) {
+      const int64_t t0 = cuts[c], t1 = cuts[c + 1];
+      if (t0 >= t1) continue;
+      const int64_t owner = broadcast ? -1 : field_of(i, t0);
+      const T inside = saturate<T>(token_value(true, owner, advantage, base));
+      for (int64_t t = t0; t < t1; ++t) o[t] = m[t] ? inside : T(0);  // token_value(false, ...) is 0
+    }
   }
 };
 

@@ -14,7 +14,8 @@ void routed_advantages_cpu(const RouteArgs& p) {
     if (cpu_path() == CpuPath::Scalar) return CpuExec{}.for_each_2d(p.n, p.L, f, 4096);
     parallel_ranges(p.n, 16, [&f, &p](int64_t b, int64_t e) {
       std::vector<double> field_adv(static_cast<size_t>(p.F));
-      for (int64_t i = b; i < e; ++i) f.row(i, field_adv.data());
+      std::vector<int64_t> cuts(static_cast<size_t>(2 * p.F + 2));
+      for (int64_t i = b; i < e; ++i) f.row(i, field_adv.data(), cuts.data());
     });
   });
 }

@@ -115,7 +115,8 @@ struct Scanner {
       if (exp_digits == 0) i = save;
     }
     const char* b = s + start + (s[start] == '+' ? 1 : 0);
-    if (i - start <= 16) {  // a short integer (what bins are): exact in int64 and in double
+    if (i - start <= 16) {  // a short integer (what bins are): exact in int64; its conversion to
+                            // double rounds correctly, so it equals what from_chars would give
       const char* p = s + start + (s[start] == '-' || s[start] == '+' ? 1 : 0);
       int64_t k = 0;
       while (p < s + i && *p >= '0' && *p <= '9') k = k * 10 + (*p++ - '0');
@@ -264,6 +265,9 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
     found = sc.object(1, &pairs);
   }
   if (!found) return;
+  // Python str indices are code points; for an ASCII text (most completions) they are byte offsets
+  bool ascii = true;
+  for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
   for (int64_t f = 0; f < F; ++f) {
     const FieldSpec& spec = fields[f];
     const Scanner::Pair* hit = nullptr;
@@ -301,8 +305,8 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
     }
     if (!ok) continue;
     out.valid[row * F + f] = 1;
-    out.spans[(row * F + f) * 2] = code_points(text.data(), hit->value_begin);
-    out.spans[(row * F + f) * 2 + 1] = code_points(text.data(), hit->value_end);
+    out.spans[(row * F + f) * 2] = ascii ? static_cast<int64_t>(hit->value_begin) : code_points(text.data(), hit->value_begin);
+    out.spans[(row * F + f) * 2 + 1] = ascii ? static_cast<int64_t>(hit->value_end) : code_points(text.data(), hit->value_end);
   }
 }
 
