@@ -19,7 +19,7 @@ def _finite(values: Sequence[float]) -> bool:
 
 def iou(a: Vec, b: Vec, dim: int) -> float:
     """IoU of two axis-aligned boxes given as two corners each (hull semantics); 0 for a
-    non-finite or zero-extent box (DESIGN.md)."""
+    non-finite or zero-extent box (verireward/SEMANTICS.md)."""
     if not _finite(list(a) + list(b)):
         return 0.0
     inter = Fraction(1)

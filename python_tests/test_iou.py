@@ -70,7 +70,7 @@ def test_iou_invariants(dim, data):
 
 @pytest.mark.parametrize("dim", [2, 3])
 def test_iou_hand_table(backend, dtype, dim):
-    """Cases computed by hand; the rules of DESIGN.md are exact, not approximate."""
+    """Cases computed by hand; the rules of verireward/SEMANTICS.md are exact, not approximate."""
     d = dim
     unit = [0.0] * d + [2.0] * d
     cases = [

@@ -72,8 +72,11 @@ def test_snra_kinds_and_invalid_errors(backend, dtype):
     r = as_list(r)
     assert r[0] == 1.0 and r[2] == r[3] == pytest.approx(2 / (1 + math.exp(2.0)), rel=1e-6) and r[4] == 0.0
     assert vr.snra(3, 1.0) == pytest.approx(2 / (1 + math.exp(3)))  # Python numbers and ints work
-    for bad in (0.0, -1.0, math.inf, math.nan, True, "1"):
+    for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="snra: argument 'k' must be a finite number > 0"):
+            vr.snra(1.0, bad)
+    for bad in (True, "1", None):  # not a number at all: a TypeError, still naming the argument
+        with pytest.raises(TypeError, match="snra: argument 'k' must be a finite number > 0, got"):
             vr.snra(1.0, bad)
     with pytest.raises(ValueError, match="argument 'e_max' must be a number >= 0"):
         vr.snra(1.0, 1.0, e_max=-1.0)

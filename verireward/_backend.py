@@ -286,9 +286,11 @@ def numel(x: Any) -> int:
 
 
 def check_number(op: str, value: Any, name: str, ok: Any, expected: str) -> float:
-    """A real number (Python or numpy; not a bool) for which ok(float(value)) holds, else ValueError
-    naming the argument."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not ok(float(value)):
+    """A real number (Python or numpy; not a bool) for which ok(float(value)) holds: TypeError
+    naming the argument when it is not a number, ValueError when it is out of range."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: argument '{name}' must be {expected}, got {type(value).__name__} {value!r}")
+    if not ok(float(value)):
         raise ValueError(f"{op}: argument '{name}' must be {expected}, got {value!r}")
     return float(value)
 

@@ -4,7 +4,7 @@ Every op takes torch tensors (CPU or CUDA) or numpy arrays, float32 or float64, 
 kind on the same device. The math runs in double precision whatever the storage type, in C++
 (OpenMP) or CUDA kernels that share one ``__host__ __device__`` implementation (``csrc/``).
 
-Conventions shared by every op (see DESIGN.md):
+Conventions shared by every op (see verireward/SEMANTICS.md):
 
 * A 2D box is ``(x1, y1, x2, y2)``, a 3D box ``(x1, y1, z1, x2, y2, z2)``; a box is the axis-aligned
   hull of its two corners, so swapped corners describe the same box.
@@ -216,7 +216,7 @@ def project_box_3d(
     near: float = 1e-4,
     image_size: ImageSize = None,
 ) -> Tuple[Array, Array]:
-    """Enclosing 2D box of the visible part of each axis-aligned 3D box (GRCA paper Eq. 11-12).
+    """Enclosing 2D box of the visible part of each axis-aligned 3D box (GRCA Eq. 11, GRCA Eq. 12).
 
     Each world point ``X`` maps to the homogeneous image point ``h = K (R X + t)`` and the pixel
     ``(h₁/h₃, h₂/h₃)``. The box is clipped against the near plane ``h₃ = near`` (``h₃`` is the
@@ -261,7 +261,7 @@ def rpc(
     near: float = 1e-4,
     image_size: ImageSize = None,
 ) -> Array:
-    """Reprojection consistency (GRCA paper Eq. 13): ``IoU(B2D, B_proj)`` per sample.
+    """Reprojection consistency (GRCA Eq. 13): ``IoU(B2D, B_proj)`` per sample.
 
     ``B_proj`` is :func:`project_box_3d` of the predicted 3D box (near-plane clipped); a projection
     that is invalid (box entirely behind the camera, non-finite input) gives 0, as does a
@@ -296,7 +296,7 @@ def rpc(
 
 
 def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -> Array:
-    """Fraction of each sample's keypoints inside its box (GRCA paper Eq. 8, KPA-2D / KPA-3D).
+    """Fraction of each sample's keypoints inside its box (GRCA Eq. 8, KPA-2D / KPA-3D).
 
     ``r_i = (1 / M_i) Σ_{m < M_i} 1[k_im ∈ B_i]`` with ``M_i = counts[i]``. The box is closed (a point
     on its boundary is inside) and is the hull of its corners. ``M_i = 0`` (no predicted points) or a

@@ -1,4 +1,4 @@
-"""Group-relative advantages with per-field credit (GRCA paper Eq. 9, 10, 14) and the alignment of
+"""Group-relative advantages with per-field credit (GRCA Eq. 9, GRCA Eq. 10, GRCA Eq. 14) and the alignment of
 character spans to token spans.
 
 Groups are contiguous rows: ``groups`` is an int G (rows g·G … g·G+G−1 share a prompt, TRL's
@@ -124,7 +124,7 @@ def _group_kernel(call: Call, r: Array, ptr: Array, st: Any, absolute: Optional[
 def ap_grpo_advantages(rewards: Array, abs_rewards: Array, groups: Groups, alpha: float = 1.0,
                        clip: Optional[float] = 1.5, eps: float = 1e-6, *, unbiased: bool = True,
                        std_floor: float = 1e-6, compat: Optional[str] = None, scale: str = "group") -> Array:
-    """Absolute-Preserving GRPO advantages (Smooth Operator paper Eq. 8), one kernel.
+    """Absolute-Preserving GRPO advantages (SmoothOp Eq. 8), one kernel.
 
     ``A'_i = clip( (R_i − μ_g)/(σ_g + eps) · r̃_i^α, −c, c )``: the group-relative term of the total
     reward ``R`` (standardized exactly as :func:`group_standardize`, same floor and compat switches)
@@ -175,7 +175,7 @@ def routed_advantages(field_rewards: Array, token_spans: Array, mask: Array, gro
                       compat: Optional[str] = None, standardized: bool = False, scale: str = "group") -> Array:
     """Per-token advantages with each field's credit routed to the tokens that wrote it (GRCA).
 
-    ``routed`` (Eq. 10, 14): field rewards are standardized per group and field (Eq. 9, see
+    ``routed`` (GRCA Eq. 10, GRCA Eq. 14): field rewards are standardized per group and field (GRCA Eq. 9, see
     :func:`group_standardize`); a token inside field f's span gets ``Ã_f``; every other token
     inside the mask gets ``Ã_bg = (1 − λ)·mean_f Ã_f + λ·Ã_rpc`` (λ = 0 without ``rpc``); padding
     gets 0. A field with an empty span (missing or malformed, §3.7) reaches no token.

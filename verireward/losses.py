@@ -1,6 +1,6 @@
 """Policy-gradient losses over per-token advantages (torch; these need autograd).
 
-``grca_loss`` is the GRCA paper's routed clipped surrogate (Eq. 16). It is a pure function of
+``grca_loss`` is the GRCA paper's routed clipped surrogate (GRCA Eq. 16). It is a pure function of
 tensors: trainers call it, nothing here knows about a trainer.
 """
 
@@ -38,7 +38,7 @@ def grca_loss(
     max_log_ratio: float = 20.0,
     return_stats: bool = False,
 ) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
-    """Routed clipped surrogate loss (GRCA paper Eq. 16), to minimize.
+    """Routed clipped surrogate loss (GRCA Eq. 16), to minimize.
 
     Per token: ``ρ_t = exp(clamp(logp_t − old_logp_t, ±max_log_ratio))`` and
     ``ℓ_t = −min(ρ_t·A_t, clip(ρ_t, 1 − ε, 1 + ε)·A_t) + β·KL_t`` with the k3 estimator
@@ -85,11 +85,12 @@ def ap_grpo_loss(
     max_log_ratio: float = 20.0,
     return_stats: bool = False,
 ) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
-    """AP-GRPO's clipped surrogate (Smooth Operator paper Eq. 9), to minimize: the token-level
+    """AP-GRPO's clipped surrogate (SmoothOp Eq. 9) as a loss to minimize: the negated token-level
     clipped ratio objective of :func:`grca_loss` with the AP-GRPO advantage of each sequence
     (:func:`verireward.ap_grpo_advantages`) on every one of its tokens, averaged ``1/G Σ_i`` over
-    sequences (``1/L_i`` inside each), minus ``β_KL·KL(π_θ‖π_ref)`` with the k3 estimator
-    (β = 0.02 in the paper; the KL term needs ``ref_logp``).
+    sequences (``1/L_i`` inside each), plus ``β_KL·KL(π_θ‖π_ref)`` with the k3 estimator. The
+    paper's objective, to maximize, subtracts the KL term; the loss adds it (β = 0.02 in the
+    paper; the KL term needs ``ref_logp``).
 
     Args:
         advantages: ``[N]`` per sequence (broadcast over its tokens) or ``[N, L]`` per token.

@@ -43,7 +43,7 @@ def _float_array(op: str, x: Any, name: str) -> Any:
 
 
 def snra(error: Any, k: float, *, e_max: float = math.inf) -> Any:
-    """Smooth Numerical Reward Activation (Eq. 2): ``r = 2 / (1 + exp(k·e))``, in (0, 1], r(0) = 1.
+    """Smooth Numerical Reward Activation (SmoothOp Eq. 2): ``r = 2 / (1 + exp(k·e))``, in (0, 1], r(0) = 1.
 
     Computed as ``2·exp(−k·e) / (1 + exp(−k·e))``, which never overflows: a huge ``k·e`` gives
     exactly 0. An invalid error — NaN (a parse failure, a NaN prediction) or negative — is replaced
@@ -77,11 +77,11 @@ def snra(error: Any, k: float, *, e_max: float = math.inf) -> Any:
 
 def sharpness(step: float, total: float, kind: str = "sigmoid", k_min: float = 1.0, k_max: float = 100.0,
               tau: float = 0.5, s: float = 10.0) -> float:
-    """SNRA sharpness at training step ``step`` of ``total`` (Eq. 5 and its ablations).
+    """SNRA sharpness at training step ``step`` of ``total`` (SmoothOp Eq. 5 and its ablations).
 
     With progress ``p = clamp(step / total, 0, 1)``:
 
-    * ``"sigmoid"`` (Eq. 5, as written): ``k_min + (k_max − k_min)·σ(s·(p − τ))``, so ``k(0)`` is
+    * ``"sigmoid"`` (SmoothOp Eq. 5, as written): ``k_min + (k_max − k_min)·σ(s·(p − τ))``, so ``k(0)`` is
       near, not exactly, ``k_min`` (1.66 with the defaults) and ``k(total)`` near ``k_max`` (99.3);
     * ``"linear"``: ``k_min + (k_max − k_min)·p``;
     * ``"fixed"``: ``k_max`` at every step (pass the constant you want as ``k_max``).
@@ -131,7 +131,7 @@ class SharpnessSchedule:
 
 
 def squared_error(pred: Any, target: Any, *, vector: bool = False) -> Any:
-    """Eq. 1: ``e = (ŷ − y)²``, or with ``vector=True`` the squared Euclidean distance over the last
+    """SmoothOp Eq. 1: ``e = (ŷ − y)²``, or with ``vector=True`` the squared Euclidean distance over the last
     axis. A NaN prediction (what :func:`verireward.parse` gives an invalid field) gives a NaN error,
     which :func:`snra` scores as ``e_max``."""
     op = "squared_error"
@@ -165,7 +165,7 @@ def discrete_error(score: Any, scale: float = 5.0) -> Any:
 
 
 def composite_reward(r_hat: Any, r_fmt: Any, lam: float = 0.1) -> Any:
-    """Eq. 4: ``R = (1 − λ)·r̂ + λ·r_fmt`` with the SNRA reward ``r̂`` and the binary format reward
+    """SmoothOp Eq. 4: ``R = (1 − λ)·r̂ + λ·r_fmt`` with the SNRA reward ``r̂`` and the binary format reward
     ``r_fmt`` (bool or 0/1), λ = 0.1 in the paper."""
     op = "composite_reward"
     lam = check_number(op, lam, "lam", lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")

@@ -1,5 +1,5 @@
 """The GRCA pipeline as one call: decoded completions and their token ids → per-token advantages
-(GRCA paper §3.2–3.4: parse, align, reward, route; Eq. 9, 10, 14).
+(GRCA paper §3.2–3.4: parse, align, reward, route; GRCA Eq. 9, GRCA Eq. 10, GRCA Eq. 14).
 
 :func:`grca_advantages` is what a trainer calls. Its CPU stage — parse every completion, the
 tokens' character offsets, each field's token span — is one call into the compiled module
@@ -65,7 +65,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     """Per-token GRCA advantages for a batch of completions, in one call.
 
     For each completion: its fields are parsed (§3.2, §3.7), rewarded against the ground truth
-    (IoU, keypoint containment; RPC, Eq. 13, when ``camera`` is given), and aligned to the tokens
+    (IoU, keypoint containment; RPC, GRCA Eq. 13, when ``camera`` is given), and aligned to the tokens
     that wrote them (§3.3). Per group, each field's reward is standardized (GRCA Eq. 9) and routed
     to its tokens (GRCA Eq. 10); every other generated token gets the background advantage
     ``(1 − λ)·mean_f Ã_f + λ·Ã_rpc`` (GRCA Eq. 14). ``mode="broadcast"`` gives every token the

@@ -1,4 +1,4 @@
-"""Preference losses: SPA (Streamlining Preference Alignment, §3.2, Eq. 5) and, for the paper's
+"""Preference losses: SPA (Streamlining Preference Alignment, §3.2, SPA Eq. 5) and, for the paper's
 comparison (Table A1), DPO and SimPO exactly as written there; and the sequence log-probability
 they all take, computed from logits in chunks.
 
@@ -41,7 +41,7 @@ def _reduce(op: str, per: Any, reduction: str) -> Any:
 
 
 def spa_loss(logp_pos: Any, logp_neg: Any, beta: float = 1.0, *, reduction: str = "mean") -> Any:
-    """SPA (Eq. 5; Table A1 with β = 1): ``−log σ(β·(log π(y|x) − log π(y|x')))``.
+    """SPA (SPA Eq. 5; Table A1 with β = 1): ``−log σ(β·(log π(y|x) − log π(y|x')))``.
 
     Args:
         logp_pos: ``[N]`` log π(y|x): the answer's log-probability with the clean input (with grad).

@@ -4,10 +4,10 @@ validity and value spans (GRCA paper §3.3–3.4, §3.7).
 Rewards per geometric field of the schema, in schema order:
 
 * box2d: ``IoU(pred, gt["bbox2d"])``; box3d: ``IoU3D(pred, gt["bbox3d"])``;
-* points2d: keypoint containment in the ground-truth 2D box (Eq. 8); points3d: in the 3D box.
+* points2d: keypoint containment in the ground-truth 2D box (GRCA Eq. 8); points3d: in the 3D box.
 
 A field that is missing or malformed gets reward 0 (its parsed values are NaN and its point count
-0, which every geometry op scores 0). RPC (Eq. 13) compares the predicted 2D box with the
+0, which every geometry op scores 0). RPC (GRCA Eq. 13) compares the predicted 2D box with the
 projection of the predicted 3D box and is 0 when either is invalid.
 """
 

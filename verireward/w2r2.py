@@ -24,7 +24,7 @@ from verireward._backend import check_number
 
 
 def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
-    """The shortcut pass's inputs (Eq. 3/5): ``(features_2d.detach(), zeros_like(features_3d))``.
+    """The shortcut pass's inputs (W2R2 Eq. 3, W2R2 Eq. 5): ``(features_2d.detach(), zeros_like(features_3d))``.
     Feed them to the same fusion operator and decoder as the fused pass."""
     import torch
 
@@ -73,7 +73,7 @@ def token_likelihood_similarity(short_logits: Any, labels: Any, mask: Any = None
 
 def w2r2_loss(fused_logits: Any, labels: Any, short_similarity: Any, mu: float = 0.7, lam: float = 1.5, *,
               ignore_index: int = -100, return_parts: bool = False) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
-    """W2R2's objective (Eq. 2, 6, 7): ``CE(o_fused, y) + λ·mean_i max(0, s_i − μ)``, to minimize.
+    """W2R2's objective (W2R2 Eq. 2, W2R2 Eq. 6, W2R2 Eq. 7): ``CE(o_fused, y) + λ·mean_i max(0, s_i − μ)``, to minimize.
 
     The hinge is 0 while the shortcut's similarity is at most μ and grows linearly (slope λ/N per
     sample) above it: only a 2D-only answer that is *too good* is punished.

@@ -1,7 +1,7 @@
 // Axis-aligned box IoU in D = 2 or 3 dimensions: forward, backward, elementwise and pairwise.
 //
 // A box is written as two corners (p[0..D), p[D..2D)) and means their axis-aligned hull, so swapped
-// corners describe the same box. Rules (DESIGN.md): a non-finite coordinate or a zero extent on any
+// corners describe the same box. Rules (verireward/SEMANTICS.md): a non-finite coordinate or a zero extent on any
 // axis gives IoU 0 (also against itself); touching boxes give exactly 0; identical non-degenerate
 // boxes exactly 1; results are clamped to [0, 1]. All arithmetic is in double whatever the storage
 // type. Extents are differences of coordinates, so the result does not depend on where the boxes
@@ -189,16 +189,21 @@ template <class T, int D> struct IouPairwise {
 };
 
 // Arguments as the bindings receive them (pointers validated by the Python layer).
-struct IouArgs {
-  int dim = 2;
-  DType dtype = DType::Float32;
-  Device device;
-  int64_t n = 0;      // elementwise: number of pairs; pairwise: rows of a
-  int64_t m = 0;      // pairwise: rows of b
-  std::uintptr_t a = 0, b = 0, out = 0;
-  int64_t a_stride = 0, b_stride = 0;  // elementwise only, in elements
-  std::uintptr_t grad_out = 0, grad_a = 0, grad_b = 0;  // backward only
-};
+#define VR_IOU_ARGS(X)                                                                  \
+  X(int, dim, 2)                                                                        \
+  X(DType, dtype, DType::Float32)                                                       \
+  X(Device, device, Device{})                                                           \
+  X(int64_t, n, 0)              /* elementwise: number of pairs; pairwise: rows of a */ \
+  X(int64_t, m, 0)              /* pairwise: rows of b */                               \
+  X(std::uintptr_t, a, 0)                                                               \
+  X(std::uintptr_t, b, 0)                                                               \
+  X(std::uintptr_t, out, 0)                                                             \
+  X(int64_t, a_stride, 0)       /* elementwise only, in elements (0 broadcasts a row) */\
+  X(int64_t, b_stride, 0)                                                               \
+  X(std::uintptr_t, grad_out, 0) /* backward only */                                    \
+  X(std::uintptr_t, grad_a, 0)                                                          \
+  X(std::uintptr_t, grad_b, 0)
+struct IouArgs { VR_IOU_ARGS(VR_ARG_MEMBER) };
 
 template <class Exec> void iou_elementwise(const Exec& ex, const IouArgs& p) {
   dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {

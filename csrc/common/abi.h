@@ -9,10 +9,18 @@ namespace vr {
 
 enum class DType : int { Float32 = 0, Float64 = 1 };
 
+// Argument structs are declared once, as a field list LIST(X) of X(type, name, default) entries
+// (the X-macro idiom): VR_ARG_MEMBER expands a list into the struct's members here, and
+// VR_BIND_ARGS (common/bind.h) into its Python binding beside the op, so that adding an argument
+// touches one line.
+#define VR_ARG_MEMBER(type, name, init) type name = init;
+
+#define VR_DEVICE_FIELDS(X)                                                                       \
+  X(int, type, 0)              /* 0: CPU, 1: CUDA */                                            \
+  X(int, index, 0)             /* CUDA ordinal */                                               \
+  X(std::uintptr_t, stream, 0) /* cudaStream_t of the caller's framework (0: legacy default) */
 struct Device {
-  int type = 0;              // 0: CPU, 1: CUDA
-  int index = 0;             // CUDA ordinal
-  std::uintptr_t stream = 0; // cudaStream_t of the caller's framework (0: legacy default stream)
+  VR_DEVICE_FIELDS(VR_ARG_MEMBER)
   bool is_cuda() const { return type == 1; }
 };
 

@@ -1,4 +1,4 @@
-// Keypoint containment (GRCA paper Eq. 8): the fraction of the first counts[i] points of sample i
+// Keypoint containment (GRCA Eq. 8): the fraction of the first counts[i] points of sample i
 // that lie inside the closed box boxes[i] (its axis-aligned hull; a point on the boundary is inside).
 // No points, or a box with a non-finite coordinate => 0. A point with a non-finite coordinate is
 // outside. counts are validated by the Python layer; the kernel also clamps them to [0, K] so that
@@ -39,14 +39,18 @@ template <class T, int D> struct Containment {
   }
 };
 
-struct ContainmentArgs {
-  int dim = 2;
-  DType dtype = DType::Float32;
-  Device device;
-  int64_t n = 0, K = 0;
-  std::uintptr_t points = 0, counts = 0, boxes = 0, out = 0;
-  int64_t box_stride = 0;
-};
+#define VR_CONTAINMENT_ARGS(X)                                \
+  X(int, dim, 2)                                              \
+  X(DType, dtype, DType::Float32)                             \
+  X(Device, device, Device{})                                 \
+  X(int64_t, n, 0)                                            \
+  X(int64_t, K, 0)                                            \
+  X(std::uintptr_t, points, 0)                                \
+  X(std::uintptr_t, counts, 0)                                \
+  X(std::uintptr_t, boxes, 0)                                 \
+  X(std::uintptr_t, out, 0)                                   \
+  X(int64_t, box_stride, 0) /* 0 broadcasts one box */
+struct ContainmentArgs { VR_CONTAINMENT_ARGS(VR_ARG_MEMBER) };
 
 template <class Exec> void keypoint_containment(const Exec& ex, const ContainmentArgs& p) {
   dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {

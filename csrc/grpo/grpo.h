@@ -1,4 +1,4 @@
-// Group-relative advantages (GRCA paper Eq. 9, 10, 14; the statistics core AP-GRPO reuses) and the
+// Group-relative advantages (GRCA Eq. 9, GRCA Eq. 10, GRCA Eq. 14; the statistics core AP-GRPO reuses) and the
 // alignment of character spans to token spans.
 //
 // Groups are contiguous rows given by a CSR pointer: group g is rows [ptr[g], ptr[g+1]).
@@ -42,13 +42,17 @@ struct GroupStats {
 // skip_nan (TRL's unscorable completions): NaN values are left out of the statistics and get 0.
 constexpr int kScaleGroup = 0, kScaleBatch = 1, kScaleNone = 2;
 
+#define VR_STD_SETTINGS(X)                                                                    \
+  X(double, eps, 1e-6)                                                                        \
+  X(double, std_floor, 1e-6)                                                                  \
+  X(bool, unbiased, true)                                                                     \
+  X(bool, singleton_identity, false)                                                          \
+  X(double, singleton_div, 1.0 + 1e-6)                                                        \
+  X(bool, given, false)    /* the values are advantages already (standardized elsewhere) */   \
+  X(bool, skip_nan, false)                                                                    \
+  X(int, scale, kScaleGroup)
 struct StdSettings {
-  double eps = 1e-6, std_floor = 1e-6;
-  bool unbiased = true, singleton_identity = false;
-  double singleton_div = 1.0 + 1e-6;
-  bool given = false;  // the values are advantages already (standardized elsewhere, e.g. over processes)
-  bool skip_nan = false;
-  int scale = kScaleGroup;
+  VR_STD_SETTINGS(VR_ARG_MEMBER)
 
   template <class X> VR_HD GroupStats stats(const X& x, int64_t b, int64_t e) const {
     GroupStats s;
@@ -124,7 +128,7 @@ VR_HD inline int64_t group_of(const int64_t* ptr, int64_t num_groups, int64_t i)
   return lo;
 }
 
-// Standardization per group and column; with `absolute` (AP-GRPO, Smooth Operator Eq. 8) each
+// Standardization per group and column; with `absolute` (AP-GRPO, SmoothOp Eq. 8) each
 // standardized value is multiplied by absolute[i, f]^alpha (pow(0, 0) = 1, so alpha = 0 is GRPO)
 // and the product clipped to [-clip, clip] (clip = +inf: no clipping). Under kScaleBatch,
 // `batch` [F] holds each column's statistics over all rows (ColumnStats, run first).
@@ -169,7 +173,7 @@ template <class T> struct ColumnStats {
   }
 };
 
-// Per-token advantages in one kernel (Eq. 9, 10, 14). Routed mode: a token inside field f's span
+// Per-token advantages in one kernel (GRCA Eq. 9, GRCA Eq. 10, GRCA Eq. 14). Routed mode: a token inside field f's span
 // [s0, s1) gets A_f, the standardization of r[i, f] within i's group (the first such field when
 // spans overlap); any other token inside the mask gets the background advantage
 // (1 - lam) * mean_f A_f + lam * A_rpc (lam = 0 without RPC); padding gets 0. Broadcast mode: every
@@ -210,7 +214,7 @@ template <class T> struct RoutedAdvantages {
     };
     return st.advantage(x, i, b, e);
   }
-  // Eq. 14's background from the row's field advantages adv(f) (the one place it is written).
+  // GRCA Eq. 14's background from the row's field advantages adv(f) (the one place it is written).
   template <class A> VR_HD double background_of(const A& adv, int64_t i, int64_t b, int64_t e) const {
     double m = 0.0;
     for (int64_t f = 0; f < F; ++f) m += adv(f) / static_cast<double>(F);
@@ -341,32 +345,50 @@ struct CharToTokenSpans {
   }
 };
 
-struct GroupArgs {
-  DType dtype = DType::Float32;
-  Device device;
-  int64_t n = 0, F = 0, num_groups = 0;
-  std::uintptr_t rewards = 0, group_ptr = 0, out = 0;
-  StdSettings st;
-  std::uintptr_t absolute = 0;  // AP-GRPO's absolute term, or 0
-  double alpha = 1.0, clip = 1.5;
-  std::uintptr_t batch_stats = 0;  // GroupStats [F] scratch, needed under kScaleBatch
-};
+#define VR_GROUP_ARGS(X)                                                              \
+  X(DType, dtype, DType::Float32)                                                     \
+  X(Device, device, Device{})                                                         \
+  X(int64_t, n, 0)                                                                    \
+  X(int64_t, F, 0)                                                                    \
+  X(int64_t, num_groups, 0)                                                           \
+  X(std::uintptr_t, rewards, 0)                                                       \
+  X(std::uintptr_t, group_ptr, 0)                                                     \
+  X(std::uintptr_t, out, 0)                                                           \
+  X(StdSettings, st, StdSettings{})                                                   \
+  X(std::uintptr_t, absolute, 0)    /* AP-GRPO's absolute term, or 0 */               \
+  X(double, alpha, 1.0)                                                               \
+  X(double, clip, 1.5)                                                                \
+  X(std::uintptr_t, batch_stats, 0) /* GroupStats [F] scratch, needed under kScaleBatch */
+struct GroupArgs { VR_GROUP_ARGS(VR_ARG_MEMBER) };
 
-struct RouteArgs {
-  DType dtype = DType::Float32;
-  Device device;
-  int64_t n = 0, F = 0, L = 0, num_groups = 0;
-  std::uintptr_t rewards = 0, rpc = 0, spans = 0, mask = 0, group_ptr = 0, out = 0;
-  double lam = 0.0;
-  bool broadcast = false;
-  StdSettings st;
-};
+#define VR_ROUTE_ARGS(X)              \
+  X(DType, dtype, DType::Float32)     \
+  X(Device, device, Device{})         \
+  X(int64_t, n, 0)                    \
+  X(int64_t, F, 0)                    \
+  X(int64_t, L, 0)                    \
+  X(int64_t, num_groups, 0)           \
+  X(std::uintptr_t, rewards, 0)       \
+  X(std::uintptr_t, rpc, 0)           \
+  X(std::uintptr_t, spans, 0)         \
+  X(std::uintptr_t, mask, 0)          \
+  X(std::uintptr_t, group_ptr, 0)     \
+  X(std::uintptr_t, out, 0)           \
+  X(double, lam, 0.0)                 \
+  X(bool, broadcast, false)           \
+  X(StdSettings, st, StdSettings{})
+struct RouteArgs { VR_ROUTE_ARGS(VR_ARG_MEMBER) };
 
-struct SpanArgs {
-  Device device;
-  int64_t n = 0, F = 0, L = 0;
-  std::uintptr_t char_spans = 0, offsets = 0, lengths = 0, out = 0;
-};
+#define VR_SPAN_ARGS(X)               \
+  X(Device, device, Device{})         \
+  X(int64_t, n, 0)                    \
+  X(int64_t, F, 0)                    \
+  X(int64_t, L, 0)                    \
+  X(std::uintptr_t, char_spans, 0)    \
+  X(std::uintptr_t, offsets, 0)       \
+  X(std::uintptr_t, lengths, 0)       \
+  X(std::uintptr_t, out, 0)
+struct SpanArgs { VR_SPAN_ARGS(VR_ARG_MEMBER) };
 
 template <class Exec> void group_standardize(const Exec& ex, const GroupArgs& p) {
   dispatch_float(p.dtype, [&](auto t) {

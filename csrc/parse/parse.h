@@ -18,23 +18,26 @@
 #include <string_view>
 #include <vector>
 
+#include "common/abi.h"
+
 namespace vr {
 
 // One field of the schema and where its values go. A numeric field's values are written converted
 // to the ground truth's frame, value k as offset[k % dim] + scale[k % dim] * written, into its own
 // array [n, max_values] (a box: 2*dim values; points: max_points*dim), NaN where nothing valid
 // was written; a points field's point count goes to counts [n] (0 when invalid).
-struct FieldSpec {
-  int kind = 0;            // 0 text, 1 box (2*dim numbers), 2 points (k*dim numbers, k*dim <= max_values)
-  int dim = 2;
-  int64_t max_values = 4;
-  bool quantized = false;
-  int64_t bins = 1000;
-  std::vector<std::string> keys;  // name and aliases
-  std::vector<double> scale, offset;  // [dim] each
-  std::uintptr_t values = 0;  // double [n, max_values]
-  std::uintptr_t counts = 0;  // int64 [n] (points fields)
-};
+#define VR_FIELD_SPEC(X)                                                                             \
+  X(int, kind, 0)          /* 0 text, 1 box (2*dim numbers), 2 points (k*dim numbers, k*dim <= max_values) */ \
+  X(int, dim, 2)                                                                                     \
+  X(int64_t, max_values, 4)                                                                          \
+  X(bool, quantized, false)                                                                          \
+  X(int64_t, bins, 1000)                                                                             \
+  X(std::vector<std::string>, keys, {})   /* name and aliases */                                     \
+  X(std::vector<double>, scale, {})       /* [dim] */                                                \
+  X(std::vector<double>, offset, {})      /* [dim] */                                                \
+  X(std::uintptr_t, values, 0)            /* double [n, max_values] */                               \
+  X(std::uintptr_t, counts, 0)            /* int64 [n] (points fields) */
+struct FieldSpec { VR_FIELD_SPEC(VR_ARG_MEMBER) };
 
 struct ParseOutputs {
   uint8_t* valid = nullptr;  // [n, F]

@@ -86,11 +86,18 @@ struct Knn {
   }
 };
 
-struct PointArgs {
-  Device device;
-  int64_t B = 0, P = 0, G = 0, K = 0;
-  std::uintptr_t xyz = 0, mind = 0, centres = 0, dist = 0, idx = 0;
-};
+#define VR_POINT_ARGS(X)          \
+  X(Device, device, Device{})     \
+  X(int64_t, B, 0)                \
+  X(int64_t, P, 0)                \
+  X(int64_t, G, 0)                \
+  X(int64_t, K, 0)                \
+  X(std::uintptr_t, xyz, 0)       \
+  X(std::uintptr_t, mind, 0)      \
+  X(std::uintptr_t, centres, 0)   \
+  X(std::uintptr_t, dist, 0)      \
+  X(std::uintptr_t, idx, 0)
+struct PointArgs { VR_POINT_ARGS(VR_ARG_MEMBER) };
 
 void farthest_point_sampling_cpu(const PointArgs& p);
 void knn_cpu(const PointArgs& p);

@@ -1,7 +1,7 @@
 // Projection of an axis-aligned 3D box through a pinhole camera, clipped against the near plane,
-// and the reprojection-consistency verifier (RPC) built on it (GRCA paper Eq. 11-13).
+// and the reprojection-consistency verifier (RPC) built on it (GRCA Eq. 11, GRCA Eq. 12, GRCA Eq. 13).
 //
-// Camera: homogeneous image point h = K (R X + t) (Eq. 11), pixel (h0/h2, h1/h2). The clipping
+// Camera: homogeneous image point h = K (R X + t) (GRCA Eq. 11), pixel (h0/h2, h1/h2). The clipping
 // plane is h2 = near; h2 is the camera-frame depth z_c whenever K's last row is (0, 0, 1), as for
 // every pinhole intrinsic matrix. The part of the box with h2 >= near is kept: its vertices are the
 // corners with h2 >= near plus the points where the 12 edges cross h2 = near; the enclosing 2D box
@@ -121,7 +121,7 @@ template <class T> struct ProjectBox {
   }
 };
 
-// RPC (Eq. 13): IoU of the predicted 2D box with the enclosing box of the projected 3D box; 0 when
+// RPC (GRCA Eq. 13): IoU of the predicted 2D box with the enclosing box of the projected 3D box; 0 when
 // the projection is invalid or the 2D box is non-finite or degenerate.
 template <class T> struct Rpc {
   const T* boxes2d; int64_t boxes2d_stride;  // [n, 4]
@@ -139,17 +139,25 @@ template <class T> struct Rpc {
   }
 };
 
-struct ProjectArgs {
-  DType dtype = DType::Float32;
-  Device device;
-  int64_t n = 0;
-  std::uintptr_t boxes3d = 0, boxes2d = 0;  // boxes2d: RPC input only
-  int64_t boxes2d_stride = 4;
-  std::uintptr_t K = 0, R = 0, t = 0, img = 0;
-  int64_t K_stride = 9, R_stride = 9, t_stride = 3, img_stride = 0;
-  double near = 1e-4;
-  std::uintptr_t out = 0, valid = 0;
-};
+#define VR_PROJECT_ARGS(X)                                              \
+  X(DType, dtype, DType::Float32)                                       \
+  X(Device, device, Device{})                                           \
+  X(int64_t, n, 0)                                                      \
+  X(std::uintptr_t, boxes3d, 0)                                         \
+  X(std::uintptr_t, boxes2d, 0) /* RPC input only */                    \
+  X(int64_t, boxes2d_stride, 4)                                         \
+  X(std::uintptr_t, K, 0)                                               \
+  X(std::uintptr_t, R, 0)                                               \
+  X(std::uintptr_t, t, 0)                                               \
+  X(std::uintptr_t, img, 0)     /* (W, H) to clip to, or 0 */           \
+  X(int64_t, K_stride, 9)       /* 0 broadcasts one camera */           \
+  X(int64_t, R_stride, 9)                                               \
+  X(int64_t, t_stride, 3)                                               \
+  X(int64_t, img_stride, 0)                                             \
+  X(double, near, 1e-4)                                                 \
+  X(std::uintptr_t, out, 0)                                             \
+  X(std::uintptr_t, valid, 0)
+struct ProjectArgs { VR_PROJECT_ARGS(VR_ARG_MEMBER) };
 
 template <class T> CameraRows<T> camera_rows(const ProjectArgs& p) {
   return CameraRows<T>{ptr<const T>(p.K), p.K_stride, ptr<const T>(p.R), p.R_stride, ptr<const T>(p.t),

@@ -184,7 +184,7 @@ def torch_mask_point_patches(points, G: int, K: int, ratio: float, generator):
 
 
 def torch_ap_grpo(R, r_abs, G: int, alpha: float, clip: float, eps: float = 1e-6, floor: float = 1e-6):
-    """AP-GRPO (Eq. 8) as a torch expression over [N / G, G] groups, with GRPO's flat-group rule."""
+    """AP-GRPO (SmoothOp Eq. 8) as a torch expression over [N / G, G] groups, with GRPO's flat-group rule."""
     r = R.view(-1, G).double()
     mean, std = r.mean(1, keepdim=True), r.std(1, keepdim=True)
     flat = std <= floor * r.abs().amax(1, keepdim=True)

@@ -12,7 +12,7 @@ ids are its encoding of each completion, right-padded, with a response mask.
 
 ``verireward_pipeline`` is what a trainer calls; ``python_pipeline`` (in
 :mod:`verireward._bench.pipeline_baseline`) is the per-sample Python that reward functions are
-written as today. Both return ``[N, L]`` routed advantages (GRCA Eq. 10, 14 with RPC, λ = 0.15).
+written as today. Both return ``[N, L]`` routed advantages (GRCA Eq. 10, GRCA Eq. 14 with RPC, λ = 0.15).
 """
 
 from __future__ import annotations

@@ -137,13 +137,13 @@ class GroundingRewards:
 
 
 class NumericRewards:
-    """SNRA rewards for numeric answers, as TRL reward functions (Smooth Operator Eq. 2–5).
+    """SNRA rewards for numeric answers, as TRL reward functions (SmoothOp Eq. 2, SmoothOp Eq. 3, SmoothOp Eq. 4, SmoothOp Eq. 5).
 
     The answer is the first number in the completion (:func:`verireward.trainers.first_number`),
     compared with the dataset column ``answer_column``; the sharpness is
     ``SharpnessSchedule(trainer_state.max_steps, schedule, ...)`` at ``trainer_state.global_step``.
     :meth:`functions` gives ``verireward_snra`` (the SNRA reward r̃) and ``verireward_format``
-    (1 when a number was written); TRL's ``reward_weights=[1 - λ, λ]`` make their sum Eq. 4's
+    (1 when a number was written); TRL's ``reward_weights=[1 - λ, λ]`` make their sum SmoothOp Eq. 4's
     composite reward (λ = 0.1 in the paper).
     """
 
@@ -246,7 +246,7 @@ def _ap_grpo_trainer_class():
     from trl import GRPOTrainer
 
     class APGRPOTrainer(GRPOTrainer):
-        """TRL's ``GRPOTrainer`` with AP-GRPO's advantage (Eq. 8): TRL's weighted reward sum (the
+        """TRL's ``GRPOTrainer`` with AP-GRPO's advantage (SmoothOp Eq. 8): TRL's weighted reward sum (the
         composite reward, with :class:`NumericRewards` and ``reward_weights=[0.9, 0.1]``) standardized
         per group (TRL's ``std + 1e-4``) times ``r̃^α`` (the SNRA reward), clipped to ±``clip``.
         The KL weight is TRL's ``beta`` (the paper's 0.02).

@@ -43,7 +43,7 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
               alpha: float = 1.0, clip: Optional[float] = 1.5) -> None:
     """Set, for ``grca``: the tokenizer (token offsets), λ, whether RPC shapes the background, and the
     schema and image size ``compute_score`` reads completions with; for ``ap_grpo``: the sharpness
-    schedule over ``total_steps``, ``e_max``, the format weight λ of Eq. 4, α and the clip. Resets
+    schedule over ``total_steps``, ``e_max``, the format weight λ of SmoothOp Eq. 4, α and the clip. Resets
     the ``ap_grpo`` step counter."""
     from verireward.data import grounding_schema
     from verireward.numeric import SharpnessSchedule
@@ -104,7 +104,7 @@ def _scale(config: Any, norm_adv_by_std_in_grpo: Optional[bool]) -> str:
 def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
                       non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None,
                       norm_adv_by_std_in_grpo: Optional[bool] = None, **kwargs: Any):
-    """AP-GRPO (Eq. 8) per sequence on every response token: SNRA of ``vr_error`` at the sharpness of
+    """AP-GRPO (SmoothOp Eq. 8) per sequence on every response token: SNRA of ``vr_error`` at the sharpness of
     this call's step, the composite with the format term (a number was written), verl's GRPO
     standardization of the composite times ``r̃^α``, clipped. Advances the step counter."""
     import torch

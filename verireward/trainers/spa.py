@@ -27,7 +27,7 @@ class SPAConfig(SupervisedConfig):
     """:class:`SupervisedConfig` plus:
 
     Attributes:
-        mode: ``"spa"`` (Eq. 5 alone), ``"spa_sft"`` (Eq. 5 plus the clean pass's per-token
+        mode: ``"spa"`` (SPA Eq. 5 alone), ``"spa_sft"`` (SPA Eq. 5 plus the clean pass's per-token
             cross-entropy: the supervised anchor kept in the loss; our variant, not an equation of
             the paper), ``"sft"``, ``"dpo"`` or ``"simpo"``.
         beta: the loss's β (SPA: 1 in the paper; DPO: 0.1 and SimPO: 2.0 in its comparison).

@@ -1,0 +1,44 @@
+// The Python binding of grpo/grpo.h (verireward._C): argument classes and checked entry points.
+#include "common/bind.h"
+#include "grpo/grpo.h"
+
+namespace vr {
+
+void bind_grpo(py::module_& m) {
+  VR_BIND_ARGS(m, StdSettings, VR_STD_SETTINGS);
+  m.attr("GROUP_STATS_BYTES") = sizeof(GroupStats);
+  VR_BIND_ARGS(m, GroupArgs, VR_GROUP_ARGS);
+  VR_BIND_ARGS(m, RouteArgs, VR_ROUTE_ARGS);
+  VR_BIND_ARGS(m, SpanArgs, VR_SPAN_ARGS);
+  m.def("group_standardize", [](const GroupArgs& p) {
+    const int64_t total = elements("group_standardize", {p.n, p.F});
+    elements("group_standardize", {p.num_groups + 1, p.F});
+    require(total == 0 || p.num_groups >= 1, "group_standardize", "no group");
+    require_ptrs("group_standardize", total, {p.rewards, p.group_ptr, p.out});
+    require(p.st.scale >= kScaleGroup && p.st.scale <= kScaleNone, "group_standardize", "unknown scale");
+    require(p.st.scale != kScaleBatch || total == 0 || p.batch_stats != 0, "group_standardize",
+            "the batch scale needs batch_stats");
+    VR_DEVICE_DISPATCH(p.device, group_standardize, p);
+  }, nogil());
+  m.def("routed_advantages", [](const RouteArgs& p) {
+    require(p.F >= 1, "routed_advantages", "needs F >= 1");
+    const int64_t tokens = elements("routed_advantages", {p.n, p.L});
+    elements("routed_advantages", {p.n, p.F, 2});
+    elements("routed_advantages", {p.num_groups + 1});
+    require(tokens == 0 || p.num_groups >= 1, "routed_advantages", "no group");
+    require(p.st.scale == kScaleGroup || p.st.scale == kScaleNone || p.st.given, "routed_advantages",
+            "scale must be group or none (the batch scale routes given advantages)");
+    require_ptrs("routed_advantages", tokens, {p.rewards, p.spans, p.mask, p.group_ptr, p.out});
+    VR_DEVICE_DISPATCH(p.device, routed_advantages, p);
+  }, nogil());
+  m.def("char_to_token_spans", [](const SpanArgs& p) {
+    const int64_t rows = elements("char_to_token_spans", {p.n, p.L + 1});
+    const int64_t fields = elements("char_to_token_spans", {p.n, p.F, 2});
+    require(p.L >= 0, "char_to_token_spans", "negative size");
+    require_ptrs("char_to_token_spans", rows, {p.offsets, p.lengths});
+    require_ptrs("char_to_token_spans", fields, {p.char_spans, p.out});
+    VR_DEVICE_DISPATCH(p.device, char_to_token_spans, p);
+  }, nogil());
+}
+
+}  // namespace vr

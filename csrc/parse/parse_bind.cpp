@@ -1,0 +1,41 @@
+// The Python binding of parse/parse.h (verireward._C): argument classes and checked entry points.
+#include "common/bind.h"
+#include "parse/parse.h"
+#include "parse/parse_bind.h"
+
+namespace vr {
+
+// The FieldSpecs of a parse over n texts: kinds, dimensions, value counts and pointers.
+void check_field_specs(const char* op, const std::vector<FieldSpec>& fields, int64_t n) {
+  for (const auto& f : fields) {
+    require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), op, "bad field kind or dim");
+    if (f.kind == 0) continue;
+    require(f.dim >= 1 && f.dim <= 3, op, "dim must be 1, 2 or 3");
+    require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim &&
+            f.max_values <= (int64_t{1} << 24), op, "max_values does not fit the field's kind");
+    require(f.bins >= 1, op, "bins must be >= 1");
+    elements(op, {n, f.max_values});
+    require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, op,
+            "scale and offset need one entry per axis");
+    require(n == 0 || (f.values != 0 && (f.kind != 2 || f.counts != 0)), op, "null data pointer");
+  }
+}
+
+void bind_parse(py::module_& m) {
+  VR_BIND_ARGS(m, FieldSpec, VR_FIELD_SPEC);
+  m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
+                          std::uintptr_t spans) {
+    const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be str or bytes");
+    const bool rows = !views.empty();
+    require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
+    check_field_specs("parse_texts", fields, static_cast<int64_t>(views.size()));
+    ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans)};
+    py::gil_scoped_release release;
+    parse_texts(views, fields, out);
+  });
+
+  // The GRCA CPU stage in one call (pipeline/pipeline.h): texts as UTF-8 bytes (kept alive by the
+  // caller), the schema's FieldSpecs, and the piece table (blob = 0: none).
+}
+
+}  // namespace vr
