@@ -157,7 +157,7 @@ class Call:
                 return torch.from_numpy(ptr).to(self.first.device)
             return ptr
         ptr = self.ints(groups, name)
-        self.shape(ptr, name, f"[B + 1] with B >= 1 (a CSR pointer) or an int group size", ptr.ndim == 1 and ptr.shape[0] >= 2)
+        self.shape(ptr, name, "[B + 1] with B >= 1 (a CSR pointer) or an int group size", ptr.ndim == 1 and ptr.shape[0] >= 2)
         ok = int(ptr[0]) == 0 and int(ptr[-1]) == n and bool((ptr[1:] >= ptr[:-1]).all())
         if not ok:
             raise self.value_error(f"argument '{name}' must start at 0, end at the batch size {n} and never decrease")

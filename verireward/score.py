@@ -19,7 +19,7 @@ import numpy as np
 
 from verireward._progress import Progress
 from verireward.metrics import grounding_metrics
-from verireward.parse import Field, ParsedBatch, Schema
+from verireward.parse import ParsedBatch, Schema
 from verireward.verifier import GroundingVerifier, VerifierOutput
 
 TABLE = ["IoU2D", "IoU3D", "KPA-2D", "KPA-3D", "RPC", "Acc@0.25", "Acc@0.5", "parse_failure_rate"]

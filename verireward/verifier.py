@@ -72,8 +72,6 @@ class GroundingVerifier:
 
     def __call__(self, texts: Sequence[str], gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
                  image_size: Any = None) -> VerifierOutput:
-        import torch
-
         return self.score_parsed(parse(texts, self.schema), gt, camera, image_size)
 
     def score_parsed(self, parsed: ParsedBatch, gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,

@@ -219,8 +219,6 @@ def _grpo_trainer_class():
             out = super()._generate_and_score_completions(inputs)
             if self.grca_mode == "broadcast" or not self.model.training:
                 return out
-            import torch
-
             from verireward.pipeline import grca_advantages
 
             ids, mask, texts = _local_texts(self, out)

@@ -1,0 +1,218 @@
+"""The cases ``verireward bench`` times: for each op, seeded inputs built on the requested device
+and dtype, verireward's call, its baselines (vectorized torch, a pure-Python per-sample loop,
+shapely, the GRCA pipeline's per-sample Python pipelines) on the same inputs, and the agreement
+tolerance. :mod:`verireward._bench.runner` checks agreement, times and reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+import torch
+
+import verireward as vr
+from verireward._bench import baselines as bl
+
+DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
+    "iou_2d": 4_000_000,
+    "iou_3d": 4_000_000,
+    "pairwise_iou_2d": 2000,
+    "pairwise_iou_3d": 2000,
+    "project_box_3d": 1_000_000,
+    "rpc": 1_000_000,
+    "keypoint_containment": 262_144,
+    "grca_pipeline": 4096,  # completions (groups of 8, about 150 tokens each)
+    "mask_point_patches": 32,  # clouds of 8192 points, 512 patches of 32, ratio 0.4
+    "ap_grpo_advantages": 1_048_576,  # rewards in groups of 8
+}
+PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
+
+
+@dataclass
+class Case:
+    op: str
+    size: str
+    elements: int                       # outputs per call: the throughput unit
+    verireward: Callable[[], Any]
+    baselines: Dict[str, Callable[[], Any]]         # full size
+    prefix_baselines: Dict[str, Callable[[], Any]]  # on a prefix of python_elements outputs
+    verireward_prefix: Callable[[], Any]
+    python_elements: int
+    copy_bytes: int                     # bytes the memcpy row copies; 0: no memcpy row
+    tolerance: float
+    results: List[Dict[str, Any]] = field(default_factory=list)
+
+
+def _boxes(gen: torch.Generator, n: int, dim: int, dtype, device) -> torch.Tensor:
+    lo = torch.rand(n, dim, generator=gen, dtype=torch.float64) * 100
+    hi = lo + 1 + torch.rand(n, dim, generator=gen, dtype=torch.float64) * 50
+    return torch.cat([lo, hi], 1).to(dtype=dtype, device=device)
+
+
+def _scene(gen: torch.Generator, n: int, dtype, device):
+    """Boxes around the origin and one camera looking at them from 3 m; about one box in ten reaches
+    behind the near plane, so the clipping path is part of what is timed."""
+    boxes = _boxes(gen, n, 3, torch.float64, "cpu") / 25 - 2  # within [-2, 4]
+    K = torch.tensor([[500.0, 0, 256], [0, 500, 256], [0, 0, 1]], dtype=torch.float64)
+    R = torch.eye(3, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.0, 3.0], dtype=torch.float64)
+    cast = lambda x: x.to(dtype=dtype, device=device)
+    return cast(boxes), cast(K[None]), cast(R[None]), cast(t[None])
+
+
+def _to_np(x: Any) -> np.ndarray:
+    if isinstance(x, tuple):
+        return np.concatenate([_to_np(v).reshape(len(_to_np(x[0])), -1) for v in x], axis=1)
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _iou_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    dim = 2 if op == "iou_2d" else 3
+    a, b = _boxes(gen, n, dim, dtype, device), _boxes(gen, n, dim, dtype, device)
+    a_l, b_l = a[:p].tolist(), b[:p].tolist()
+    fn = vr.iou_2d if dim == 2 else vr.iou_3d
+    slow = {"python": lambda: bl.py_iou_batch(a_l, b_l, dim)}
+    if dim == 2:
+        a_np, b_np = a[:p].cpu().numpy(), b[:p].cpu().numpy()
+        slow["shapely"] = lambda: bl.shapely_iou_2d(a_np, b_np)
+    return Case(op, f"n={n:,}", n, lambda: fn(a, b), {"torch": lambda: bl.torch_iou(a, b, dim)}, slow,
+                lambda: fn(a[:p], b[:p]), p, 2 * a.numel() * a.element_size(), tol)
+
+
+def _pairwise_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    dim = 2 if op.endswith("2d") else 3
+    a, b = _boxes(gen, n, dim, dtype, device), _boxes(gen, n, dim, dtype, device)
+    rows = max(1, p // n)
+    a_l, b_l = a[:rows].tolist(), b.tolist()
+    fn = vr.pairwise_iou_2d if dim == 2 else vr.pairwise_iou_3d
+    return Case(op, f"{n:,}x{n:,}", n * n, lambda: fn(a, b), {"torch": lambda: bl.torch_pairwise(a, b, dim)},
+                {"python": lambda: bl.py_pairwise(a_l, b_l, dim)}, lambda: fn(a[:rows], b), rows * n,
+                n * n * a.element_size(), tol)
+
+
+def _projection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    boxes, K, R, t = _scene(gen, n, dtype, device)
+    K_l, R_l, t_l = K[0].tolist(), R[0].tolist(), t[0].tolist()
+    bx_l = boxes[:p].tolist()
+    near = 1e-4
+    if op == "project_box_3d":
+        ptol = 1e-4 if dtype == torch.float32 else 1e-9  # pixels near the plane reach 1e6
+        return Case(op, f"n={n:,}", n, lambda: vr.project_box_3d(boxes, K, R, t, near),
+                    {"torch": lambda: bl.torch_project(boxes, K, R, t, near)},
+                    {"python": lambda: bl.py_project_batch(bx_l, K_l, R_l, t_l, near)},
+                    lambda: vr.project_box_3d(boxes[:p], K, R, t, near), p, boxes.numel() * boxes.element_size(), ptol)
+    noise = torch.randn(n, 4, generator=gen).to(dtype=dtype, device=device) * 10
+    b2 = vr.project_box_3d(boxes, K, R, t, near)[0] + noise
+    b2 = torch.cat([torch.minimum(b2[:, :2], b2[:, 2:]), torch.maximum(b2[:, :2], b2[:, 2:])], 1)  # ordered corners
+    b2_l = b2[:p].tolist()
+
+    def torch_rpc():
+        proj, valid = bl.torch_project(boxes, K, R, t, near)
+        return torch.where(valid, bl.torch_iou(b2, proj, 2), torch.zeros_like(b2[:, 0]))
+
+    def py_rpc():
+        out = []
+        for q, bx in zip(b2_l, bx_l):
+            proj, ok = bl.py_project(bx, K_l, R_l, t_l, near)
+            out.append(bl.py_iou(q, proj, 2) if ok else 0.0)
+        return out
+
+    return Case(op, f"n={n:,}", n, lambda: vr.rpc(b2, boxes, K, R, t, near), {"torch": torch_rpc}, {"python": py_rpc},
+                lambda: vr.rpc(b2[:p], boxes[:p], K, R, t, near), p,
+                (boxes.numel() + b2.numel()) * boxes.element_size(), tol)
+
+
+def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    k = 16
+    boxes = _boxes(gen, n, 3, dtype, device)
+    pts = (torch.rand(n, k, 3, generator=gen, dtype=torch.float64) * 150).to(dtype=dtype, device=device)
+    counts = torch.randint(0, k + 1, (n,), generator=gen).to(device)
+    pts_l, c_l, b_l = pts[:p].tolist(), counts[:p].tolist(), boxes[:p].tolist()
+    return Case(op, f"n={n:,} K={k}", n, lambda: vr.keypoint_containment(pts, counts, boxes),
+                {"torch": lambda: bl.torch_containment(pts, counts, boxes)},
+                {"python": lambda: bl.py_containment_batch(pts_l, c_l, b_l, 3)},
+                lambda: vr.keypoint_containment(pts[:p], counts[:p], boxes[:p]), p,
+                pts.numel() * pts.element_size(), tol)
+
+
+def _pipeline_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """Texts + token ids → routed per-token advantages (GRCA with RPC), in float64 whatever --dtype:
+    the precision rewards are computed in. See verireward._bench.pipeline."""
+    from verireward._bench import pipeline as pl
+    from verireward._bench.pipeline_baseline import python_pipeline
+
+    group = 8
+    n = max(group, n - n % group)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    batch = pl.make_batch(n, group, seed)
+    if device != "cpu":
+        K, R, t = batch.camera
+        batch.gt = {k: v.to(device) for k, v in batch.gt.items()}
+        batch.camera, batch.mask = (K.to(device), R.to(device), t.to(device)), batch.mask.to(device)
+    verifier = vr.GroundingVerifier(pl.schema())
+    p = max(group, min(n, PIPELINE_PYTHON_ROWS) // group * group)
+    small = pl.slice_batch(batch, p)
+    ids = [r[m].tolist() for r, m in zip(small.token_ids, small.mask.cpu())]
+    gt2d, gt3d = small.gt["bbox2d"].tolist(), small.gt["bbox3d"].tolist()
+    cams = list(zip(*(c.tolist() for c in small.camera)))
+    tokens = float(batch.mask.sum(1).double().mean())
+    return Case(op, f"N={n:,} L~{tokens:.0f}", n, lambda: pl.verireward_pipeline(batch, verifier), {},
+                {"python": lambda: python_pipeline(small.texts, ids, gt2d, gt3d, cams, batch.tokenizer, group),
+                 "py-prefix": lambda: python_pipeline(small.texts, ids, gt2d, gt3d, cams, batch.tokenizer, group,
+                                                      offsets="prefix")},
+                lambda: pl.verireward_pipeline(small, verifier), p, 0, 1e-9)
+
+
+def _mask_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """B clouds of 8192 points (xyz + 3 features) in the unit cube: FPS + KNN + masking of 40% of
+    512 patches of 32, against torch as Point-MAE writes it. Agreement: the same centres, and the
+    same sorted neighbour distances (torch's cdist is float32, so near-ties may pick other points
+    at the same distance)."""
+    points = torch.rand(n, 8192, 6, generator=gen).to(dtype=dtype, device=device)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+
+    def ours():
+        m = vr.mask_point_patches(points, 512, 32, 0.4, torch.Generator(device=device).manual_seed(seed))
+        return m.centres.double(), m.distances.sqrt()
+
+    def theirs():
+        centres, dist, _, _ = bl.torch_mask_point_patches(points, 512, 32, 0.4, torch.Generator(device=device).manual_seed(seed))
+        return centres.double(), dist.double()
+
+    return Case(op, f"B={n} P=8192", n, ours, {"torch": theirs}, {}, ours, 0, points.numel() * points.element_size(), 2e-5)
+
+
+def _ap_grpo_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    n = max(8, n - n % 8)
+    R = torch.rand(n, generator=gen).to(dtype=dtype, device=device)
+    r_abs = torch.rand(n, generator=gen).to(dtype=dtype, device=device)
+    return Case(op, f"n={n:,} G=8", n, lambda: vr.ap_grpo_advantages(R, r_abs, 8),
+                {"torch": lambda: bl.torch_ap_grpo(R, r_abs, 8, 1.0, 1.5)}, {}, lambda: vr.ap_grpo_advantages(R, r_abs, 8),
+                0, 2 * R.numel() * R.element_size(), 1e-4 if dtype == torch.float32 else 1e-9)
+
+
+_BUILDERS = {
+    "iou_2d": _iou_case,
+    "iou_3d": _iou_case,
+    "pairwise_iou_2d": _pairwise_case,
+    "pairwise_iou_3d": _pairwise_case,
+    "project_box_3d": _projection_case,
+    "rpc": _projection_case,
+    "keypoint_containment": _containment_case,
+    "grca_pipeline": _pipeline_case,
+    "mask_point_patches": _mask_case,
+    "ap_grpo_advantages": _ap_grpo_case,
+}
+
+
+def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, seed: int) -> List[Case]:
+    """One Case per op in `sizes` (op -> n; for pairwise ops n x n), from one seeded generator."""
+    gen = torch.Generator().manual_seed(seed)
+    tol = 1e-5 if dtype == torch.float32 else 1e-9
+    return [_BUILDERS[op](op, gen, n, min(n, python_limit), dtype, device, tol) for op, n in sizes.items()]
+
+
