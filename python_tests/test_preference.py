@@ -202,8 +202,12 @@ def test_w2r2_gradcheck_and_token_similarity():
     assert torch.autograd.gradcheck(lambda a: vr.token_likelihood_similarity(a, lab), (short,))
     with pytest.raises(ValueError, match="argument 'mu' must be a number in \\[0, 1\\]"):
         vr.w2r2_loss(logits, labels, sims, mu=1.5)
-    with pytest.raises(TypeError, match="argument 'short_similarity' must be a floating \\[3\\] torch.Tensor"):
+    with pytest.raises(ValueError, match="w2r2_loss: argument 'short_similarity' must have shape \\[3\\], got \\[2\\]"):
         vr.w2r2_loss(logits, labels, sims[:2])
+    with pytest.raises(TypeError, match="w2r2_loss: argument 'short_similarity' must have a floating dtype, got torch.int64"):
+        vr.w2r2_loss(logits, labels, torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(TypeError, match="w2r2_loss: argument 'labels' must have an integer dtype, got torch.float32"):
+        vr.w2r2_loss(logits, labels.float(), sims)
 
 
 def test_token_logprob_is_per_token_and_sums_to_the_sequence():

@@ -16,7 +16,7 @@ import math
 import numbers
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -293,6 +293,60 @@ def check_number(op: str, value: Any, name: str, ok: Any, expected: str) -> floa
     if not ok(float(value)):
         raise ValueError(f"{op}: argument '{name}' must be {expected}, got {value!r}")
     return float(value)
+
+
+def torch_tensor(op: str, name: str, x: Any, kind: str = "any", shape: Optional[Sequence[Optional[int]]] = None,
+                 shape_text: Optional[str] = None) -> Any:
+    """The one check of an argument that must be a torch tensor (losses, preference, W2R2, point
+    masking): TypeError for another type or a wrong dtype kind (``kind`` "float", "int" or "any"),
+    ValueError for a wrong shape (``shape``: the expected sizes, None for any size of that axis;
+    ``shape_text``: how the message writes it). Returns x."""
+    torch = torch_module()
+    if torch is None or not isinstance(x, torch.Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a torch.Tensor, got {type(x).__name__}")
+    if kind == "float" and not x.dtype.is_floating_point:
+        raise TypeError(f"{op}: argument '{name}' must have a floating dtype, got {x.dtype}")
+    if kind == "int" and (x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool):
+        raise TypeError(f"{op}: argument '{name}' must have an integer dtype, got {x.dtype}")
+    if shape is not None:
+        ok = x.ndim == len(shape) and all(want is None or int(got) == want for got, want in zip(x.shape, shape))
+        if not ok:
+            text = shape_text or "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+            raise ValueError(f"{op}: argument '{name}' must have shape {text}, got {_shape_str(x.shape)}")
+    return x
+
+
+def float_array(op: str, x: Any, name: str) -> Any:
+    """x as a float torch tensor or numpy array (Python numbers and integer arrays become float64);
+    TypeError naming the argument for anything that is not numbers."""
+    if is_tensor(x):
+        return x if x.dtype.is_floating_point else x.to(torch_module().float64)
+    if isinstance(x, (bool, np.bool_, str)):
+        raise TypeError(f"{op}: argument '{name}' must be numbers (a tensor, an array or a float), got {type(x).__name__}")
+    try:
+        a = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - numpy accepts almost anything
+        raise TypeError(f"{op}: argument '{name}' must be numbers, got {type(x).__name__}") from exc
+    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(f"{op}: argument '{name}' must be numbers, got dtype {a.dtype}")
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy view or copy of a torch tensor (any device), numpy array or nested list."""
+    if isinstance(x, np.ndarray):
+        return x
+    if is_tensor(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def check_int(op: str, value: Any, name: str, lo: int, hi: int, why: str = "") -> int:
+    """An int (Python or numpy; not a bool) in [lo, hi], else ValueError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise ValueError(f"{op}: argument '{name}' must be an int in [{lo}, {hi}]" + (f" ({why})" if why else "")
+                         + f", got {value!r}")
+    return int(value)
 
 
 def data_ptr(x: Any) -> int:

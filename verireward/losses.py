@@ -8,21 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple, Union
 
-from verireward._backend import check_number
+from verireward._backend import check_number, torch_tensor
 
 AGGREGATIONS = ("sample_mean", "token_mean", "sequence_sum")
 
 
 def _check(op: str, name: str, x: Any, shape: Optional[Tuple[int, ...]] = None, floating: bool = True) -> None:
-    import torch
-
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{op}: argument '{name}' must be a torch.Tensor, got {type(x).__name__}")
-    if floating and not x.dtype.is_floating_point:
-        raise TypeError(f"{op}: argument '{name}' must have a floating dtype, got {x.dtype}")
-    if shape is not None and tuple(x.shape) != shape:
-        raise ValueError(f"{op}: argument '{name}' must have shape [{', '.join(map(str, shape))}], "
-                         f"got [{', '.join(map(str, x.shape))}]")
+    torch_tensor(op, name, x, "float" if floating else "any", shape)
 
 
 def grca_loss(

@@ -7,6 +7,8 @@ from typing import Any, Dict, Sequence
 
 import numpy as np
 
+from verireward._backend import is_tensor, to_numpy
+
 from verireward.verifier import VerifierOutput
 
 # VSI-Bench's exact thresholds: np.linspace(0.5, 0.95, 10) (its 9th is 0.8999999999999999, so a
@@ -70,16 +72,11 @@ def mra(pred: Any, gt: Any) -> Any:
     return _like(score, pred)
 
 
-def _np(x: Any) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+_np = to_numpy
 
 
 def _like(x: np.ndarray, ref: Any) -> Any:
-    if isinstance(ref, np.ndarray) or not hasattr(ref, "detach"):
+    if not is_tensor(ref):
         return x
     import torch
 

@@ -15,31 +15,12 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from verireward._backend import check_number
+from verireward._backend import check_number, float_array, is_tensor
 
 SCHEDULES = ("sigmoid", "linear", "fixed")
 
 
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _float_array(op: str, x: Any, name: str) -> Any:
-    """x as a float torch tensor or numpy array (Python numbers and int arrays become float64)."""
-    if _is_torch(x):
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            return x if x.dtype.is_floating_point else x.to(torch.float64)
-    if isinstance(x, (bool, np.bool_)) or (isinstance(x, str)):
-        raise TypeError(f"{op}: argument '{name}' must be numbers (a tensor, an array or a float), got {type(x).__name__}")
-    try:
-        a = np.asarray(x)
-    except Exception as exc:  # pragma: no cover - numpy accepts almost anything
-        raise TypeError(f"{op}: argument '{name}' must be numbers, got {type(x).__name__}") from exc
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise TypeError(f"{op}: argument '{name}' must be numbers, got dtype {a.dtype}")
-    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
+_float_array = float_array  # the shared check (verireward._backend)
 
 
 def snra(error: Any, k: float, *, e_max: float = math.inf) -> Any:
@@ -62,7 +43,7 @@ def snra(error: Any, k: float, *, e_max: float = math.inf) -> Any:
     k = check_number(op, k, "k", lambda v: 0.0 < v < math.inf, "a finite number > 0")
     e_max = check_number(op, e_max, "e_max", lambda v: 0.0 <= v, "a number >= 0 (inf allowed)")
     e = _float_array(op, error, "error")
-    if _is_torch(e):
+    if is_tensor(e):
         import torch
 
         bad = torch.isnan(e) | (e < 0)
@@ -136,9 +117,9 @@ def squared_error(pred: Any, target: Any, *, vector: bool = False) -> Any:
     which :func:`snra` scores as ``e_max``."""
     op = "squared_error"
     p, t = _float_array(op, pred, "pred"), _float_array(op, target, "target")
-    if _is_torch(p) != _is_torch(t):
+    if is_tensor(p) != is_tensor(t):
         raise TypeError(f"{op}: arguments 'pred' and 'target' must both be torch tensors or both numpy arrays")
-    if _is_torch(p):
+    if is_tensor(p):
         d = p - t
         return (d * d).sum(-1) if vector else d * d
     with np.errstate(over="ignore", invalid="ignore"):  # a huge prediction's error is inf, a NaN's NaN
@@ -155,7 +136,7 @@ def discrete_error(score: Any, scale: float = 5.0) -> Any:
     op = "discrete_error"
     scale = check_number(op, scale, "scale", lambda v: 0.0 < v < math.inf, "a finite number > 0")
     v = _float_array(op, score, "score")
-    if _is_torch(v):
+    if is_tensor(v):
         import torch
 
         return torch.where((v >= 0) & (v <= 1), scale * (1 - v), torch.full_like(v, math.nan))
@@ -170,7 +151,7 @@ def composite_reward(r_hat: Any, r_fmt: Any, lam: float = 0.1) -> Any:
     op = "composite_reward"
     lam = check_number(op, lam, "lam", lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
     r = _float_array(op, r_hat, "r_hat")
-    if _is_torch(r):
+    if is_tensor(r):
         import torch
 
         f = r_fmt.to(r.dtype) if isinstance(r_fmt, torch.Tensor) else torch.as_tensor(r_fmt, dtype=r.dtype, device=r.device)
@@ -217,7 +198,7 @@ def convergence_step(accuracy: Sequence[float], frac: float = 0.95, steps: Optio
     """
     op = "convergence_step"
     frac = check_number(op, frac, "frac", lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
-    acc = np.asarray(accuracy.detach().cpu() if _is_torch(accuracy) else accuracy, dtype=np.float64).reshape(-1)
+    acc = np.asarray(accuracy.detach().cpu() if is_tensor(accuracy) else accuracy, dtype=np.float64).reshape(-1)
     if acc.size == 0 or np.all(np.isnan(acc)):
         raise ValueError(f"{op}: argument 'accuracy' needs at least one non-NaN value")
     if steps is not None and len(steps) != acc.size:

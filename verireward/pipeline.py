@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward import _C
+from verireward._backend import is_tensor, to_numpy
 from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
 from verireward.parse import ParseBuffers, Schema, encode_texts
 from verireward.tokens import TokenRows, _piece_table
@@ -123,7 +124,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         rewards, rpc, ver, valid = verified.rewards, verified.rpc, None, None
         fields = tuple(f"field{j}" for j in range(int(rewards.shape[1])))
         token_spans = _aligned_spans(rows, verified.char_spans)
-    device = token_ids.device if hasattr(token_ids, "device") and hasattr(token_ids, "detach") else None
+    device = token_ids.device if is_tensor(token_ids) else None
     adv, spans_dev = _route(rewards, rpc, token_spans, mask, groups, device, lam=lam, mode=mode, use_rpc=use_rpc,
                             eps=eps, compat=compat, scale=scale, gather=gather, process_index=process_index)
     return GRCAResult(adv, rewards, rpc, valid, spans_dev, tuple(fields), ver)
@@ -162,7 +163,7 @@ def _aligned_spans(rows: TokenRows, char_spans: Any):
     out, done, exact = _native_offsets(rows.tokenizer, rows.ids, rows.keep, rows.fulls, rows.skip)
     rows.check_texts(done, exact)
     rows.fill_remaining(out, done)
-    cs = np.asarray(char_spans.detach().cpu() if hasattr(char_spans, "detach") else char_spans, dtype=np.int64)
+    cs = np.asarray(to_numpy(char_spans), dtype=np.int64)
     if cs.ndim != 3 or cs.shape[0] != rows.n or cs.shape[2] != 2:
         raise ValueError(f"grca_advantages: verified.char_spans must have shape [{rows.n}, G, 2], got {list(cs.shape)}")
     return torch.from_numpy(char_to_token_spans(cs, out, rows.keep.sum(1)))

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, check_number, data_ptr, numel
+from verireward._backend import Call, check_int, check_number, data_ptr, numel, torch_tensor
 
 Array = Any
 
@@ -60,10 +60,7 @@ def _float64(call: Call, shape) -> Array:
     return torch.empty(shape, dtype=torch.float64, device=call.first.device)
 
 
-def _count(op: str, value: Any, name: str, lo: int, hi: int, why: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise ValueError(f"{op}: argument '{name}' must be an int in [{lo}, {hi}] ({why}), got {value!r}")
-    return int(value)
+_count = check_int
 
 
 def _fps(call: Call, soa: Array, num: int) -> Array:
@@ -164,8 +161,7 @@ def mask_point_patches(points: Array, num_groups: int, group_size: int, ratio: f
     import torch
 
     op = "mask_point_patches"
-    if not isinstance(points, torch.Tensor):
-        raise TypeError(f"{op}: argument 'points' must be a torch.Tensor, got {type(points).__name__}")
+    torch_tensor(op, "points", points)
     call = Call(op)
     soa = _xyz_soa(call, points)
     B, P = points.shape[0], points.shape[1]

@@ -12,22 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from verireward._backend import LazyFunction, check_number
+from verireward._backend import LazyFunction, check_number, torch_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _tensor(op: str, name: str, x: Any, n: Optional[int] = None) -> Any:
-    import torch
-
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{op}: argument '{name}' must be a torch.Tensor, got {type(x).__name__}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{op}: argument '{name}' must have a floating dtype, got {x.dtype}")
-    if x.ndim != 1 or (n is not None and x.shape[0] != n):
-        want = f"[{n}]" if n is not None else "[N]"
-        raise ValueError(f"{op}: argument '{name}' must have shape {want}, got [{', '.join(map(str, x.shape))}]")
-    return x
+    return torch_tensor(op, name, x, "float", (n,), f"[{n}]" if n is not None else "[N]")
 
 
 def _reduce(op: str, per: Any, reduction: str) -> Any:
@@ -130,17 +121,12 @@ def token_logprob(logits: Any, labels: Any, mask: Optional[Any] = None, *, chunk
     import torch
 
     op = "token_logprob"
-    if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point or logits.ndim != 3:
-        raise TypeError(f"{op}: argument 'logits' must be a floating [N, L, V] torch.Tensor")
-    N, L, V = logits.shape
-    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.shape != (N, L):
-        raise TypeError(f"{op}: argument 'labels' must be an integer [{N}, {L}] torch.Tensor")
+    N, L, V = torch_tensor(op, "logits", logits, "float", (None, None, None), "[N, L, V]").shape
+    torch_tensor(op, "labels", labels, "int", (N, L))
     if mask is None:
         keep = labels != -100
     else:
-        if not isinstance(mask, torch.Tensor) or mask.shape != (N, L):
-            raise ValueError(f"{op}: argument 'mask' must be a [{N}, {L}] torch.Tensor")
-        keep = mask != 0
+        keep = torch_tensor(op, "mask", mask, "any", (N, L)) != 0
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"{op}: argument 'chunk' must be an int >= 1, got {chunk!r}")
     keep = keep.to(logits.device)

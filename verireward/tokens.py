@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward import _C
+from verireward._backend import is_tensor
 from verireward.parse import encode_texts
 
 
@@ -230,7 +231,7 @@ def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: 
 def _int_matrix(op: str, x: Any, name: str, allow_bool: bool = False) -> np.ndarray:
     """x (torch, numpy or nested lists) as an [N, L] integer numpy array (a mask: also bool or
     float, nonzero = kept), else an error naming the argument."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
+    if is_tensor(x):
         x = x.detach().cpu().numpy()
     elif not isinstance(x, np.ndarray):
         try:
@@ -301,7 +302,7 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
         out, done, exact = np.zeros((rows.n, rows.L + 1), dtype=np.int64), np.zeros(rows.n, dtype=np.uint8), False
     rows.check_texts(done, exact)
     rows.fill_remaining(out, done, method, window)
-    if hasattr(token_ids, "detach"):
+    if is_tensor(token_ids):
         import torch
 
         return torch.from_numpy(out)

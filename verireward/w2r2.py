@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple, Union
 
-from verireward._backend import check_number
+from verireward._backend import check_number, torch_tensor
 
 
 def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
@@ -29,8 +29,7 @@ def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
     import torch
 
     for name, x in (("features_2d", features_2d), ("features_3d", features_3d)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"shortcut_features: argument '{name}' must be a torch.Tensor, got {type(x).__name__}")
+        torch_tensor("shortcut_features", name, x)
     return features_2d.detach(), torch.zeros_like(features_3d)
 
 
@@ -54,11 +53,8 @@ def token_likelihood_similarity(short_logits: Any, labels: Any, mask: Any = None
     import torch
 
     op = "token_likelihood_similarity"
-    if not isinstance(short_logits, torch.Tensor) or short_logits.ndim != 3 or not short_logits.dtype.is_floating_point:
-        raise TypeError(f"{op}: argument 'short_logits' must be a floating [N, L, V] torch.Tensor")
-    N, L, V = short_logits.shape
-    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.shape != (N, L):
-        raise TypeError(f"{op}: argument 'labels' must be an integer [{N}, {L}] torch.Tensor")
+    N, L, V = torch_tensor(op, "short_logits", short_logits, "float", (None, None, None), "[N, L, V]").shape
+    torch_tensor(op, "labels", labels, "int", (N, L))
     keep = (labels != -100) if mask is None else (mask != 0)
     if tuple(keep.shape) != (N, L):
         raise ValueError(f"{op}: argument 'mask' must have shape [{N}, {L}]")
@@ -93,15 +89,13 @@ def w2r2_loss(fused_logits: Any, labels: Any, short_similarity: Any, mu: float =
     import torch.nn.functional as F
 
     op = "w2r2_loss"
-    if not isinstance(fused_logits, torch.Tensor) or not fused_logits.dtype.is_floating_point or fused_logits.ndim not in (2, 3):
-        raise TypeError(f"{op}: argument 'fused_logits' must be a floating [N, C] or [N, L, V] torch.Tensor")
+    torch_tensor(op, "fused_logits", fused_logits, "float")
+    if fused_logits.ndim not in (2, 3):
+        torch_tensor(op, "fused_logits", fused_logits, "float", (None, None, None), "[N, C] or [N, L, V]")
     lead = tuple(fused_logits.shape[:-1])
-    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or tuple(labels.shape) != lead:
-        raise TypeError(f"{op}: argument 'labels' must be an integer torch.Tensor of shape [{', '.join(map(str, lead))}]")
+    torch_tensor(op, "labels", labels, "int", lead)
     n = lead[0]
-    if not isinstance(short_similarity, torch.Tensor) or not short_similarity.dtype.is_floating_point \
-            or tuple(short_similarity.shape) != (n,):
-        raise TypeError(f"{op}: argument 'short_similarity' must be a floating [{n}] torch.Tensor")
+    torch_tensor(op, "short_similarity", short_similarity, "float", (n,))
     mu = check_number(op, mu, "mu", lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
     lam = check_number(op, lam, "lam", lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
     flat_labels = labels.reshape(-1)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from verireward._backend import is_tensor
 from verireward.parse import Schema
 from verireward.verifier import GroundingVerifier, VerifierOutput
 
@@ -46,7 +47,7 @@ def _fingerprint(columns: Dict[str, Any], keys: Sequence[str]) -> Tuple[Any, ...
             out.append((k, None))
             continue
         v = columns[k]
-        if hasattr(v, "detach"):
+        if is_tensor(v):
             v = v.detach().cpu().numpy()
         try:
             a = np.asarray(v, dtype=np.float64)
