@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 import verireward as vr
+from verireward import _tiny
 
 WORDS = ["bbox2d", "bbox3d", "kpts2d", "a", "red", "cup", "on", "the", "table", "🍵", "你好", "世界", "é", "naïve",
          "\\n", "\\u00e9", '"', ":", ",", "[", "]", "(", ")", "{", "}", "12", "345", "1000", "-7", "3.5e2"]
@@ -48,12 +49,7 @@ def bytes_to_unicode():
 
 
 def byte_bpe() -> Tokenizer:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return tok
+    return _tiny.byte_bpe(CORPUS, 400, special_tokens=("<|endoftext|>",))
 
 
 def unigram() -> Tokenizer:

@@ -112,20 +112,14 @@ class PipelineBatch:
 
 def train_tokenizer(seed: int, vocab_size: int = 2000) -> Any:
     """A byte-level BPE tokenizer (GPT-2/Qwen family) trained on generated completions."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from verireward import _tiny
 
     rng = random.Random(seed)
     corpus = []
     for _ in range(300):
         box3d, corners, K, R, t = _scene(rng)
         corpus.append(_completion(rng, np.zeros(4) + 0.5, box3d, np.zeros((8, 2)) + 0.5, corners))
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                        show_progress=False))
-    return tok
+    return _tiny.byte_bpe(corpus, vocab_size, special_tokens=("<|endoftext|>",))
 
 
 def make_batch(n: int, group_size: int = 8, seed: int = 0, tokenizer: Any = None) -> PipelineBatch:

@@ -53,23 +53,15 @@ def synthetic_batch(tokenizer, samples, group: int = 4, seed: int = 0):
 
 
 def main() -> None:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
     from verl import DataProto
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
-    from verireward import data
+    from verireward import _tiny, data
     from verireward.integrations import verl as vr_verl
 
     samples = data.grounding_samples(2, seed=0)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator([s.target for s in samples] * 3, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
+    tokenizer = _tiny.byte_bpe([s.target for s in samples] * 3, 400, transformers=True)
     vr_verl.configure(tokenizer)
     _, scores, tensors, non_tensors = synthetic_batch(tokenizer, samples)
     out = compute_advantage(DataProto.from_dict(tensors=tensors, non_tensors=non_tensors), "grca", config=AlgoConfig())
