@@ -111,15 +111,12 @@ VR_ALWAYS_INLINE void pairwise_range(const IouPairwise<T, D>& op, const SoaBoxes
   }
 }
 
-// Two compilations of each loop: the default target (SSE2 on x86-64) and an AVX2 clone.
-template <int D, class T>
-void elementwise_default(const IouElementwise<T, D>& op, int64_t b, int64_t e) { elementwise_range<D, T>(op, b, e); }
-template <int D, class T> __attribute__((target("avx2")))
-void elementwise_avx2(const IouElementwise<T, D>& op, int64_t b, int64_t e) { elementwise_range<D, T>(op, b, e); }
-template <int D, class T>
-void pairwise_default(const IouPairwise<T, D>& op, const SoaBoxes<D>& sb, int64_t b, int64_t e) { pairwise_range<D, T>(op, sb, b, e); }
-template <int D, class T> __attribute__((target("avx2")))
-void pairwise_avx2(const IouPairwise<T, D>& op, const SoaBoxes<D>& sb, int64_t b, int64_t e) { pairwise_range<D, T>(op, sb, b, e); }
+// Two compilations of each loop (common/simd.h's VR_CPU_CLONES), per dimension and dtype.
+#define VR_IOU_TEMPLATE template <int D, class T>
+VR_CPU_CLONES(VR_IOU_TEMPLATE, elementwise, (const IouElementwise<T, D>& op, int64_t b, int64_t e),
+              (elementwise_range<D, T>(op, b, e)))
+VR_CPU_CLONES(VR_IOU_TEMPLATE, pairwise, (const IouPairwise<T, D>& op, const SoaBoxes<D>& sb, int64_t b, int64_t e),
+              (pairwise_range<D, T>(op, sb, b, e)))
 
 struct SimdExec {
   template <class T, int D> void for_each(int64_t n, const IouElementwise<T, D>& op, int64_t grain = 4096) const {

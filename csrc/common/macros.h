@@ -54,4 +54,15 @@ template <class V> VR_LANE_INLINE V splat(double x);
 template <> VR_LANE_INLINE double splat<double>(double x) { return x; }
 template <class V> VR_LANE_INLINE V clamp01(V x) { return vmin(vmax(x, splat<V>(0.0)), splat<V>(1.0)); }
 
+// Loads, stores and lane indices for the lane-generic loops: V = double here (the scalar path and
+// CUDA), d4 in common/simd.h.
+template <class V> struct Lanes;
+template <> struct Lanes<double> {
+  static constexpr int n = 1;
+  static VR_LANE_INLINE double load(const double* p) { return *p; }
+  static VR_LANE_INLINE void store(double* p, double v) { *p = v; }
+  static VR_LANE_INLINE double iota(double first) { return first; }  // the lanes' indices from `first`
+  static VR_LANE_INLINE double get(double v, int) { return v; }
+};
+
 }  // namespace vr

@@ -24,6 +24,27 @@ VR_LANE_INLINE d4 load_d4(const double* p) {
 }
 VR_LANE_INLINE d4 clamp01(d4 x) { return vmin(vmax(x, splat<d4>(0.0)), splat<d4>(1.0)); }
 VR_LANE_INLINE bool lane(m4 m, int l) { return m[l] != 0; }
+// (d4's own alignment is 32 bytes whatever the typedef says, so the attribute GCC ignores in the
+// template argument changes nothing)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+template <> struct Lanes<d4> {
+  static constexpr int n = kLanes;
+  static VR_LANE_INLINE d4 load(const double* p) { return load_d4(p); }
+  static VR_LANE_INLINE void store(double* p, d4 v) { std::memcpy(p, &v, sizeof v); }
+  static VR_LANE_INLINE d4 iota(double first) { return d4{first, first + 1.0, first + 2.0, first + 3.0}; }
+  static VR_LANE_INLINE double get(d4 v, int l) { return v[l]; }
+};
+#pragma GCC diagnostic pop
+
+// Two compilations of a loop over [b, e): the default target (SSE2 on x86-64) and an AVX2 clone,
+// NAME_default and NAME_avx2, each calling BODY(b, e), which must be always-inline (VR_LANE_INLINE)
+// so that each clone compiles its own copy: the one way this library multi-versions its CPU loops.
+// TEMPLATE is a template head for both (VR_NOT_TEMPLATE for none).
+#define VR_CPU_CLONES(TEMPLATE, NAME, SIGNATURE, BODY)                 \
+  TEMPLATE void NAME##_default SIGNATURE { BODY; }                     \
+  TEMPLATE __attribute__((target("avx2"))) void NAME##_avx2 SIGNATURE { BODY; }
+#define VR_NOT_TEMPLATE
 
 }  // namespace vr
 #endif

@@ -23,32 +23,67 @@ template <class V> VR_LANE_INLINE V sq_dist(V x, V y, V z, V cx, V cy, V cz) {
   return dx * dx + dy * dy + dz * dz;
 }
 
+// One FPS step over the points [p0, p1) (p1 - p0 a multiple of the lane count): each point's
+// distance to its nearest chosen centre is updated with the new centre c, and each lane keeps the
+// first maximum of its own points (best, arg). The FPS rule is this loop; the scalar path and CUDA
+// run it with V = double, the SIMD paths with d4 and reduce the lanes after (fps_pick).
+template <class V> VR_LANE_INLINE void fps_scan(const double* x, const double* y, const double* z, double* md,
+                                                int64_t p0, int64_t p1, double cx, double cy, double cz, V& best, V& arg) {
+  const V cx4 = splat<V>(cx), cy4 = splat<V>(cy), cz4 = splat<V>(cz);
+  V pos = Lanes<V>::iota(static_cast<double>(p0));
+  for (int64_t p = p0; p < p1; p += Lanes<V>::n) {
+    const V m = vmin(Lanes<V>::load(md + p),
+                     sq_dist(Lanes<V>::load(x + p), Lanes<V>::load(y + p), Lanes<V>::load(z + p), cx4, cy4, cz4));
+    Lanes<V>::store(md + p, m);
+    const auto more = m > best;
+    best = more ? m : best;
+    arg = more ? pos : arg;
+    pos = pos + splat<V>(static_cast<double>(Lanes<V>::n));
+  }
+}
+
+// The lanes' maxima reduced to one: the largest, the lowest index among equals.
+template <class V> VR_LANE_INLINE void fps_pick(const V& best4, const V& arg4, double& best, int64_t& arg) {
+  best = -1.0;
+  arg = 0;
+  for (int l = 0; l < Lanes<V>::n; ++l) {
+    const double v = Lanes<V>::get(best4, l);
+    const int64_t a = static_cast<int64_t>(Lanes<V>::get(arg4, l));
+    if (v > best || (v == best && a < arg)) best = v, arg = a;
+  }
+}
+
+// Farthest point sampling of cloud b with lanes V over the body and doubles over the tail.
+template <class V> VR_LANE_INLINE void fps_cloud(const double* xyz, int64_t P, int64_t G, double* mind, int64_t* out,
+                                                 int64_t b) {
+  const double* x = xyz + b * 3 * P;
+  const double* y = x + P;
+  const double* z = y + P;
+  double* md = mind + b * P;
+  int64_t* o = out + b * G;
+  for (int64_t p = 0; p < P; ++p) md[p] = static_cast<double>(INFINITY);
+  const int64_t body = P / Lanes<V>::n * Lanes<V>::n;
+  int64_t cur = 0;
+  for (int64_t g = 0; g < G; ++g) {
+    o[g] = cur;
+    const double cx = x[cur], cy = y[cur], cz = z[cur];
+    V best4 = splat<V>(-1.0), arg4 = splat<V>(0.0);
+    fps_scan<V>(x, y, z, md, 0, body, cx, cy, cz, best4, arg4);
+    double best, arg_d;
+    int64_t arg;
+    fps_pick<V>(best4, arg4, best, arg);
+    arg_d = static_cast<double>(arg);
+    fps_scan<double>(x, y, z, md, body, P, cx, cy, cz, best, arg_d);  // the tail: indices above every lane's
+    cur = static_cast<int64_t>(arg_d);
+  }
+}
+
 struct Fps {
   const double* xyz;  // [B, 3, P]
   int64_t P, G;
   double* mind;       // [B, P] scratch: squared distance to the nearest chosen centre
   int64_t* out;       // [B, G]
-  VR_HD void operator()(int64_t b) const {
-    const double* x = xyz + b * 3 * P;
-    const double* y = x + P;
-    const double* z = y + P;
-    double* md = mind + b * P;
-    int64_t* o = out + b * G;
-    for (int64_t p = 0; p < P; ++p) md[p] = static_cast<double>(INFINITY);
-    int64_t cur = 0;
-    for (int64_t g = 0; g < G; ++g) {
-      o[g] = cur;
-      const double cx = x[cur], cy = y[cur], cz = z[cur];
-      double best = -1.0;
-      int64_t arg = 0;
-      for (int64_t p = 0; p < P; ++p) {
-        const double m = vmin(md[p], sq_dist(x[p], y[p], z[p], cx, cy, cz));
-        md[p] = m;
-        if (m > best) best = m, arg = p;
-      }
-      cur = arg;
-    }
-  }
+  VR_HD void operator()(int64_t b) const { fps_cloud<double>(xyz, P, G, mind, out, b); }
 };
 
 // Inserts (d, p) into the list of `count` entries kept ascending by (distance, index), at most K

@@ -14,45 +14,7 @@ namespace vr {
 namespace {
 
 #ifdef VR_HAVE_D4
-template <class Tag> VR_LANE_INLINE void fps_lanes(const Fps& f, int64_t b) {
-  const int64_t P = f.P;
-  const double* x = f.xyz + b * 3 * P;
-  const double* y = x + P;
-  const double* z = y + P;
-  double* md = f.mind + b * P;
-  int64_t* o = f.out + b * f.G;
-  for (int64_t p = 0; p < P; ++p) md[p] = 1.0 / 0.0;
-  const int64_t body = P / kLanes * kLanes;
-  int64_t cur = 0;
-  for (int64_t g = 0; g < f.G; ++g) {
-    o[g] = cur;
-    const double cx = x[cur], cy = y[cur], cz = z[cur];
-    const d4 cx4 = splat<d4>(cx), cy4 = splat<d4>(cy), cz4 = splat<d4>(cz);
-    d4 best4 = splat<d4>(-1.0), arg4 = splat<d4>(0.0), pos4 = {0.0, 1.0, 2.0, 3.0};
-    for (int64_t p = 0; p < body; p += kLanes) {
-      const d4 m = vmin(load_d4(md + p), sq_dist(load_d4(x + p), load_d4(y + p), load_d4(z + p), cx4, cy4, cz4));
-      __builtin_memcpy(md + p, &m, sizeof m);
-      const m4 more = m > best4;  // each lane keeps the first maximum of its own points
-      best4 = more ? m : best4;
-      arg4 = more ? pos4 : arg4;
-      pos4 += splat<d4>(static_cast<double>(kLanes));
-    }
-    double best = -1.0;
-    int64_t arg = 0;
-    for (int l = 0; l < kLanes; ++l) {  // the lowest index among the lanes' maxima
-      const int64_t a = static_cast<int64_t>(arg4[l]);
-      if (best4[l] > best || (best4[l] == best && a < arg)) best = best4[l], arg = a;
-    }
-    for (int64_t p = body; p < P; ++p) {  // the tail: indices above every lane's
-      const double m = vmin(md[p], sq_dist(x[p], y[p], z[p], cx, cy, cz));
-      md[p] = m;
-      if (m > best) best = m, arg = p;
-    }
-    cur = arg;
-  }
-}
-
-template <class Tag> VR_LANE_INLINE void knn_lanes(const Knn& f, int64_t k) {
+VR_LANE_INLINE void knn_lanes(const Knn& f, int64_t k) {
   const int64_t P = f.P, K = f.K;
   const int64_t b = k / f.G;
   const double* x = f.xyz + b * 3 * P;
@@ -189,12 +151,8 @@ void knn_grid_query(const Knn& f, const CloudGrid& gr, int64_t k) {
 
 constexpr int64_t kGridMinPoints = 1024;  // smaller clouds: the brute-force lanes
 
-struct Default {};
-struct Avx2 {};
-void fps_default(const Fps& f, int64_t b, int64_t e) { for (; b < e; ++b) fps_lanes<Default>(f, b); }
-__attribute__((target("avx2"))) void fps_avx2(const Fps& f, int64_t b, int64_t e) { for (; b < e; ++b) fps_lanes<Avx2>(f, b); }
-void knn_default(const Knn& f, int64_t b, int64_t e) { for (; b < e; ++b) knn_lanes<Default>(f, b); }
-__attribute__((target("avx2"))) void knn_avx2(const Knn& f, int64_t b, int64_t e) { for (; b < e; ++b) knn_lanes<Avx2>(f, b); }
+VR_CPU_CLONES(VR_NOT_TEMPLATE, fps, (const Fps& f, int64_t b, int64_t e), for (; b < e; ++b) fps_cloud<d4>(f.xyz, f.P, f.G, f.mind, f.out, b))
+VR_CPU_CLONES(VR_NOT_TEMPLATE, knn, (const Knn& f, int64_t b, int64_t e), for (; b < e; ++b) knn_lanes(f, b))
 #endif
 
 }  // namespace
