@@ -8,6 +8,7 @@
 
 #include "common/abi.h"
 #include "common/cpu_exec.h"
+#include "common/utf8.h"
 
 namespace vr {
 namespace {
@@ -95,7 +96,8 @@ struct Scanner {
     }
   }
 
-  // A number; *value receives it (possibly +-inf for an overflowing literal).
+  // A number; *value receives it (possibly +-inf for an overflowing literal); value null: the
+  // number is only validated (the grammar pass converts nothing).
   bool number(double* value) {
     const size_t start = i;
     if (peek() == '-' || peek() == '+') ++i;
@@ -114,6 +116,7 @@ struct Scanner {
       while (i < n && s[i] >= '0' && s[i] <= '9') { ++i; ++exp_digits; }
       if (exp_digits == 0) i = save;
     }
+    if (value == nullptr) return true;  // the grammar pass: only where the number ends matters
     const char* b = s + start + (s[start] == '+' ? 1 : 0);
     if (i - start <= 16) {  // a short integer (what bins are): exact in int64; its conversion to
                             // double rounds correctly, so it equals what from_chars would give
@@ -154,8 +157,7 @@ struct Scanner {
     if (c == '{') return object(depth + 1, nullptr);
     if (c == '[' || c == '(') return sequence(depth + 1, nullptr);
     if (c == '"' || c == '\'') return string(nullptr);
-    double v;
-    if (number(&v)) return true;
+    if (number(nullptr)) return true;
     return literal("true") || literal("false") || literal("null");
   }
 
@@ -266,8 +268,7 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
   }
   if (!found) return;
   // Python str indices are code points; for an ASCII text (most completions) they are byte offsets
-  bool ascii = true;
-  for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  bool ascii = is_ascii(text);
   for (int64_t f = 0; f < F; ++f) {
     const FieldSpec& spec = fields[f];
     const Scanner::Pair* hit = nullptr;
@@ -289,17 +290,17 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
         if (spec.kind == 1) ok = ok && count == 2 * spec.dim;
         else ok = ok && count % spec.dim == 0 && count <= spec.max_values;
       }
-      for (int64_t k = 0; ok && k < count; ++k) {
+      // each written value is valid, and converted into the ground truth's frame (in place, axis by
+      // axis) still finite (1e308 times a range); the field is written only when all of them are
+      const double top = static_cast<double>(spec.bins);
+      for (int64_t k = 0, a = 0; ok && k < count; ++k, a = a + 1 == spec.dim ? 0 : a + 1) {
         const double v = flat[k];
-        ok = std::isfinite(v) &&
-             (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
+        ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= top));
+        flat[k] = spec.offset[a] + spec.scale[a] * v;
+        ok = ok && std::isfinite(flat[k]);
       }
-      // converted into the ground truth's frame, every value must still be finite (1e308 * a range)
-      for (int64_t k = 0; ok && k < count; ++k)
-        ok = std::isfinite(spec.offset[k % spec.dim] + spec.scale[k % spec.dim] * flat[k]);
       if (ok) {
-        double* vals = ptr<double>(spec.values) + row * spec.max_values;
-        for (int64_t k = 0; k < count; ++k) vals[k] = spec.offset[k % spec.dim] + spec.scale[k % spec.dim] * flat[k];
+        std::memcpy(ptr<double>(spec.values) + row * spec.max_values, flat.data(), sizeof(double) * static_cast<size_t>(count));
         if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = count / spec.dim;
       }
     }

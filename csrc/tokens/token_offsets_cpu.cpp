@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/cpu_exec.h"
+#include "common/utf8.h"
 
 namespace vr {
 namespace {
@@ -23,6 +24,7 @@ bool row_offsets(const PieceTable& tb, const int64_t* ids, const uint8_t* mask, 
   int64_t open_end = 0;  // where the last character that starts before pos ends
   int64_t end = 0, last = -1;
   bool first = true;
+  const bool ascii = is_ascii(text);  // then every byte is a character: no lead bytes to count
   out[0] = 0;
   for (int64_t t = 0; t < L; ++t) {
     if (mask[t]) {
@@ -36,8 +38,13 @@ bool row_offsets(const PieceTable& tb, const int64_t* ids, const uint8_t* mask, 
       const uint8_t* p = tb.blob + tb.offsets[k];
       const int64_t len = tb.offsets[k + 1] - tb.offsets[k];
       if (len > size - pos || std::memcmp(p, s + pos, static_cast<size_t>(len)) != 0) return false;
-      for (int64_t b = pos; b < pos + len; ++b)
-        if (is_lead(s[b])) ++chars, open_end = b + utf8_len(s[b]);
+      if (ascii) {
+        chars += len;
+        open_end = pos + len;
+      } else {
+        for (int64_t b = pos; b < pos + len; ++b)
+          if (is_lead(s[b])) ++chars, open_end = b + utf8_len(s[b]);
+      }
       pos += len;
       end = chars - (open_end > pos ? 1 : 0);  // an unfinished character belongs to a later token
       last = t;
