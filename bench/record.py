@@ -105,8 +105,9 @@ advantages with RPC (λ = 0.15). Everything is built at bench time from a seed
 elevation 15–35°), completions in the GRCA schema (bins 0..1000, 8 keypoints per points field, about
 150 tokens) with noise, about one in ten broken (wrong arity, a bin out of range, a missing field,
 truncated; some inside a ```json fence), and a byte-level BPE tokenizer trained on such text.
-verireward runs `GroundingVerifier` (parse, IoU2D/IoU3D, KPA-2D/3D, RPC), `token_char_offsets`
-(with `texts=`), `char_to_token_spans` and `routed_advantages`, in float64.
+verireward runs `grca_advantages`, the one call (parse, token offsets and token spans in one
+native pass; IoU2D/IoU3D, KPA-2D/3D and RPC; one routing kernel), in float64;
+`bench/pipeline_profile.py` shows where its time goes (`bench/PIPELINE.md`).
 
 The baselines are per-sample Python written as reward functions are today
 (`verireward/_bench/pipeline_baseline.py`; it lives in the package so that `verireward bench` can
