@@ -57,4 +57,5 @@ PYBIND11_MODULE(_C, m) {
   bind_parse(m);
   bind_tokens(m);
   bind_pipeline(m);
+  bind_oriented(m);
 }

@@ -88,5 +88,6 @@ void bind_points(py::module_& m);
 void bind_parse(py::module_& m);
 void bind_tokens(py::module_& m);
 void bind_pipeline(py::module_& m);
+void bind_oriented(py::module_& m);
 
 }  // namespace vr

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import List, Sequence, Tuple
 
 import torch
@@ -138,6 +140,40 @@ def shapely_iou_2d(a, b):
     pb = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
     inter = shapely.area(shapely.intersection(pa, pb))
     return inter / (shapely.area(pa) + shapely.area(pb) - inter)
+
+
+def shapely_rotated_iou(a, b):
+    """Per pair, the way evaluation code computes rotated IoU today: a shapely polygon of each
+    rotated rectangle (cx, cy, w, h, θ), intersection and union areas."""
+    from shapely import Polygon
+
+    out = []
+    for p, q in zip(a, b):
+        pa, pb = Polygon(_rect_corners(p)), Polygon(_rect_corners(q))
+        inter = pa.intersection(pb).area
+        out.append(inter / (pa.area + pb.area - inter))
+    return out
+
+
+def shapely_yaw_iou(a, b):
+    """Per pair, lmms-eval's SUN RGB-D way: the shapely bird's-eye IoU of the yaw boxes (cx, cy,
+    cz, sx, sy, sz, yaw) turned into a volume IoU with the height overlap."""
+    from shapely import Polygon
+
+    out = []
+    for p, q in zip(a, b):
+        pa, pb = Polygon(_rect_corners((p[0], p[1], p[3], p[4], p[6]))), Polygon(_rect_corners((q[0], q[1], q[3], q[4], q[6])))
+        inter2 = pa.intersection(pb).area
+        dz = max(0.0, min(p[2] + p[5] / 2, q[2] + q[5] / 2) - max(p[2] - p[5] / 2, q[2] - q[5] / 2))
+        inter = inter2 * dz
+        out.append(inter / (pa.area * p[5] + pb.area * q[5] - inter))
+    return out
+
+
+def _rect_corners(r):
+    cx, cy, w, h, t = r
+    c, s = math.cos(t), math.sin(t)
+    return [(cx + c * x - s * y, cy + s * x + c * y) for x, y in ((w / 2, h / 2), (-w / 2, h / 2), (-w / 2, -h / 2), (w / 2, -h / 2))]
 
 
 # ---- point-patch masking and AP-GRPO, vectorized torch -----------------------------------------------

@@ -6,6 +6,8 @@ tolerance. :mod:`verireward._bench.runner` checks agreement, times and reports t
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List
 
@@ -26,6 +28,9 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "grca_pipeline": 4096,  # completions (groups of 8, about 150 tokens each)
     "mask_point_patches": 32,  # clouds of 8192 points, 512 patches of 32, ratio 0.4
     "ap_grpo_advantages": 1_048_576,  # rewards in groups of 8
+    "iou_2d_rotated": 1_000_000,
+    "iou_3d_oriented": 1_000_000,  # yaw-only (7-DoF) boxes
+    "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
 
@@ -81,6 +86,37 @@ def _iou_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> C
         slow["shapely"] = lambda: bl.shapely_iou_2d(a_np, b_np)
     return Case(op, f"n={n:,}", n, lambda: fn(a, b), {"torch": lambda: bl.torch_iou(a, b, dim)}, slow,
                 lambda: fn(a[:p], b[:p]), p, 2 * a.numel() * a.element_size(), tol)
+
+
+def _oriented_boxes(gen, n: int, kind: str, dtype, device) -> torch.Tensor:
+    """Random rotated rectangles (cx, cy, w, h, θ) or yaw boxes (cx, cy, cz, sx, sy, sz, yaw) that often overlap."""
+    if kind == "2d":
+        c, s = torch.rand(n, 2, generator=gen, dtype=torch.float64) * 4, torch.rand(n, 2, generator=gen, dtype=torch.float64) * 3 + 0.1
+        x = torch.cat([c, s, (torch.rand(n, 1, generator=gen, dtype=torch.float64) - 0.5) * 2 * math.pi], 1)
+    else:
+        c, s = torch.rand(n, 3, generator=gen, dtype=torch.float64) * 4, torch.rand(n, 3, generator=gen, dtype=torch.float64) * 3 + 0.1
+        x = torch.cat([c, s, (torch.rand(n, 1, generator=gen, dtype=torch.float64) - 0.5) * 2 * math.pi], 1)
+    return x.to(dtype=dtype, device=device)
+
+
+def _oriented_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    kind = "2d" if "2d" in op else "3d"
+    pairwise = op.startswith("pairwise")
+    a, b = _oriented_boxes(gen, n, kind, dtype, device), _oriented_boxes(gen, n, kind, dtype, device)
+    fn = {"iou_2d_rotated": vr.iou_2d_rotated, "iou_3d_oriented": vr.iou_3d_oriented,
+          "pairwise_iou_3d_oriented": vr.pairwise_iou_3d_oriented}[op]
+    peer = bl.shapely_rotated_iou if kind == "2d" else bl.shapely_yaw_iou
+    # shapely per pair is slow: a prefix of at most p / 10 pairs (the ratio is by throughput)
+    q = max(1, min(n, p // 10))
+    if pairwise:
+        rows = max(1, q // n)
+        a_l, b_l = a[:rows].tolist(), b.tolist()
+        pairs = lambda: peer([x for x in a_l for _ in b_l], [y for _ in a_l for y in b_l])
+        return Case(op, f"{n:,}x{n:,}", n * n, lambda: fn(a, b), {}, {"shapely": pairs}, lambda: fn(a[:rows], b), rows * n,
+                    0, tol)
+    a_l, b_l = a[:q].tolist(), b[:q].tolist()
+    return Case(op, f"n={n:,}", n, lambda: fn(a, b), {}, {"shapely": lambda: peer(a_l, b_l)}, lambda: fn(a[:q], b[:q]), q,
+                0, tol)
 
 
 def _pairwise_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
@@ -206,6 +242,9 @@ _BUILDERS = {
     "grca_pipeline": _pipeline_case,
     "mask_point_patches": _mask_case,
     "ap_grpo_advantages": _ap_grpo_case,
+    "iou_2d_rotated": _oriented_case,
+    "iou_3d_oriented": _oriented_case,
+    "pairwise_iou_3d_oriented": _oriented_case,
 }
 
 

@@ -30,7 +30,8 @@ from verireward._progress import Progress
 
 # Targets: (op, baseline, minimum speedup) and memcpy ceilings.
 SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0),
-                   ("grca_pipeline", "python", 150.0), ("mask_point_patches", "torch", 10.0)]
+                   ("grca_pipeline", "python", 150.0), ("mask_point_patches", "torch", 10.0),
+                   ("iou_3d_oriented", "shapely", 200.0), ("iou_2d_rotated", "shapely", 100.0)]
 MEMCPY_TARGETS = [("iou_3d", 2.0)]
 
 
@@ -162,7 +163,8 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
           f"openmp={b['openmp']} ({b['cpu_threads']} threads)  cuda build={b['cuda']}", file=out)
     print("agreement check: " + ("all implementations agree" if not failures else f"{len(failures)} DISAGREEMENT(S)"),
           file=out)
-    header = f"{'op':<22}{'size':<16}{'impl':<12}{'time':>11}{'throughput':>14}  verireward is"
+    w = max([22] + [len(c.op) + 2 for c in cases])  # the op column fits the longest name
+    header = f"{'op':<{w}}{'size':<16}{'impl':<12}{'time':>11}{'throughput':>14}  verireward is"
     print(header, file=out)
     print("-" * (len(header) + 24), file=out)
     for c in cases:
@@ -179,7 +181,7 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
             else:
                 thr = f"{r['bytes'] / t / 1e9:.2f} GB/s"
                 note = f"{r['verireward_over_memcpy']:.2f}x memcpy time"
-            print(f"{op:<22}{size:<16}{r['impl']:<12}{tstr:>11}{thr:>14}  {note}", file=out)
+            print(f"{op:<{w}}{size:<16}{r['impl']:<12}{tstr:>11}{thr:>14}  {note}", file=out)
     print("(python, shapely: timed on a prefix of the outputs, compared by throughput; memcpy: torch copy of "
           "max(input, output) bytes)", file=out)
 

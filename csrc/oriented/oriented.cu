@@ -1,0 +1,8 @@
+#include "common/cuda_exec.cuh"
+#include "oriented/oriented.h"
+
+namespace vr {
+void oriented_iou_cuda(const OrientedArgs& p) { oriented_iou(CudaExec{p.device}, p); }
+void oriented_iou_pairwise_cuda(const OrientedArgs& p) { oriented_iou_pairwise(CudaExec{p.device}, p); }
+void euler_rows_cuda(const EulerArgs& p) { euler_rows(CudaExec{p.device}, p); }
+}  // namespace vr

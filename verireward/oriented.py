@@ -1,0 +1,177 @@
+"""Oriented boxes: Euler rotations, 3D box corners, rotated-rectangle IoU and the IoU of
+single-axis (yaw) oriented 3D boxes, as C++/CUDA kernels sharing one source of math
+(``csrc/oriented/oriented.h``).
+
+Conventions (what each layout means):
+
+* ``rotation_matrix(angles, seq)`` is ``scipy.spatial.transform.Rotation.from_euler(seq, angles,
+  degrees).as_matrix()``: lower-case axes are extrinsic (about the fixed frame, the first applied
+  first), upper-case intrinsic (about the rotating frame); one to three axes, no axis twice in a row.
+* An oriented 3D box ``[..., 6 + len(seq)]`` = (cx, cy, cz, sx, sy, sz, *angles) is the set
+  ``{c + R·u : |u_k| ≤ s_k / 2}`` with ``R = rotation_matrix(angles, seq)``. A single-axis ``seq``
+  ("z", "y", ...) is the 7-DoF yaw box most datasets use.
+* A rotated rectangle ``[..., 5]`` = (cx, cy, w, h, θ) is ``{c + R(θ)·u : |u| ≤ (w/2, h/2)}`` with
+  ``R(θ) = [[cos θ, −sin θ], [sin θ, cos θ]]``.
+* A size ≤ 0 or any non-finite number makes a box degenerate: IoU 0 (also against itself).
+
+IoU is exact up to double rounding (a convex polygon clip, the shoelace area, and for yaw boxes
+the overlap along the axis), computed in double on every path, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Tuple
+
+from verireward import _C
+from verireward._backend import Call, broadcast_lead, data_ptr
+
+Array = Any
+_AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def parse_seq(op: str, seq: Any, name: str = "seq") -> Tuple[Tuple[int, ...], bool]:
+    """(axis codes, intrinsic) of a scipy-style Euler sequence, else ValueError naming it."""
+    if not isinstance(seq, str) or not 1 <= len(seq) <= 3 or any(c.lower() not in _AXES for c in seq):
+        raise ValueError(f"{op}: argument '{name}' must be 1 to 3 of 'xyz' (extrinsic) or 'XYZ' (intrinsic), got {seq!r}")
+    if not (seq.islower() or seq.isupper()):
+        raise ValueError(f"{op}: argument '{name}' mixes extrinsic (lower-case) and intrinsic (upper-case) axes: {seq!r}")
+    if any(seq[i] == seq[i + 1] for i in range(len(seq) - 1)):
+        raise ValueError(f"{op}: argument '{name}' has the same axis twice in a row: {seq!r}")
+    return tuple(_AXES[c.lower()] for c in seq), seq.isupper()
+
+
+def _unit(op: str, degrees: Any) -> float:
+    if not isinstance(degrees, bool):
+        raise TypeError(f"{op}: argument 'degrees' must be a bool, got {type(degrees).__name__}")
+    return math.pi / 180.0 if degrees else 1.0
+
+
+def _euler(op: str, call: Call, data: Array, name: str, width: int, k: int, axes, intrinsic: bool, unit: float,
+           boxes: bool, aabb: bool = False):
+    call.shape(data, name, f"[..., {width}]", data.ndim >= 1 and data.shape[-1] == width)
+    lead = tuple(data.shape[:-1])
+    flat = call.contiguous(data.reshape(-1, width))
+    n = flat.shape[0]
+    out = call.empty((n, 24 if boxes else 9))
+    args = _C.EulerArgs()
+    args.dtype, args.device, args.n, args.k, args.intrinsic, args.aabb, args.unit = (
+        call.dtype_code, call.device(), n, k, intrinsic, aabb, unit)
+    args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    if boxes:
+        args.boxes = data_ptr(flat)
+    else:
+        args.angles = data_ptr(flat)
+    args.out = data_ptr(out)
+    _C.euler_rows(args)
+    return out.reshape(*lead, 8, 3) if boxes else out.reshape(*lead, 3, 3)
+
+
+def rotation_matrix(angles: Array, seq: str, *, degrees: bool = False) -> Array:
+    """``[..., len(seq)]`` Euler angles → ``[..., 3, 3]`` rotation matrices, exactly what
+    ``scipy.spatial.transform.Rotation.from_euler(seq, angles, degrees).as_matrix()`` means.
+
+    Args:
+        angles: ``[..., k]`` floats, k = len(seq) (torch or numpy; float32/float64).
+        seq: 1 to 3 axes, ``"xyz"``-style (extrinsic) or ``"XYZ"``-style (intrinsic).
+        degrees: angles in degrees (else radians).
+    """
+    op = "rotation_matrix"
+    axes, intrinsic = parse_seq(op, seq)
+    call = Call(op)
+    angles = call.floats(angles, "angles")
+    return _euler(op, call, angles, "angles", len(axes), len(axes), axes, intrinsic, _unit(op, degrees), boxes=False)
+
+
+def box_corners_3d(boxes: Array, seq: Optional[str] = None, *, degrees: bool = False) -> Array:
+    """The 8 corners ``[..., 8, 3]`` of 3D boxes. Corner c has, on axis d, the upper side when bit
+    d of c is set (c = 0: all lower sides; c = 7: all upper).
+
+    Args:
+        boxes: ``seq=None``: axis-aligned ``[..., 6]`` (x1, y1, z1, x2, y2, z2), corners in any
+            order; otherwise oriented ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
+            corner c = ``center + R·(±sx/2, ±sy/2, ±sz/2)``.
+        seq, degrees: the rotation, as in :func:`rotation_matrix`.
+    """
+    op = "box_corners_3d"
+    call = Call(op)
+    boxes = call.floats(boxes, "boxes")
+    if seq is None:
+        return _euler(op, call, boxes, "boxes", 6, 0, (), False, 1.0, boxes=True, aabb=True)
+    axes, intrinsic = parse_seq(op, seq)
+    return _euler(op, call, boxes, "boxes", 6 + len(axes), len(axes), axes, intrinsic, _unit(op, degrees), boxes=True)
+
+
+def _setup(op: str, a: Array, b: Array, kind: int, axis: int, unit: float, pairwise: bool):
+    call = Call(op)
+    a = call.floats(a, "a")
+    b = call.floats(b, "b")
+    width = 5 if kind == 0 else 7
+    layout = "(cx, cy, w, h, θ)" if kind == 0 else "(cx, cy, cz, sx, sy, sz, angle)"
+    for x, name in ((a, "a"), (b, "b")):
+        want = f"[N, {width}] {layout}" if pairwise else f"[..., {width}] {layout}"
+        ok = (x.ndim == 2 if pairwise else x.ndim >= 1) and x.shape[-1] == width
+        call.shape(x, name, want, ok)
+    args = _C.OrientedArgs()
+    args.dtype, args.device, args.kind, args.axis, args.unit = call.dtype_code, call.device(), kind, axis, unit
+    if pairwise:
+        a, b = call.contiguous(a), call.contiguous(b)
+        out = call.empty((a.shape[0], b.shape[0]))
+        args.n, args.m, args.a_stride, args.b_stride = a.shape[0], b.shape[0], width, width
+        args.a, args.b, args.out = data_ptr(a), data_ptr(b), data_ptr(out)
+        _C.oriented_iou_pairwise(args)
+        return out
+    lead = broadcast_lead(call, a, b, "a", "b")
+    a_rows, a_stride = call.rows(a, lead, width)
+    b_rows, b_stride = call.rows(b, lead, width)
+    out = call.empty(lead)
+    args.n = math.prod(lead)
+    args.a, args.a_stride, args.b, args.b_stride, args.out = data_ptr(a_rows), a_stride, data_ptr(b_rows), b_stride, data_ptr(out)
+    _C.oriented_iou(args)
+    return out
+
+
+def iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Array:
+    """IoU of rotated rectangles ``[..., 5]`` = (cx, cy, w, h, θ), elementwise with broadcasting over
+    leading dims → ``[...]`` in [0, 1]. ``|A ∩ B| / (|A| + |B| − |A ∩ B|)``, the intersection by
+    clipping B against A in A's frame (exact up to double rounding). Not differentiable."""
+    op = "iou_2d_rotated"
+    return _setup(op, a, b, 0, 0, _unit(op, degrees), pairwise=False)
+
+
+def pairwise_iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Array:
+    """IoU of every rotated rectangle in ``a [N, 5]`` with every one in ``b [M, 5]`` → ``[N, M]``."""
+    op = "pairwise_iou_2d_rotated"
+    return _setup(op, a, b, 0, 0, _unit(op, degrees), pairwise=True)
+
+
+def _yaw_axis(op: str, seq: str) -> int:
+    axes, _ = parse_seq(op, seq)
+    if len(axes) != 1:
+        raise ValueError(f"{op}: argument 'seq' = {seq!r} has {len(axes)} axes; this version computes the exact IoU "
+                         "of single-axis (yaw) boxes only ('x', 'y' or 'z', either case): boxes rotated about two or "
+                         "three axes are not supported yet")
+    return axes[0]
+
+
+def iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False) -> Array:
+    """IoU of oriented 3D boxes ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
+    elementwise with broadcasting → ``[...]`` in [0, 1].
+
+    For a single-axis ``seq`` (the 7-DoF yaw box, e.g. ``"z"``) the intersection is the rotated
+    rectangle across the axis (clipped exactly, as in :func:`iou_2d_rotated`) times the overlap along
+    it. Boxes rotated about two or three axes (Qwen3-VL's 9-DoF ``bbox_3d``) raise ValueError in this
+    version.
+    """
+    op = "iou_3d_oriented"
+    return _setup(op, a, b, 1, _yaw_axis(op, seq), _unit(op, degrees), pairwise=False)
+
+
+def pairwise_iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False) -> Array:
+    """IoU of every oriented box in ``a [N, 7]`` with every one in ``b [M, 7]`` → ``[N, M]`` (single-axis ``seq``)."""
+    op = "pairwise_iou_3d_oriented"
+    return _setup(op, a, b, 1, _yaw_axis(op, seq), _unit(op, degrees), pairwise=True)
+
+
+__all__ = ["rotation_matrix", "box_corners_3d", "iou_2d_rotated", "pairwise_iou_2d_rotated", "iou_3d_oriented",
+           "pairwise_iou_3d_oriented"]
