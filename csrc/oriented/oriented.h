@@ -156,17 +156,204 @@ template <class T> VR_HD inline double yaw_iou(const T* a, const T* b, int axis,
   return uni > 0.0 ? clamp01(inter / uni) : 0.0;
 }
 
+// ---- general oriented 3D boxes: convex polyhedron clipping -------------------------------------
+//
+// The intersection of boxes A and B, in A's frame scaled by a power of two: A's six faces (convex
+// polygons, counter-clockwise seen from outside) are clipped by B's six half-spaces one after the
+// other (Sutherland-Hodgman per face); each plane that cuts adds its cap, the convex polygon of the
+// points where the polyhedron meets the plane, ordered counter-clockwise about the plane's outward
+// normal. The volume is the divergence theorem's sum over the faces, (1/6) sum det(p0, p_i, p_i+1)
+// with A's centre as origin. A vertex within kPlaneTol of a plane counts as on it, so that shared
+// and coplanar faces (identical boxes, a box and its 90-degree turn) neither cut slivers nor add
+// caps: a face lying in the plane and facing outward already closes the polyhedron there (no cap);
+// one facing inward (boxes that only touch) gets the cap that cancels it (volume 0). Crossing
+// points are computed from the inside endpoint, so the two faces that share an edge get the same
+// point bit for bit.
+constexpr int kPolyMax = 16, kFaceMax = 14, kCapMax = 32;
+constexpr double kPlaneTol = 1e-13;  // in the scaled frame (the larger box has extent about 1)
+
+struct Poly3 {
+  int n = 0;
+  double p[kPolyMax][3];
+};
+struct Polyhedron {
+  int nf = 0;
+  Poly3 f[kFaceMax];
+};
+
+VR_HD inline void copy3(const double* a, double* b) { b[0] = a[0], b[1] = a[1], b[2] = a[2]; }
+
+// Clips the polyhedron `in` by {x : n . x <= d}, writing `out`.
+VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], double d, Polyhedron& out) {
+  out.nf = 0;
+  double cap[kCapMax][3];
+  int nc = 0;
+  bool cut = false, coplanar = false;
+  const auto add_cap = [&](const double* q) {
+    for (int k = 0; k < nc; ++k)
+      if (cap[k][0] == q[0] && cap[k][1] == q[1] && cap[k][2] == q[2]) return;
+    if (nc < kCapMax) copy3(q, cap[nc++]);
+  };
+  for (int f = 0; f < in.nf; ++f) {
+    const Poly3& P = in.f[f];
+    double dist[kPolyMax];
+    bool all_on = true;
+    for (int k = 0; k < P.n; ++k) {
+      double v = n[0] * P.p[k][0] + n[1] * P.p[k][1] + n[2] * P.p[k][2] - d;
+      if (v >= -kPlaneTol && v <= kPlaneTol) v = 0.0;
+      dist[k] = v;
+      cut = cut || v > 0.0;
+      all_on = all_on && v == 0.0;
+    }
+    if (all_on && P.n >= 3) {  // a face in the plane: does it face outward (along n)? Newell's normal
+      double N[3] = {0, 0, 0};
+      for (int k = 0; k < P.n; ++k) {
+        const double* a = P.p[k];
+        const double* b = P.p[k + 1 == P.n ? 0 : k + 1];
+        N[0] += (a[1] - b[1]) * (a[2] + b[2]);
+        N[1] += (a[2] - b[2]) * (a[0] + b[0]);
+        N[2] += (a[0] - b[0]) * (a[1] + b[1]);
+      }
+      coplanar = coplanar || N[0] * n[0] + N[1] * n[1] + N[2] * n[2] > 0.0;
+    }
+    Poly3 Q;
+    for (int k = 0; k < P.n; ++k) {
+      const int l = k + 1 == P.n ? 0 : k + 1;
+      if (dist[k] <= 0.0 && Q.n < kPolyMax) {
+        copy3(P.p[k], Q.p[Q.n++]);
+        if (dist[k] == 0.0) add_cap(P.p[k]);
+      }
+      if ((dist[k] < 0.0 && dist[l] > 0.0) || (dist[k] > 0.0 && dist[l] < 0.0)) {
+        const int a = dist[k] < 0.0 ? k : l, b = dist[k] < 0.0 ? l : k;  // from the inside endpoint
+        const double t = dist[a] / (dist[a] - dist[b]);
+        double x[3];
+        for (int c = 0; c < 3; ++c) x[c] = P.p[a][c] + t * (P.p[b][c] - P.p[a][c]);
+        if (Q.n < kPolyMax) copy3(x, Q.p[Q.n++]);
+        add_cap(x);
+      }
+    }
+    if (Q.n >= 3 && out.nf < kFaceMax) out.f[out.nf++] = Q;
+  }
+  if (!cut || coplanar || nc < 3 || out.nf >= kFaceMax) return;
+  // the cap: its points sorted by angle about their centroid, counter-clockwise about n
+  double c[3] = {0, 0, 0};
+  for (int k = 0; k < nc; ++k)
+    for (int q = 0; q < 3; ++q) c[q] += cap[k][q] / nc;
+  const int m = (fabs(n[0]) < 0.6) ? 0 : (fabs(n[1]) < 0.6 ? 1 : 2);  // an axis not along n
+  double u[3] = {0, 0, 0};
+  u[m] = 1.0;
+  double v[3] = {n[1] * u[2] - n[2] * u[1], n[2] * u[0] - n[0] * u[2], n[0] * u[1] - n[1] * u[0]};  // n x u
+  const double w[3] = {v[1] * n[2] - v[2] * n[1], v[2] * n[0] - v[0] * n[2], v[0] * n[1] - v[1] * n[0]};  // v x n
+  double ang[kCapMax];
+  int order[kCapMax];
+  for (int k = 0; k < nc; ++k) {
+    const double e[3] = {cap[k][0] - c[0], cap[k][1] - c[1], cap[k][2] - c[2]};
+    ang[k] = atan2(v[0] * e[0] + v[1] * e[1] + v[2] * e[2], w[0] * e[0] + w[1] * e[1] + w[2] * e[2]);
+    order[k] = k;
+  }
+  for (int k = 1; k < nc; ++k)  // insertion sort: a handful of points
+    for (int j = k; j > 0 && ang[order[j]] < ang[order[j - 1]]; --j) {
+      const int s = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = s;
+    }
+  Poly3& C = out.f[out.nf++];
+  C.n = 0;
+  for (int k = 0; k < nc && C.n < kPolyMax; ++k) copy3(cap[order[k]], C.p[C.n++]);
+}
+
+VR_HD inline double polyhedron_volume(const Polyhedron& H) {
+  double vol = 0.0;
+  for (int f = 0; f < H.nf; ++f) {
+    const Poly3& P = H.f[f];
+    for (int k = 1; k + 1 < P.n; ++k) {
+      const double* a = P.p[0];
+      const double* b = P.p[k];
+      const double* c = P.p[k + 1];
+      vol += a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0]);
+    }
+  }
+  return vol / 6.0;
+}
+
+// IoU of two oriented boxes (cx, cy, cz, sx, sy, sz, k angles) with the Euler sequence (axes, k,
+// intrinsic) and the angle unit.
+template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, const int* axes, int k, bool intrinsic,
+                                                        double unit) {
+  double ca[3], cb[3], ha[3], hb[3], aa[3] = {0, 0, 0}, ab[3] = {0, 0, 0};
+  bool ok = true;
+  for (int q = 0; q < 3; ++q) {
+    ca[q] = static_cast<double>(a[q]), cb[q] = static_cast<double>(b[q]);
+    ha[q] = 0.5 * static_cast<double>(a[3 + q]), hb[q] = 0.5 * static_cast<double>(b[3 + q]);
+    ok = ok && finite(ca[q]) && finite(cb[q]) && finite(ha[q]) && finite(hb[q]) && ha[q] > 0.0 && hb[q] > 0.0;
+  }
+  for (int q = 0; q < k; ++q) {
+    aa[q] = static_cast<double>(a[6 + q]) * unit, ab[q] = static_cast<double>(b[6 + q]) * unit;
+    ok = ok && finite(aa[q]) && finite(ab[q]);
+  }
+  if (!ok) return 0.0;
+  double Ra[9], Rb[9];
+  euler_matrix(aa, axes, k, intrinsic, Ra);
+  euler_matrix(ab, axes, k, intrinsic, Rb);
+  int e = 0;
+  frexp(vmax(vmax(vmax(ha[0], ha[1]), vmax(ha[2], hb[0])), vmax(hb[1], hb[2])), &e);
+  const double inv = ldexp(1.0, -e);
+  double d[3], rel[9], cbl[3];
+  for (int q = 0; q < 3; ++q) d[q] = (cb[q] - ca[q]) * inv;  // B's centre from A's, scaled
+  for (int r = 0; r < 3; ++r) {
+    cbl[r] = Ra[0 * 3 + r] * d[0] + Ra[1 * 3 + r] * d[1] + Ra[2 * 3 + r] * d[2];  // Ra^T d
+    for (int c = 0; c < 3; ++c)
+      rel[r * 3 + c] = Ra[0 * 3 + r] * Rb[0 * 3 + c] + Ra[1 * 3 + r] * Rb[1 * 3 + c] + Ra[2 * 3 + r] * Rb[2 * 3 + c];
+  }
+  double h[3], g[3];
+  for (int q = 0; q < 3; ++q) h[q] = ha[q] * inv, g[q] = hb[q] * inv;
+  if (!(finite(cbl[0]) && finite(cbl[1]) && finite(cbl[2]))) return 0.0;  // farther apart than any double
+  Polyhedron H, tmp;
+  H.nf = 0;
+  for (int ax = 0; ax < 3; ++ax)  // A's faces, counter-clockwise seen from outside
+    for (int s = -1; s <= 1; s += 2) {
+      const int i = (ax + 1) % 3, j = (ax + 2) % 3;
+      const double su[4] = {-1, 1, 1, -1}, sv[4] = {-1, -1, 1, 1};
+      Poly3& P = H.f[H.nf++];
+      P.n = 4;
+      for (int k2 = 0; k2 < 4; ++k2) {
+        const int kk = s > 0 ? k2 : 3 - k2;
+        P.p[k2][ax] = s * h[ax];
+        P.p[k2][i] = su[kk] * h[i];
+        P.p[k2][j] = sv[kk] * h[j];
+      }
+    }
+  for (int ax = 0; ax < 3; ++ax)  // B's half-spaces: +-axis_ax . (x - cb) <= g_ax
+    for (int s = -1; s <= 1; s += 2) {
+      const double n[3] = {s * rel[0 * 3 + ax], s * rel[1 * 3 + ax], s * rel[2 * 3 + ax]};
+      const double off = g[ax] + n[0] * cbl[0] + n[1] * cbl[1] + n[2] * cbl[2];
+      clip_polyhedron(H, n, off, tmp);
+      H = tmp;
+      if (H.nf == 0) return 0.0;
+    }
+  const double inter = vmax(polyhedron_volume(H), 0.0);
+  const double va = 8.0 * h[0] * h[1] * h[2], vb = 8.0 * g[0] * g[1] * g[2];
+  const double uni = va + vb - inter;
+  return uni > 0.0 ? clamp01(inter / uni) : 0.0;
+}
+
 // ---- batched operators ---------------------------------------------------------------------------
 
-// kind 0: rotated 2D (width 5); kind 1: yaw-only 3D about `axis` (width 7).
+// kind 0: rotated 2D (width 5); kind 1: yaw-only 3D about `axis` (width 7); kind 2: oriented 3D
+// with the Euler sequence (axes, k, intrinsic) (width 6 + k), by polyhedron clipping.
 template <class T> struct OrientedIou {
   const T* a; int64_t a_stride;
   const T* b; int64_t b_stride;
   T* out;
   int kind, axis;
   double unit;
+  int axes[3];
+  int k;
+  bool intrinsic;
   VR_HD double iou(const T* p, const T* q) const {
-    return kind == 0 ? rect_iou(rect_of(p, unit), rect_of(q, unit)) : yaw_iou(p, q, axis, unit);
+    if (kind == 0) return rect_iou(rect_of(p, unit), rect_of(q, unit));
+    if (kind == 1) return yaw_iou(p, q, axis, unit);
+    return oriented_box_iou(p, q, axes, k, intrinsic, unit);
   }
   VR_HD void operator()(int64_t i) const { out[i] = static_cast<T>(iou(a + i * a_stride, b + i * b_stride)); }
 };
@@ -225,9 +412,14 @@ template <class T> struct EulerRows {
   X(std::uintptr_t, out, 0)                                                         \
   X(int64_t, a_stride, 0)      /* elementwise: 0 broadcasts a row, else the width */ \
   X(int64_t, b_stride, 0)                                                           \
-  X(int, kind, 0)              /* 0 rotated 2D, 1 yaw-only 3D */                    \
+  X(int, kind, 0)              /* 0 rotated 2D, 1 yaw-only 3D, 2 oriented 3D */     \
   X(int, axis, 2)              /* yaw-only 3D: the rotation axis */                 \
-  X(double, unit, 1.0)         /* radians per angle unit */
+  X(double, unit, 1.0)         /* radians per angle unit */                         \
+  X(int, k, 0)                 /* oriented 3D: axes in the Euler sequence */        \
+  X(int, axis0, 0)                                                                  \
+  X(int, axis1, 0)                                                                  \
+  X(int, axis2, 0)                                                                  \
+  X(bool, intrinsic, false)
 struct OrientedArgs { VR_ORIENTED_ARGS(VR_ARG_MEMBER) };
 
 #define VR_EULER_ARGS(X)                                                   \
@@ -247,11 +439,12 @@ struct OrientedArgs { VR_ORIENTED_ARGS(VR_ARG_MEMBER) };
 struct EulerArgs { VR_EULER_ARGS(VR_ARG_MEMBER) };
 
 template <class T> OrientedIou<T> oriented_functor(const OrientedArgs& p) {
-  return OrientedIou<T>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride, ptr<T>(p.out), p.kind, p.axis, p.unit};
+  return OrientedIou<T>{ptr<const T>(p.a), p.a_stride, ptr<const T>(p.b), p.b_stride, ptr<T>(p.out), p.kind, p.axis, p.unit,
+                        {p.axis0, p.axis1, p.axis2}, p.k, p.intrinsic};
 }
 
 template <class Exec> void oriented_iou(const Exec& ex, const OrientedArgs& p) {
-  dispatch_float(p.dtype, [&](auto t) { ex.for_each(p.n, oriented_functor<decltype(t)>(p), 1024); });
+  dispatch_float(p.dtype, [&](auto t) { ex.for_each(p.n, oriented_functor<decltype(t)>(p), p.kind == 2 ? 64 : 1024); });
 }
 template <class Exec> void oriented_iou_pairwise(const Exec& ex, const OrientedArgs& p) {
   dispatch_float(p.dtype, [&](auto t) {
