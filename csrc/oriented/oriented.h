@@ -216,7 +216,9 @@ VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], doubl
       }
       coplanar = coplanar || N[0] * n[0] + N[1] * n[1] + N[2] * n[2] > 0.0;
     }
-    Poly3 Q;
+    if (out.nf >= kFaceMax) continue;
+    Poly3& Q = out.f[out.nf];  // written in place, kept when it has 3 vertices
+    Q.n = 0;
     for (int k = 0; k < P.n; ++k) {
       const int l = k + 1 == P.n ? 0 : k + 1;
       if (dist[k] <= 0.0 && Q.n < kPolyMax) {
@@ -232,7 +234,7 @@ VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], doubl
         add_cap(x);
       }
     }
-    if (Q.n >= 3 && out.nf < kFaceMax) out.f[out.nf++] = Q;
+    if (Q.n >= 3) ++out.nf;
   }
   if (!cut || coplanar || nc < 3 || out.nf >= kFaceMax) return;
   // the cap: its points sorted by angle about their centroid, counter-clockwise about n
@@ -308,7 +310,12 @@ template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, 
   double h[3], g[3];
   for (int q = 0; q < 3; ++q) h[q] = ha[q] * inv, g[q] = hb[q] * inv;
   if (!(finite(cbl[0]) && finite(cbl[1]) && finite(cbl[2]))) return 0.0;  // farther apart than any double
-  Polyhedron H, tmp;
+  // separated by more than the sum of the circumradii: no intersection
+  const double reach = sqrt(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]) + sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
+  if (cbl[0] * cbl[0] + cbl[1] * cbl[1] + cbl[2] * cbl[2] > reach * reach * (1.0 + 1e-12)) return 0.0;
+  Polyhedron bufs[2];
+  int cur = 0;
+  Polyhedron& H = bufs[0];
   H.nf = 0;
   for (int ax = 0; ax < 3; ++ax)  // A's faces, counter-clockwise seen from outside
     for (int s = -1; s <= 1; s += 2) {
@@ -327,11 +334,11 @@ template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, 
     for (int s = -1; s <= 1; s += 2) {
       const double n[3] = {s * rel[0 * 3 + ax], s * rel[1 * 3 + ax], s * rel[2 * 3 + ax]};
       const double off = g[ax] + n[0] * cbl[0] + n[1] * cbl[1] + n[2] * cbl[2];
-      clip_polyhedron(H, n, off, tmp);
-      H = tmp;
-      if (H.nf == 0) return 0.0;
+      clip_polyhedron(bufs[cur], n, off, bufs[1 - cur]);
+      cur = 1 - cur;
+      if (bufs[cur].nf == 0) return 0.0;
     }
-  const double inter = vmax(polyhedron_volume(H), 0.0);
+  const double inter = vmax(polyhedron_volume(bufs[cur]), 0.0);
   const double va = 8.0 * h[0] * h[1] * h[2], vb = 8.0 * g[0] * g[1] * g[2];
   const double uni = va + vb - inter;
   return uni > 0.0 ? clamp01(inter / uni) : 0.0;

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "ap_grpo_advantages": 1_048_576,  # rewards in groups of 8
     "iou_2d_rotated": 1_000_000,
     "iou_3d_oriented": 1_000_000,  # yaw-only (7-DoF) boxes
+    "iou_3d_oriented_9dof": 100_000,  # three angles
     "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
@@ -48,6 +49,7 @@ class Case:
     copy_bytes: int                     # bytes the memcpy row copies; 0: no memcpy row
     tolerance: float
     results: List[Dict[str, Any]] = field(default_factory=list)
+    timed_only: Tuple[str, ...] = ()    # baselines that compute another quantity: timed, not compared
 
 
 def _boxes(gen: torch.Generator, n: int, dim: int, dtype, device) -> torch.Tensor:
@@ -102,7 +104,20 @@ def _oriented_boxes(gen, n: int, kind: str, dtype, device) -> torch.Tensor:
 def _oriented_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
     kind = "2d" if "2d" in op else "3d"
     pairwise = op.startswith("pairwise")
+    full = op.endswith("9dof")
     a, b = _oriented_boxes(gen, n, kind, dtype, device), _oriented_boxes(gen, n, kind, dtype, device)
+    if full:  # Qwen3-VL's 9-DoF boxes: three angles (extrinsic xyz), the third drawn as the yaw
+        tilt = lambda x: torch.cat([x[:, :6], (torch.rand(n, 2, generator=gen, dtype=torch.float64) - 0.5).to(x) * 0.6,
+                                    x[:, 6:]], 1)
+        a, b = tilt(a), tilt(b)
+        nine = lambda x, y: vr.iou_3d_oriented(x, y, "xyz")
+        q = max(1, min(n, p // 10))
+        a_l, b_l = a[:q].tolist(), b[:q].tolist()
+        # the per-pair way evaluation code scores such boxes today: shapely's bird's-eye IoU of the
+        # yaw rectangle times the height overlap (the two other angles ignored): timed, not compared
+        birds_eye = lambda: bl.shapely_yaw_iou([x[:6] + x[8:] for x in a_l], [y[:6] + y[8:] for y in b_l])
+        return Case(op, f"n={n:,}", n, lambda: nine(a, b), {}, {"shapely-bev": birds_eye}, lambda: nine(a[:q], b[:q]), q,
+                    0, tol, timed_only=("shapely-bev",))
     fn = {"iou_2d_rotated": vr.iou_2d_rotated, "iou_3d_oriented": vr.iou_3d_oriented,
           "pairwise_iou_3d_oriented": vr.pairwise_iou_3d_oriented}[op]
     peer = bl.shapely_rotated_iou if kind == "2d" else bl.shapely_yaw_iou
@@ -245,6 +260,7 @@ _BUILDERS = {
     "iou_2d_rotated": _oriented_case,
     "iou_3d_oriented": _oriented_case,
     "pairwise_iou_3d_oriented": _oriented_case,
+    "iou_3d_oriented_9dof": _oriented_case,
 }
 
 
