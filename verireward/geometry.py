@@ -170,10 +170,10 @@ def pairwise_iou_3d(a: Array, b: Array) -> Array:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, image_size: ImageSize):
+def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, image_size: ImageSize, args: Any = None):
     """Validates K [N|1, 3, 3] (or [3, 3]), R likewise, t [N|1, 3] (or [3]), near, image_size and
-    fills a ProjectArgs; returns it with the arrays it points into."""
-    args = _C.ProjectArgs()
+    fills a ProjectArgs (a new one, or `args`); returns it with the arrays it points into."""
+    args = args if args is not None else _C.ProjectArgs()
     keep = []
     for x, name, tail in ((K, "K", (3, 3)), (R, "R", (3, 3)), (t, "t", (3,))):
         x = call.floats(x, name)
@@ -208,6 +208,22 @@ def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, 
     return args, keep
 
 
+def _box_seq(op: str, args: Any, seq: Optional[str], degrees: bool, dim: int = 3) -> int:
+    """Sets an args struct's rotation fields for oriented boxes; returns the box row width."""
+    if seq is None:
+        if degrees is not False:
+            raise ValueError(f"{op}: argument 'degrees' needs seq (axis-aligned boxes have no angles)")
+        return 2 * dim
+    from verireward.oriented import _unit, parse_seq
+
+    axes, intrinsic = parse_seq(op, seq)
+    if dim == 2 and len(axes) != 1:
+        raise ValueError(f"{op}: 2D boxes turn in their plane: argument 'seq' must be one axis ('z'), got {seq!r}")
+    args.oriented, args.k, args.intrinsic, args.unit = True, len(axes), intrinsic, _unit(op, degrees)
+    args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    return 5 if dim == 2 else 6 + len(axes)
+
+
 def project_box_3d(
     boxes: Array,
     K: Array,
@@ -215,6 +231,9 @@ def project_box_3d(
     t: Array,
     near: float = 1e-4,
     image_size: ImageSize = None,
+    *,
+    seq: Optional[str] = None,
+    degrees: bool = False,
 ) -> Tuple[Array, Array]:
     """Enclosing 2D box of the visible part of each axis-aligned 3D box (GRCA Eq. 11, GRCA Eq. 12).
 
@@ -226,7 +245,9 @@ def project_box_3d(
     corners and those crossing points — the exact enclosing box of the visible solid's image.
 
     Args:
-        boxes: ``[N, 6]`` world-frame boxes ``(x1, y1, z1, x2, y2, z2)``.
+        boxes: ``[N, 6]`` world-frame boxes ``(x1, y1, z1, x2, y2, z2)``, or with ``seq`` oriented
+            boxes ``[N, 6 + len(seq)]`` ``(cx, cy, cz, sx, sy, sz, *angles)`` (see
+            :mod:`verireward.oriented`; the same near-plane rule; a size <= 0 is invalid).
         K: ``[N|1, 3, 3]`` or ``[3, 3]`` intrinsics.
         R: ``[N|1, 3, 3]`` or ``[3, 3]`` world-to-camera rotation (any 3×3 is accepted).
         t: ``[N|1, 3]`` or ``[3]`` translation: ``X_c = R X_w + t``.
@@ -241,10 +262,12 @@ def project_box_3d(
     """
     call = Call("project_box_3d")
     boxes = call.floats(boxes, "boxes")
-    call.shape(boxes, "boxes", "[N, 6]", boxes.ndim == 2 and boxes.shape[1] == 6)
+    args = _C.ProjectArgs()
+    width = _box_seq(call.op, args, seq, degrees)
+    call.shape(boxes, "boxes", f"[N, {width}]", boxes.ndim == 2 and boxes.shape[1] == width)
     n = boxes.shape[0]
     boxes = call.contiguous(boxes)
-    args, _keep = _camera_args(call, n, K, R, t, near, image_size)
+    args, _keep = _camera_args(call, n, K, R, t, near, image_size, args)
     out, valid = call.empty((n, 4)), call.empty((n,), "bool")
     args.dtype, args.device, args.n = call.dtype_code, call.device(), n
     args.boxes3d, args.out, args.valid = data_ptr(boxes), data_ptr(out), data_ptr(valid)
@@ -260,6 +283,9 @@ def rpc(
     t: Array,
     near: float = 1e-4,
     image_size: ImageSize = None,
+    *,
+    seq: Optional[str] = None,
+    degrees: bool = False,
 ) -> Array:
     """Reprojection consistency (GRCA Eq. 13): ``IoU(B2D, B_proj)`` per sample.
 
@@ -269,8 +295,9 @@ def rpc(
 
     Args:
         boxes2d: ``[N, 4]`` predicted 2D boxes in pixels.
-        boxes3d: ``[N, 6]`` predicted 3D boxes in the world frame.
-        K, R, t, near, image_size: as in :func:`project_box_3d`.
+        boxes3d: ``[N, 6]`` predicted 3D boxes in the world frame (with ``seq``: oriented
+            ``[N, 6 + len(seq)]``).
+        K, R, t, near, image_size, seq, degrees: as in :func:`project_box_3d`.
 
     Returns:
         ``[N]`` in [0, 1].
@@ -278,11 +305,13 @@ def rpc(
     call = Call("rpc")
     boxes2d = call.floats(boxes2d, "boxes2d")
     boxes3d = call.floats(boxes3d, "boxes3d")
-    call.shape(boxes3d, "boxes3d", "[N, 6]", boxes3d.ndim == 2 and boxes3d.shape[1] == 6)
+    args = _C.ProjectArgs()
+    width = _box_seq(call.op, args, seq, degrees)
+    call.shape(boxes3d, "boxes3d", f"[N, {width}]", boxes3d.ndim == 2 and boxes3d.shape[1] == width)
     n = boxes3d.shape[0]
     call.shape(boxes2d, "boxes2d", f"[{n}, 4]", tuple(boxes2d.shape) == (n, 4))
     boxes2d, boxes3d = call.contiguous(boxes2d), call.contiguous(boxes3d)
-    args, _keep = _camera_args(call, n, K, R, t, near, image_size)
+    args, _keep = _camera_args(call, n, K, R, t, near, image_size, args)
     out = call.empty((n,))
     args.dtype, args.device, args.n = call.dtype_code, call.device(), n
     args.boxes2d, args.boxes3d, args.out = data_ptr(boxes2d), data_ptr(boxes3d), data_ptr(out)
@@ -295,7 +324,8 @@ def rpc(
 # ---------------------------------------------------------------------------------------------------
 
 
-def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -> Array:
+def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array, *, seq: Optional[str] = None,
+                         degrees: bool = False) -> Array:
     """Fraction of each sample's keypoints inside its box (GRCA Eq. 8, KPA-2D / KPA-3D).
 
     ``r_i = (1 / M_i) Σ_{m < M_i} 1[k_im ∈ B_i]`` with ``M_i = counts[i]``. The box is closed (a point
@@ -305,7 +335,11 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -
     Args:
         points: ``[N, K, D]`` with D = 2 or 3, padded; only the first ``counts[i]`` rows count.
         counts: ``[N]`` integers in ``[0, K]``, or None for all K points.
-        boxes: ``[N|1, 2D]`` boxes, the same float dtype as ``points``.
+        boxes: ``[N|1, 2D]`` boxes, the same float dtype as ``points``; with ``seq``, oriented boxes:
+            3D ``[N|1, 6 + len(seq)]`` ``(cx, cy, cz, sx, sy, sz, *angles)``, or 2D ``[N|1, 5]``
+            ``(cx, cy, w, h, θ)`` with ``seq="z"`` (the rectangle turns in its plane). A point is
+            inside when ``|R^T (p − c)|_k <= s_k/2`` on every axis (closed); a size <= 0: none is.
+        seq, degrees: the rotation, as in :func:`verireward.rotation_matrix`.
 
     Returns:
         ``[N]`` in [0, 1].
@@ -315,8 +349,10 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -
     call.shape(points, "points", "[N, K, 2|3]", points.ndim == 3 and points.shape[2] in (2, 3))
     n, k, dim = points.shape
     boxes = call.floats(boxes, "boxes")
-    call.shape(boxes, "boxes", f"[{n}|1, {2 * dim}]",
-               boxes.ndim == 2 and boxes.shape[1] == 2 * dim and boxes.shape[0] in (1, n))
+    args = _C.ContainmentArgs()
+    width = _box_seq(call.op, args, seq, degrees, dim)
+    call.shape(boxes, "boxes", f"[{n}|1, {width}]",
+               boxes.ndim == 2 and boxes.shape[1] == width and boxes.shape[0] in (1, n))
     if counts is None:
         if call.kind == "numpy":
             counts = np.full((n,), k, dtype=np.int64)
@@ -327,10 +363,9 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array) -
     call.int_range(counts, "counts", k, "K = points.shape[1]")
     points, boxes = call.contiguous(points), call.contiguous(boxes)
     out = call.empty((n,))
-    args = _C.ContainmentArgs()
     args.dim, args.dtype, args.device, args.n, args.K = dim, call.dtype_code, call.device(), n, k
     args.points, args.counts, args.boxes, args.out = data_ptr(points), data_ptr(counts), data_ptr(boxes), data_ptr(out)
-    args.box_stride = 2 * dim if (boxes.shape[0] == n and n != 1) else 0
+    args.box_stride = width if (boxes.shape[0] == n and n != 1) else 0
     _C.keypoint_containment(args)
     return out
 

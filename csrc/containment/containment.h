@@ -8,6 +8,7 @@
 #include "box_iou/box_iou.h"
 #include "common/abi.h"
 #include "common/macros.h"
+#include "common/rotation.h"
 
 namespace vr {
 
@@ -20,21 +21,68 @@ template <int D, class T> VR_INLINE bool point_in_box(const T* p, const Box<D>& 
   return in;
 }
 
+// Oriented boxes: 3D (cx, cy, cz, sx, sy, sz, angles) with `seq`, the point inside when
+// |R^T (p - c)|_k <= s_k / 2 on every axis; 2D (cx, cy, w, h, theta), the rectangle rotated by theta
+// (the sequence's one angle). A size <= 0 or a non-finite number: no point is inside.
+template <int D, class T> VR_INLINE bool oriented_frame(const T* box, const BoxSeq& seq, double c[3], double h[3],
+                                                        double Rm[9]) {
+  bool ok = true;
+  if (D == 3) {
+    ok = seq.matrix(box, Rm);
+    for (int q = 0; q < 3; ++q) {
+      c[q] = static_cast<double>(box[q]), h[q] = 0.5 * static_cast<double>(box[3 + q]);
+      ok = ok && finite(c[q]) && finite(h[q]) && h[q] > 0.0;
+    }
+    return ok;
+  }
+  const double th = static_cast<double>(box[4]) * seq.unit;
+  c[0] = static_cast<double>(box[0]), c[1] = static_cast<double>(box[1]), c[2] = 0.0;
+  h[0] = 0.5 * static_cast<double>(box[2]), h[1] = 0.5 * static_cast<double>(box[3]), h[2] = 1.0;
+  const double co = cos(th), si = sin(th);
+  for (int r = 0; r < 9; ++r) Rm[r] = 0.0;
+  Rm[0] = co, Rm[1] = -si, Rm[3] = si, Rm[4] = co, Rm[8] = 1.0;
+  return finite(c[0]) && finite(c[1]) && finite(th) && finite(h[0]) && finite(h[1]) && h[0] > 0.0 && h[1] > 0.0;
+}
+
+template <int D, class T> VR_INLINE bool point_in_oriented(const T* p, const double c[3], const double h[3],
+                                                           const double Rm[9]) {
+  double d[3] = {0, 0, 0};
+  for (int q = 0; q < D; ++q) d[q] = static_cast<double>(p[q]) - c[q];
+  bool in = true;
+  for (int a = 0; a < D; ++a) {
+    const double u = Rm[a] * d[0] + Rm[3 + a] * d[1] + Rm[6 + a] * d[2];  // (R^T d)_a
+    in = in && u <= h[a] && -h[a] <= u;  // false for NaN
+  }
+  return in;
+}
+
 template <class T, int D> struct Containment {
   const T* points;        // [n, K, D]
   int64_t K;
   const int64_t* counts;  // [n]
-  const T* boxes; int64_t box_stride;  // [n, 2D]; stride 0 broadcasts one box
+  const T* boxes; int64_t box_stride;  // [n, width]; stride 0 broadcasts one box
   T* out;                 // [n]
+  bool oriented;
+  BoxSeq seq;
   VR_HD void operator()(int64_t i) const {
     const int64_t c = vmin<int64_t>(vmax<int64_t>(counts[i], 0), K);
-    Box<D> b;
-    if (c == 0 || !load_box<D>(boxes + i * box_stride, b)) {
-      out[i] = T(0);
-      return;
-    }
+    const T* row = boxes + i * box_stride;
     int64_t inside = 0;
-    for (int64_t m = 0; m < c; ++m) inside += point_in_box<D>(points + (i * K + m) * D, b) ? 1 : 0;
+    if (oriented) {
+      double ctr[3], h[3], Rm[9];
+      if (c == 0 || !oriented_frame<D>(row, seq, ctr, h, Rm)) {
+        out[i] = T(0);
+        return;
+      }
+      for (int64_t m = 0; m < c; ++m) inside += point_in_oriented<D>(points + (i * K + m) * D, ctr, h, Rm) ? 1 : 0;
+    } else {
+      Box<D> b;
+      if (c == 0 || !load_box<D>(row, b)) {
+        out[i] = T(0);
+        return;
+      }
+      for (int64_t m = 0; m < c; ++m) inside += point_in_box<D>(points + (i * K + m) * D, b) ? 1 : 0;
+    }
     out[i] = static_cast<T>(static_cast<double>(inside) / static_cast<double>(c));
   }
 };
@@ -49,15 +97,25 @@ template <class T, int D> struct Containment {
   X(std::uintptr_t, counts, 0)                                \
   X(std::uintptr_t, boxes, 0)                                 \
   X(std::uintptr_t, out, 0)                                   \
-  X(int64_t, box_stride, 0) /* 0 broadcasts one box */
+  X(int64_t, box_stride, 0) /* 0 broadcasts one box */       \
+  X(bool, oriented, false)                                    \
+  X(int, k, 0)                                                \
+  X(int, axis0, 0)                                            \
+  X(int, axis1, 0)                                            \
+  X(int, axis2, 0)                                            \
+  X(bool, intrinsic, false)                                   \
+  X(double, unit, 1.0)
 struct ContainmentArgs { VR_CONTAINMENT_ARGS(VR_ARG_MEMBER) };
 
 template <class Exec> void keypoint_containment(const Exec& ex, const ContainmentArgs& p) {
   dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
     using T = decltype(t);
     constexpr int D = decltype(d)::value;
+    BoxSeq seq;
+    seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
+    seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
     ex.for_each(p.n, Containment<T, D>{ptr<const T>(p.points), p.K, ptr<const int64_t>(p.counts),
-                                       ptr<const T>(p.boxes), p.box_stride, ptr<T>(p.out)},
+                                       ptr<const T>(p.boxes), p.box_stride, ptr<T>(p.out), p.oriented, seq},
                 256);
   });
 }

@@ -22,32 +22,9 @@
 
 #include "common/abi.h"
 #include "common/macros.h"
+#include "common/rotation.h"
 
 namespace vr {
-
-// ---- rotations --------------------------------------------------------------------------------
-
-// R (row-major 3x3) of the Euler angles `angles[0..k)` about `axes[0..k)`.
-VR_HD inline void euler_matrix(const double* angles, const int* axes, int k, bool intrinsic, double R[9]) {
-  for (int r = 0; r < 9; ++r) R[r] = (r % 4 == 0) ? 1.0 : 0.0;
-  for (int q = 0; q < k; ++q) {
-    const double c = cos(angles[q]), s = sin(angles[q]);
-    double E[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    const int a = axes[q], i = (a + 1) % 3, j = (a + 2) % 3;  // rotation in the (i, j) plane
-    E[i * 3 + i] = c;
-    E[i * 3 + j] = -s;
-    E[j * 3 + i] = s;
-    E[j * 3 + j] = c;
-    double M[9];
-    for (int r = 0; r < 3; ++r)
-      for (int col = 0; col < 3; ++col) {
-        double v = 0.0;
-        for (int t = 0; t < 3; ++t) v += intrinsic ? R[r * 3 + t] * E[t * 3 + col] : E[r * 3 + t] * R[t * 3 + col];
-        M[r * 3 + col] = v;
-      }
-    for (int r = 0; r < 9; ++r) R[r] = M[r];
-  }
-}
 
 // ---- rotated rectangles ------------------------------------------------------------------------
 

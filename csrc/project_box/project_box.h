@@ -15,16 +15,17 @@
 #include "box_iou/box_iou.h"
 #include "common/abi.h"
 #include "common/macros.h"
+#include "common/rotation.h"
 
 namespace vr {
 
-// out = (u_min, v_min, u_max, v_max); returns validity. img (nullable) = (W, H): clip to [0, W] x [0, H].
+// The enclosing image box of a parallelepiped solid: corner c = base + sum over the axes a whose
+// bit is set in c of edge[a] (world frame). out = (u_min, v_min, u_max, v_max); returns validity.
+// img (nullable) = (W, H): clip to [0, W] x [0, H].
 template <class T>
-VR_INLINE bool project_aabb(const T* box, const T* K, const T* R, const T* t, double near, const T* img,
-                            double out[4]) {
+VR_INLINE bool project_solid(const double base[3], const double edge[3][3], const T* K, const T* R, const T* t,
+                             double near, const T* img, double out[4]) {
   out[0] = out[1] = out[2] = out[3] = 0.0;
-  Box<3> b;
-  if (!load_box<3>(box, b)) return false;
   double k[9], r[9], tt[3];
   bool ok = true;
   for (int i = 0; i < 9; ++i) {
@@ -38,21 +39,19 @@ VR_INLINE bool project_aabb(const T* box, const T* K, const T* R, const T* t, do
   }
   if (!ok) return false;
 
-  // P = K R; the lowest corner maps to h_lo = K (R lo + t); corner c adds sum_k bit_k(c) w_k P[:, k].
+  // P = K R; the base corner maps to h_lo = K (R base + t); corner c adds sum_k bit_k(c) P edge_k.
   // Working from the box's own corner keeps large world coordinates from cancelling badly.
   double P[9];
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
       P[3 * i + j] = k[3 * i] * r[j] + k[3 * i + 1] * r[3 + j] + k[3 * i + 2] * r[6 + j];
   double xc[3];
-  for (int i = 0; i < 3; ++i) xc[i] = r[3 * i] * b.lo[0] + r[3 * i + 1] * b.lo[1] + r[3 * i + 2] * b.lo[2] + tt[i];
+  for (int i = 0; i < 3; ++i) xc[i] = r[3 * i] * base[0] + r[3 * i + 1] * base[1] + r[3 * i + 2] * base[2] + tt[i];
   double h_lo[3];
   for (int i = 0; i < 3; ++i) h_lo[i] = k[3 * i] * xc[0] + k[3 * i + 1] * xc[1] + k[3 * i + 2] * xc[2];
   double e[3][3];  // e[axis][row]
-  for (int a = 0; a < 3; ++a) {
-    const double w = b.hi[a] - b.lo[a];
-    for (int i = 0; i < 3; ++i) e[a][i] = w * P[3 * i + a];
-  }
+  for (int a = 0; a < 3; ++a)
+    for (int i = 0; i < 3; ++i) e[a][i] = P[3 * i] * edge[a][0] + P[3 * i + 1] * edge[a][1] + P[3 * i + 2] * edge[a][2];
   double h[8][3];
   bool vis[8];
   for (int c = 0; c < 8; ++c) {
@@ -90,6 +89,37 @@ VR_INLINE bool project_aabb(const T* box, const T* K, const T* R, const T* t, do
   return true;
 }
 
+// An axis-aligned box (x1, y1, z1, x2, y2, z2): base = the low corner, edges along the world axes.
+template <class T>
+VR_INLINE bool project_aabb(const T* box, const T* K, const T* R, const T* t, double near, const T* img, double out[4]) {
+  out[0] = out[1] = out[2] = out[3] = 0.0;
+  Box<3> b;
+  if (!load_box<3>(box, b)) return false;
+  double edge[3][3] = {{b.hi[0] - b.lo[0], 0, 0}, {0, b.hi[1] - b.lo[1], 0}, {0, 0, b.hi[2] - b.lo[2]}};
+  return project_solid(b.lo, edge, K, R, t, near, img, out);
+}
+
+// An oriented box (cx, cy, cz, sx, sy, sz, angles): base = c - R s / 2, edges s_k R[:, k]. A size
+// <= 0 or a non-finite number is invalid.
+template <class T>
+VR_INLINE bool project_oriented(const T* box, const BoxSeq& seq, const T* K, const T* R, const T* t, double near,
+                                const T* img, double out[4]) {
+  out[0] = out[1] = out[2] = out[3] = 0.0;
+  double Rb[9], c[3], s[3];
+  bool ok = seq.matrix(box, Rb);
+  for (int q = 0; q < 3; ++q) {
+    c[q] = static_cast<double>(box[q]), s[q] = static_cast<double>(box[3 + q]);
+    ok = ok && finite(c[q]) && finite(s[q]) && s[q] > 0.0;
+  }
+  if (!ok) return false;
+  double base[3], edge[3][3];
+  for (int i = 0; i < 3; ++i) {
+    base[i] = c[i] - 0.5 * (Rb[3 * i] * s[0] + Rb[3 * i + 1] * s[1] + Rb[3 * i + 2] * s[2]);
+    for (int a = 0; a < 3; ++a) edge[a][i] = s[a] * Rb[3 * i + a];
+  }
+  return project_solid(base, edge, K, R, t, near, img, out);
+}
+
 // Row strides in elements: 0 broadcasts one camera (or one image size) over the batch.
 template <class T> struct CameraRows {
   const T* K; int64_t K_stride;
@@ -97,20 +127,24 @@ template <class T> struct CameraRows {
   const T* t; int64_t t_stride;
   const T* img; int64_t img_stride;  // img may be null
   double near;
+  bool oriented;  // boxes are (cx, cy, cz, sx, sy, sz, angles) with `seq`, else (x1, y1, z1, x2, y2, z2)
+  BoxSeq seq;
+  VR_HD int64_t width() const { return oriented ? 6 + seq.k : 6; }
   VR_HD bool project(const T* box, int64_t i, double out[4]) const {
-    return project_aabb(box, K + i * K_stride, R + i * R_stride, t + i * t_stride, near,
-                        img ? img + i * img_stride : nullptr, out);
+    const T* img_i = img ? img + i * img_stride : nullptr;
+    return oriented ? project_oriented(box, seq, K + i * K_stride, R + i * R_stride, t + i * t_stride, near, img_i, out)
+                    : project_aabb(box, K + i * K_stride, R + i * R_stride, t + i * t_stride, near, img_i, out);
   }
 };
 
 template <class T> struct ProjectBox {
-  const T* boxes;  // [n, 6]
+  const T* boxes;  // [n, 6] or [n, 6 + k]
   CameraRows<T> cam;
   T* out;          // [n, 4]
   uint8_t* valid;  // [n]
   VR_HD void operator()(int64_t i) const {
     double r[4];
-    bool ok = cam.project(boxes + i * 6, i, r);
+    bool ok = cam.project(boxes + i * cam.width(), i, r);
     T stored[4];
     for (int k = 0; k < 4; ++k) {  // valid means finite in the output dtype (float32 overflows first)
       stored[k] = static_cast<T>(r[k]);
@@ -132,7 +166,7 @@ template <class T> struct Rpc {
     double r[4];
     Box<2> pred, proj;
     double v = 0.0;
-    if (cam.project(boxes3d + i * 6, i, r) && load_box<2>(boxes2d + i * boxes2d_stride, pred) &&
+    if (cam.project(boxes3d + i * cam.width(), i, r) && load_box<2>(boxes2d + i * boxes2d_stride, pred) &&
         load_box<2>(r, proj))
       v = box_iou<2>(pred, proj);
     out[i] = static_cast<T>(v);
@@ -156,12 +190,22 @@ template <class T> struct Rpc {
   X(int64_t, img_stride, 0)                                             \
   X(double, near, 1e-4)                                                 \
   X(std::uintptr_t, out, 0)                                             \
-  X(std::uintptr_t, valid, 0)
+  X(std::uintptr_t, valid, 0)                                           \
+  X(bool, oriented, false)      /* boxes3d: (c, s, angles) with the sequence below */ \
+  X(int, k, 0)                                                          \
+  X(int, axis0, 0)                                                      \
+  X(int, axis1, 0)                                                      \
+  X(int, axis2, 0)                                                      \
+  X(bool, intrinsic, false)                                             \
+  X(double, unit, 1.0)
 struct ProjectArgs { VR_PROJECT_ARGS(VR_ARG_MEMBER) };
 
 template <class T> CameraRows<T> camera_rows(const ProjectArgs& p) {
+  BoxSeq seq;
+  seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
+  seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
   return CameraRows<T>{ptr<const T>(p.K), p.K_stride, ptr<const T>(p.R), p.R_stride, ptr<const T>(p.t),
-                       p.t_stride, ptr<const T>(p.img), p.img_stride, p.near};
+                       p.t_stride, ptr<const T>(p.img), p.img_stride, p.near, p.oriented, seq};
 }
 
 template <class Exec> void project_box(const Exec& ex, const ProjectArgs& p) {

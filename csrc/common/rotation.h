@@ -1,0 +1,51 @@
+// Euler-angle rotation matrices (scipy's Rotation.from_euler convention; see oriented/oriented.h),
+// shared by the oriented IoU, projection and containment kernels.
+#pragma once
+#include <cmath>
+
+#include "common/macros.h"
+
+namespace vr {
+
+// R (row-major 3x3) of the Euler angles `angles[0..k)` about `axes[0..k)`.
+VR_HD inline void euler_matrix(const double* angles, const int* axes, int k, bool intrinsic, double R[9]) {
+  for (int r = 0; r < 9; ++r) R[r] = (r % 4 == 0) ? 1.0 : 0.0;
+  for (int q = 0; q < k; ++q) {
+    const double c = cos(angles[q]), s = sin(angles[q]);
+    double E[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    const int a = axes[q], i = (a + 1) % 3, j = (a + 2) % 3;  // rotation in the (i, j) plane
+    E[i * 3 + i] = c;
+    E[i * 3 + j] = -s;
+    E[j * 3 + i] = s;
+    E[j * 3 + j] = c;
+    double M[9];
+    for (int r = 0; r < 3; ++r)
+      for (int col = 0; col < 3; ++col) {
+        double v = 0.0;
+        for (int t = 0; t < 3; ++t) v += intrinsic ? R[r * 3 + t] * E[t * 3 + col] : E[r * 3 + t] * R[t * 3 + col];
+        M[r * 3 + col] = v;
+      }
+    for (int r = 0; r < 9; ++r) R[r] = M[r];
+  }
+}
+
+// The rotation of an oriented box: its Euler sequence (axes, k, intrinsic) and angle unit.
+struct BoxSeq {
+  int axes[3] = {0, 0, 0};
+  int k = 0;
+  bool intrinsic = false;
+  double unit = 1.0;
+  // R of the box row (cx, cy, cz, sx, sy, sz, angles...); false for a non-finite angle
+  template <class T> VR_HD bool matrix(const T* row, double R[9]) const {
+    double ang[3] = {0, 0, 0};
+    bool ok = true;
+    for (int q = 0; q < k; ++q) {
+      ang[q] = static_cast<double>(row[6 + q]) * unit;
+      ok = ok && finite(ang[q]);
+    }
+    euler_matrix(ang, axes, k, intrinsic, R);
+    return ok;
+  }
+};
+
+}  // namespace vr
