@@ -464,3 +464,75 @@ def test_rotated_rectangle_containment_in_2d():
         vr.keypoint_containment(pts, None, box, seq="xy")
     with pytest.raises(ValueError, match="argument 'degrees' needs seq"):
         vr.keypoint_containment(pts, None, np.zeros((1, 4)), degrees=True)
+
+
+# ---- the Qwen3-VL 3D grounding preset ------------------------------------------------------------
+
+
+def cookbook_corners(point):
+    """The corner formula of Qwen3-VL's 3D-grounding cookbook, written from its description: the
+    local corner (+-x/2, +-y/2, +-z/2) rotated about x by the first angle, then about y by the
+    second, then about z by the third (degrees), then moved to the centre."""
+    x, y, z, sx, sy, sz, a, b, c = point
+    a, b, c = np.deg2rad([a, b, c])
+    out = []
+    for k in range(8):
+        x0, y0, z0 = [(s / 2 if (k >> d) & 1 else -s / 2) for d, s in enumerate((sx, sy, sz))]
+        x1, y1, z1 = x0, y0 * math.cos(a) - z0 * math.sin(a), y0 * math.sin(a) + z0 * math.cos(a)
+        x2, y2, z2 = x1 * math.cos(b) + z1 * math.sin(b), y1, -x1 * math.sin(b) + z1 * math.cos(b)
+        x3, y3, z3 = x2 * math.cos(c) - y2 * math.sin(c), x2 * math.sin(c) + y2 * math.cos(c), z2
+        out.append([x + x3, y + y3, z + z3])
+    return np.array(out)
+
+
+@given(data=st.data())
+def test_qwen3vl_preset_corners_are_the_cookbooks(data):
+    point = [data.draw(st.floats(-2, 2)) for _ in range(3)] + [data.draw(st.floats(0.1, 3)) for _ in range(3)] + \
+            [data.draw(st.floats(-180, 180)) for _ in range(3)]
+    f = vr.Schema.qwen3vl_3d().fields[0]
+    got = vr.box_corners_3d(np.array([point]), f.seq, degrees=f.degrees)[0]
+    np.testing.assert_allclose(got, cookbook_corners(point), atol=1e-12)
+
+
+def test_qwen3vl_answers_scored_end_to_end():
+    truth = [0.1, 0.2, 2.5, 0.4, 0.5, 0.6, 30.0, 10.0, 90.0]
+    answers = ['```json\n[{"bbox_3d": [0.1, 0.2, 2.5, 0.4, 0.5, 0.6, 30, 10, 90], "label": "chair"}]\n```',
+               '[{"bbox_3d": [0.1, 0.2, 2.5, 0.4, 0.5, 0.6, 210, 10, 90], "label": "chair"}]',  # a half turn about its own x: the same box
+               '[{"bbox_3d": [0.1, 0.2, 2.5, 0.4, 0.5, 0.6, 30, 10], "label": "chair"}]',  # wrong arity
+               'I cannot see a chair.']
+    out = vr.GroundingVerifier(vr.Schema.qwen3vl_3d())(answers, {"bbox3d": [truth]})
+    assert out.rewards[:, 0].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0], abs=1e-9)
+    assert out.valid[:, 0].tolist() == [True, True, False, False]
+    # with a 2D box and the cookbook's camera, RPC: the projection of the answer's 3D box
+    K, R, t = vr.pinhole_camera(500.0, 500.0, 320.0, 240.0)
+    proj = vr.project_box_3d(torch_tensor([truth]), K, R, t, seq="xyz", degrees=True)[0][0].tolist()
+    bins = [round(v / s * 1000) for v, s in zip(proj, (640, 480, 640, 480))]
+    text = '{"bbox_3d": ' + str(truth) + ', "bbox_2d": ' + str(bins) + ', "label": "chair"}'
+    out = vr.GroundingVerifier(vr.Schema.qwen3vl_3d(with_2d=True))(
+        [text], {"bbox3d": [truth], "bbox2d": [[v / s for v, s in zip(proj, (640, 480, 640, 480))]]},
+        camera=(K, R, t), image_size=(640, 480))
+    assert out.rpc.tolist() == pytest.approx([1.0], abs=5e-3) and out.rewards[0].tolist() == pytest.approx([1.0, 1.0], abs=5e-3)
+
+
+def torch_tensor(x):
+    import torch
+
+    return torch.tensor(x, dtype=torch.float64)
+
+
+def test_oriented_schema_options_are_validated():
+    for kwargs, msg in [({"layout": "centre"}, "layout must be one of"),
+                        ({"layout": "center_size_angles"}, "seq is not a rotation sequence"),
+                        ({"layout": "center_size_angles", "seq": "xyz", "frame": "bins"}, "not bins"),
+                        ({"seq": "z"}, "seq and degrees describe rotations"),
+                        ({"layout": "center_size_angles", "seq": "z", "degrees": 1}, "degrees must be a bool")]:
+        with pytest.raises(ValueError, match=msg):
+            vr.Field("b", "box3d", **{"frame": "raw", **kwargs})
+    with pytest.raises(ValueError, match="seq of a 2D box is its one in-plane angle"):
+        vr.Field("b", "box2d", frame="raw", layout="center_size_angles", seq="xy")
+    with pytest.raises(ValueError, match="'center_size_angles' is for box fields"):
+        vr.Field("p", "points3d", frame="raw", layout="center_size_angles", seq="z")
+    s = vr.Schema((vr.Field("r", "box2d", frame="normalized", ranges=((0, 640), (0, 480)), layout="center_size_angles", seq="z"),))
+    out = vr.parse(['{"r": [0.5, 0.5, 0.1, 0.2, 0.3]}'], s)
+    assert out.values["r"][0].tolist() == pytest.approx([320.0, 240.0, 64.0, 96.0, 0.3])  # sizes scale, angles stay
+    assert vr.Schema.from_json(vr.Schema.qwen3vl_3d(with_2d=True).to_json()) == vr.Schema.qwen3vl_3d(with_2d=True)

@@ -49,6 +49,7 @@ from verireward.geometry import (
     keypoint_containment,
     pairwise_iou_2d,
     pairwise_iou_3d,
+    pinhole_camera,
     project_box_3d,
     rpc,
 )

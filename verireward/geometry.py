@@ -319,6 +319,32 @@ def rpc(
     return out
 
 
+def pinhole_camera(fx: Any, fy: Any, cx: Any, cy: Any, *, like: Any = None) -> Tuple[Array, Array, Array]:
+    """``(K, R, t)`` of a pinhole camera whose frame is the world frame (R = I, t = 0), the camera
+    Qwen3-VL's 3D grounding answers in: ``K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``. Numbers give
+    ``[3, 3]``, ``[3, 3]``, ``[3]``; arrays ``[N]`` give ``[N, 3, 3]``, ``[N, 3, 3]``, ``[N, 3]``.
+    torch tensors (float64) unless ``like`` is a numpy array (or the inputs are)."""
+    vals = [fx, fy, cx, cy]
+    np_out = isinstance(like, np.ndarray) or any(isinstance(v, np.ndarray) for v in vals)
+    arr = [np.asarray(v.detach().cpu() if hasattr(v, "detach") else v, dtype=np.float64) for v in vals]
+    shape = np.broadcast_shapes(*(a.shape for a in arr))
+    if len(shape) > 1:
+        raise ValueError(f"pinhole_camera: fx, fy, cx, cy must be numbers or [N] arrays, got shape {list(shape)}")
+    fx_, fy_, cx_, cy_ = (np.broadcast_to(a, shape) for a in arr)
+    if not all(np.isfinite(a).all() for a in (fx_, fy_, cx_, cy_)) or (fx_ <= 0).any() or (fy_ <= 0).any():
+        raise ValueError("pinhole_camera: fx and fy must be finite and > 0, cx and cy finite")
+    K = np.zeros(shape + (3, 3))
+    K[..., 0, 0], K[..., 1, 1], K[..., 0, 2], K[..., 1, 2], K[..., 2, 2] = fx_, fy_, cx_, cy_, 1.0
+    R = np.broadcast_to(np.eye(3), shape + (3, 3)).copy()
+    t = np.zeros(shape + (3,))
+    if np_out:
+        return K, R, t
+    torch = torch_module()
+    if torch is None:
+        import torch
+    return torch.from_numpy(K), torch.from_numpy(R), torch.from_numpy(t)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Containment
 # ---------------------------------------------------------------------------------------------------
@@ -371,6 +397,7 @@ def keypoint_containment(points: Array, counts: Optional[Array], boxes: Array, *
 
 
 __all__ = [
+    "pinhole_camera",
     "iou_2d",
     "iou_3d",
     "pairwise_iou_2d",

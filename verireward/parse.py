@@ -39,6 +39,7 @@ def _is_real(v: Any) -> bool:
 
 KINDS = {"text": (0, 0), "box2d": (1, 2), "box3d": (1, 3), "points2d": (2, 2), "points3d": (2, 3)}
 FRAMES = ("bins", "normalized", "pixels", "raw")
+LAYOUTS = ("corners", "center_size_angles")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ class Field:
             each, i.e. normalized ground truth. 3D fields should state their metric range.
         image_size, resized_size: ``(W, H)`` for the ``"pixels"`` frame.
         max_points: the most points a points field may hold.
+        layout: a box's numbers: ``"corners"`` (x1, y1, x2, y2) / (x1, y1, z1, x2, y2, z2), or
+            ``"center_size_angles"``: a rotated rectangle (cx, cy, w, h, θ) with ``seq="z"``, or an
+            oriented 3D box (cx, cy, cz, sx, sy, sz, *angles) with ``seq`` (see
+            :mod:`verireward.oriented`); frames raw, normalized or pixels (centres and sizes are
+            converted, angles are taken as written).
+        seq, degrees: the rotation of an oriented box, as in :func:`verireward.rotation_matrix`.
     """
 
     name: str
@@ -72,6 +79,9 @@ class Field:
     image_size: Optional[Tuple[float, float]] = None
     resized_size: Optional[Tuple[float, float]] = None
     max_points: int = 32
+    layout: str = "corners"
+    seq: Optional[str] = None
+    degrees: bool = False
 
     def __post_init__(self) -> None:
         # Every option is checked here, once, with the field and the option named: a bad schema
@@ -117,13 +127,53 @@ class Field:
                 raise err("frame", "'pixels' is for 2D fields")
             if self.resized_size is not None and self.image_size is None:
                 raise err("resized_size", "needs image_size")
+        if self.layout not in LAYOUTS:
+            raise err("layout", f"must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if not isinstance(self.degrees, bool):
+            raise err("degrees", f"must be a bool, got {self.degrees!r}")
+        if self.layout == "corners":
+            if self.seq is not None or self.degrees:
+                raise err("seq", "and degrees describe rotations: they need layout='center_size_angles'")
+        else:
+            if self.kind not in ("box2d", "box3d"):
+                raise err("layout", f"'center_size_angles' is for box fields, not {self.kind!r}")
+            if self.frame == "bins":
+                raise err("layout", "'center_size_angles' takes raw, normalized or pixel numbers, not bins (angles are not binned)")
+            from verireward.oriented import parse_seq
+
+            try:
+                axes, _ = parse_seq(f"Field {self.name!r}", self.seq)
+            except ValueError as e:
+                raise err("seq", f"is not a rotation sequence ({e})") from None
+            if dim == 2 and len(axes) != 1:
+                raise err("seq", f"of a 2D box is its one in-plane angle: 'z', got {self.seq!r}")
 
     @property
     def dim(self) -> int:
         return KINDS[self.kind][1]
 
+    @property
+    def oriented(self) -> bool:
+        return self.layout == "center_size_angles"
+
+    @property
+    def arity(self) -> int:
+        """Numbers in a box value: 2·dim corners, or (cx, cy, w, h, θ) / (c, s, *angles) oriented."""
+        if not self.oriented:
+            return 2 * self.dim
+        return 5 if self.dim == 2 else 6 + len(self.seq or "")
+
     def affine(self) -> Tuple[np.ndarray, np.ndarray]:
-        """(offset, scale) per axis: ground truth = offset + scale · written value."""
+        """(offset, scale) per axis — for an oriented box per number: centres shift and scale,
+        sizes scale, angles stay — such that ground truth = offset + scale · written value."""
+        off, sc = self._axis_affine()
+        if not self.oriented:
+            return off, sc
+        n_ang = self.arity - 2 * self.dim
+        return (np.concatenate([off, np.zeros(self.dim + n_ang)]),
+                np.concatenate([sc, np.abs(sc), np.ones(n_ang)]))
+
+    def _axis_affine(self) -> Tuple[np.ndarray, np.ndarray]:
         dim = self.dim
         ranges = self.ranges or ((0.0, 1.0),) * dim
         lo = np.array([r[0] for r in ranges], dtype=np.float64)
@@ -173,6 +223,23 @@ class Schema:
             Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d")),
         ))
 
+    @staticmethod
+    def qwen3vl_3d(with_2d: bool = False) -> "Schema":
+        """Qwen3-VL's 3D grounding answer ``{"bbox_3d": [x, y, z, x_size, y_size, z_size, a, b, c],
+        "label": ...}``: camera coordinates in metres, the three angles in degrees applied about x,
+        then y, then z of the fixed camera frame (extrinsic ``"xyz"``). This is what the corner
+        formula of Qwen3-VL's 3D-grounding cookbook computes (it rotates each corner about x by its
+        first angle, then about y by the second, then about z by the third, after ``deg2rad``); its
+        prose calls them pitch, yaw and roll. The cookbook's formula is followed, not the names.
+        RPC uses the cookbook's camera: ``verireward.pinhole_camera(fx, fy, cx, cy)`` (R = I, t = 0);
+        it needs a 2D box too: ``with_2d=True`` adds Qwen3-VL's ``bbox_2d`` (0–1000 bins over the
+        image, normalized ground truth; pass ``image_size`` to the verifier for RPC)."""
+        fields = [Field("bbox_3d", "box3d", aliases=("bbox3d",), frame="raw", layout="center_size_angles", seq="xyz",
+                        degrees=True)]
+        if with_2d:
+            fields.append(Field("bbox_2d", "box2d", aliases=("bbox2d",)))
+        return Schema(tuple(fields) + (Field("label", "text"),))
+
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(f.name for f in self.fields)
@@ -218,7 +285,8 @@ class Schema:
         return Schema(tuple(fields))
 
 
-_FIELD_OPTIONS = ("name", "kind", "aliases", "frame", "bins", "ranges", "image_size", "resized_size", "max_points")
+_FIELD_OPTIONS = ("name", "kind", "aliases", "frame", "bins", "ranges", "image_size", "resized_size", "max_points",
+                  "layout", "seq", "degrees")
 
 
 @dataclass
@@ -317,10 +385,10 @@ class ParseBuffers:
             spec.keys = [f.name, *f.aliases]
             if kind:
                 k = 2 if kind == 1 else int(f.max_points)
-                spec.max_values = k * dim
+                spec.max_values = f.arity if kind == 1 else k * dim
                 offset, scale = f.affine()
                 spec.offset, spec.scale = offset.tolist(), scale.tolist()
-                v = np.empty((n, 2 * dim) if kind == 1 else (n, k, dim), dtype=np.float64)
+                v = np.empty((n, f.arity) if kind == 1 else (n, k, dim), dtype=np.float64)
                 spec.values = v.ctypes.data
                 self.values[f.name] = v
                 if kind == 2:

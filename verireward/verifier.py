@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from verireward import geometry
+from verireward import oriented as geometry_oriented
 from verireward._backend import check_number
 from verireward.parse import KINDS, ParsedBatch, Schema, parse
 
@@ -70,6 +71,10 @@ class GroundingVerifier:
         if not self.geometric:
             raise ValueError("GroundingVerifier: the schema has no geometric field to reward")
 
+    def _box_field(self, dim: int) -> Any:
+        """The schema's first box field of this dimension: it sets the ground truth's layout."""
+        return next((f for f in self.geometric if f.kind == ("box2d" if dim == 2 else "box3d")), None)
+
     def __call__(self, texts: Sequence[str], gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
                  image_size: Any = None) -> VerifierOutput:
         return self.score_parsed(parse(texts, self.schema), gt, camera, image_size)
@@ -90,7 +95,8 @@ class GroundingVerifier:
             if key not in gt:
                 users = [f.name for f in self.geometric if ("bbox2d" if KINDS[f.kind][1] == 2 else "bbox3d") == key]
                 raise ValueError(f"{op}: argument 'gt' needs the key {key!r} (for the schema's field(s) {', '.join(users)})")
-            width = 4 if key == "bbox2d" else 6
+            layout = self._box_field(2 if key == "bbox2d" else 3)
+            width = layout.arity if layout is not None else (4 if key == "bbox2d" else 6)
             boxes[key] = _gt_array(op, f"gt[{key!r}]", gt[key], n, (width,))
         dev = next(iter(boxes.values())).device
         for key, v in boxes.items():
@@ -103,10 +109,12 @@ class GroundingVerifier:
             box = boxes["bbox2d" if dim == 2 else "bbox3d"]
             pred = parsed.values[f.name].to(device=dev, dtype=box.dtype)
             if f.kind.startswith("box"):
-                columns.append(geometry.iou_2d(pred, box) if dim == 2 else geometry.iou_3d(pred, box))
-            else:
+                columns.append(_box_iou(f, pred, box))
+            else:  # containment in the ground-truth box, in the layout of the schema's box field
                 counts = parsed.counts[f.name].to(dev)
-                columns.append(geometry.keypoint_containment(pred, counts, box))  # box [N|1, 2D] broadcasts
+                g = self._box_field(dim)
+                rot = dict(seq=g.seq, degrees=g.degrees) if g is not None and g.oriented else {}
+                columns.append(geometry.keypoint_containment(pred, counts, box, **rot))  # box [N|1, width] broadcasts
         rewards = torch.stack([c.to(dt) for c in columns], 1) if n else torch.zeros((0, len(columns)), dtype=dt, device=dev)
         rpc = None
         if camera is not None:
@@ -114,6 +122,9 @@ class GroundingVerifier:
             b3 = next((f for f in self.geometric if f.kind == "box3d"), None)
             if b2 is None or b3 is None:
                 raise ValueError(f"{op}: argument 'camera' needs a box2d and a box3d field in the schema (RPC)")
+            if b2.oriented:
+                raise ValueError(f"{op}: RPC compares an axis-aligned 2D box with the projection of the 3D box; "
+                                 f"field {b2.name!r} is a rotated rectangle")
             if not isinstance(camera, (tuple, list)) or len(camera) != 3:
                 raise TypeError(f"{op}: argument 'camera' must be a tuple (K, R, t), got {type(camera).__name__}"
                                 + (f" of length {len(camera)}" if isinstance(camera, (tuple, list)) else ""))
@@ -127,10 +138,20 @@ class GroundingVerifier:
                     raise ValueError(f"{op}: argument 'image_size' must hold finite (width, height) > 0")
                 boxes2d = boxes2d * torch.cat([wh, wh], 1)
             boxes3d = parsed.values[b3.name].to(device=dev, dtype=dt)
-            rpc = geometry.rpc(boxes2d, boxes3d, K, R, t, near=self.near).to(dt)
+            rot = dict(seq=b3.seq, degrees=b3.degrees) if b3.oriented else {}
+            rpc = geometry.rpc(boxes2d, boxes3d, K, R, t, near=self.near, **rot).to(dt)
         return VerifierOutput(tuple(f.name for f in self.geometric), tuple(f.kind for f in self.geometric), rewards,
                               rpc, parsed.fields,
                               parsed.valid.to(dev), parsed.char_spans.to(dev), parsed)
+
+
+def _box_iou(f: Any, pred: Any, box: Any) -> Any:
+    """The IoU reward of a box field: axis-aligned, rotated-rectangle or oriented-3D kernel."""
+    if f.oriented:
+        if f.dim == 2:
+            return geometry_oriented.iou_2d_rotated(pred, box, degrees=f.degrees)
+        return geometry_oriented.iou_3d_oriented(pred, box, f.seq, degrees=f.degrees)
+    return geometry.iou_2d(pred, box) if f.dim == 2 else geometry.iou_3d(pred, box)
 
 
 def _gt_array(op: str, name: str, x: Any, n: int, tail: Tuple[int, ...], *, device: Any = None, dtype: Any = None,

@@ -33,8 +33,8 @@ namespace vr {
   X(bool, quantized, false)                                                                          \
   X(int64_t, bins, 1000)                                                                             \
   X(std::vector<std::string>, keys, {})   /* name and aliases */                                     \
-  X(std::vector<double>, scale, {})       /* [dim] */                                                \
-  X(std::vector<double>, offset, {})      /* [dim] */                                                \
+  X(std::vector<double>, scale, {})       /* [dim], or an oriented box's [arity] */                  \
+  X(std::vector<double>, offset, {})      /* the same length */                                      \
   X(std::uintptr_t, values, 0)            /* double [n, max_values] */                               \
   X(std::uintptr_t, counts, 0)            /* int64 [n] (points fields) */
 struct FieldSpec { VR_FIELD_SPEC(VR_ARG_MEMBER) };

@@ -11,12 +11,15 @@ void check_field_specs(const char* op, const std::vector<FieldSpec>& fields, int
     require(f.kind >= 0 && f.kind <= 2 && (f.kind == 0 || f.dim >= 1), op, "bad field kind or dim");
     if (f.kind == 0) continue;
     require(f.dim >= 1 && f.dim <= 3, op, "dim must be 1, 2 or 3");
-    require(f.max_values == (f.kind == 1 ? 2 * f.dim : f.max_values) && f.max_values >= f.dim &&
+    // a box holds 2 * dim corners' numbers, or (an oriented box) its own arity with one (offset,
+    // scale) per number; points a multiple of dim
+    const int64_t period = static_cast<int64_t>(f.scale.size());
+    require((f.kind != 1 || f.max_values == 2 * f.dim || f.max_values == period) && f.max_values >= f.dim &&
             f.max_values <= (int64_t{1} << 24), op, "max_values does not fit the field's kind");
     require(f.bins >= 1, op, "bins must be >= 1");
     elements(op, {n, f.max_values});
-    require(static_cast<int>(f.scale.size()) == f.dim && static_cast<int>(f.offset.size()) == f.dim, op,
-            "scale and offset need one entry per axis");
+    require((period == f.dim || (f.kind == 1 && period == f.max_values)) && f.offset.size() == f.scale.size(), op,
+            "scale and offset need one entry per axis (an oriented box: one per number)");
     require(n == 0 || (f.values != 0 && (f.kind != 2 || f.counts != 0)), op, "null data pointer");
   }
 }

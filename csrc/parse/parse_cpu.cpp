@@ -287,13 +287,14 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
       const int64_t count = static_cast<int64_t>(flat.size());
       if (ok) {
         if (nums.inner_len != -1) ok = nums.inner_len == spec.dim;  // a list of dim-tuples
-        if (spec.kind == 1) ok = ok && count == 2 * spec.dim;
+        if (spec.kind == 1) ok = ok && count == spec.max_values;  // a box: exactly its arity
         else ok = ok && count % spec.dim == 0 && count <= spec.max_values;
       }
       // each written value is valid, and converted into the ground truth's frame (in place, axis by
       // axis) still finite (1e308 times a range); the field is written only when all of them are
       const double top = static_cast<double>(spec.bins);
-      for (int64_t k = 0, a = 0; ok && k < count; ++k, a = a + 1 == spec.dim ? 0 : a + 1) {
+      const int64_t period = static_cast<int64_t>(spec.scale.size());  // dim, or a box's arity
+      for (int64_t k = 0, a = 0; ok && k < count; ++k, a = a + 1 == period ? 0 : a + 1) {
         const double v = flat[k];
         ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= top));
         flat[k] = spec.offset[a] + spec.scale[a] * v;
