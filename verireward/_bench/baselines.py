@@ -102,10 +102,31 @@ def torch_project(boxes: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torc
     bits = torch.tensor(_BITS, dtype=boxes.dtype, device=boxes.device)
     lo, hi = boxes[:, :3], boxes[:, 3:]
     X = lo[:, None, :] + bits[None] * (hi - lo)[:, None, :]                  # [N, 8, 3]
+    return torch_project_corners(X, K, R, t, near)
+
+
+def torch_oriented_corners(boxes: torch.Tensor) -> torch.Tensor:
+    """[N, 8, 3] corners of (cx, cy, cz, sx, sy, sz, a, b, c) boxes, extrinsic xyz in radians:
+    R = Rz(c) Ry(b) Rx(a), corner k = centre + R ((bits_k - 1/2) * size)."""
+    one, zero = torch.ones_like(boxes[:, 0]), torch.zeros_like(boxes[:, 0])
+
+    def rot(a, i, j):  # the elementary rotation in the (i, j) plane
+        c, s = torch.cos(a), torch.sin(a)
+        M = torch.stack([one, zero, zero, zero, one, zero, zero, zero, one], 1).reshape(-1, 3, 3).clone()
+        M[:, i, i], M[:, i, j], M[:, j, i], M[:, j, j] = c, -s, s, c
+        return M
+    Rb = rot(boxes[:, 8], 0, 1) @ rot(boxes[:, 7], 2, 0) @ rot(boxes[:, 6], 1, 2)
+    bits = torch.tensor(_BITS, dtype=boxes.dtype, device=boxes.device) - 0.5
+    local = bits[None] * boxes[:, None, 3:6]                                  # [N, 8, 3]
+    return boxes[:, None, :3] + local @ Rb.transpose(-1, -2)
+
+
+def torch_project_corners(X: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, near: float):
+    """The near-plane-clipped enclosing image box of the solids with corners X [N, 8, 3]."""
     h = (X @ R.transpose(-1, -2) + t.reshape(-1, 1, 3)) @ K.transpose(-1, -2)  # [N, 8, 3]
     vis = h[..., 2] >= near
-    i0 = torch.tensor([e[0] for e in _EDGES], device=boxes.device)
-    i1 = torch.tensor([e[1] for e in _EDGES], device=boxes.device)
+    i0 = torch.tensor([e[0] for e in _EDGES], device=X.device)
+    i1 = torch.tensor([e[1] for e in _EDGES], device=X.device)
     p, q = h[:, i0], h[:, i1]                                                # [N, 12, 3]
     cross = vis[:, i0] != vis[:, i1]
     s = ((near - p[..., 2]) / (q[..., 2] - p[..., 2])).unsqueeze(-1)
@@ -113,7 +134,7 @@ def torch_project(boxes: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torc
     u = torch.cat([h[..., 0] / h[..., 2], e[..., 0] / near], 1)
     v = torch.cat([h[..., 1] / h[..., 2], e[..., 1] / near], 1)
     mask = torch.cat([vis, cross], 1)
-    inf = torch.tensor(float("inf"), dtype=boxes.dtype, device=boxes.device)
+    inf = torch.tensor(float("inf"), dtype=X.dtype, device=X.device)
     out = torch.stack([
         torch.where(mask, u, inf).amin(1), torch.where(mask, v, inf).amin(1),
         torch.where(mask, u, -inf).amax(1), torch.where(mask, v, -inf).amax(1),

@@ -31,6 +31,7 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "iou_2d_rotated": 1_000_000,
     "iou_3d_oriented": 1_000_000,  # yaw-only (7-DoF) boxes
     "iou_3d_oriented_9dof": 100_000,  # three angles
+    "rpc_oriented": 1_000_000,  # 9-DoF boxes
     "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
@@ -177,6 +178,28 @@ def _projection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: floa
                 (boxes.numel() + b2.numel()) * boxes.element_size(), tol)
 
 
+def _rpc_oriented_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """RPC of oriented (9-DoF) boxes: the near-plane-clipped projection of the tilted box, its IoU
+    with a noisy 2D box; against the same in vectorized torch."""
+    aabb, K, R, t = _scene(gen, n, dtype, device)
+    centre, size = (aabb[:, :3] + aabb[:, 3:]) / 2, (aabb[:, 3:] - aabb[:, :3])
+    angles = ((torch.rand(n, 3, generator=gen, dtype=torch.float64) - 0.5) * 2 * math.pi).to(dtype=dtype, device=device)
+    boxes = torch.cat([centre, size, angles], 1)
+    near = 1e-4
+    proj = vr.project_box_3d(boxes, K, R, t, near, seq="xyz")[0]
+    noise = torch.randn(n, 4, generator=gen).to(dtype=dtype, device=device) * 10
+    b2 = proj + noise
+    b2 = torch.cat([torch.minimum(b2[:, :2], b2[:, 2:]), torch.maximum(b2[:, :2], b2[:, 2:])], 1)
+
+    def torch_rpc():  # in float64, as verireward computes (float32 rotations alone are off by 5e-4 in IoU)
+        d = lambda x: x.to(torch.float64)
+        pr, valid = bl.torch_project_corners(bl.torch_oriented_corners(d(boxes)), d(K), d(R), d(t), near)
+        return torch.where(valid, bl.torch_iou(d(b2), pr, 2), torch.zeros_like(d(b2)[:, 0])).to(dtype)
+
+    return Case(op, f"n={n:,}", n, lambda: vr.rpc(b2, boxes, K, R, t, near, seq="xyz"), {"torch": torch_rpc}, {},
+                lambda: vr.rpc(b2[:p], boxes[:p], K, R, t, near, seq="xyz"), p, 0, tol)
+
+
 def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
     k = 16
     boxes = _boxes(gen, n, 3, dtype, device)
@@ -261,6 +284,7 @@ _BUILDERS = {
     "iou_3d_oriented": _oriented_case,
     "pairwise_iou_3d_oriented": _oriented_case,
     "iou_3d_oriented_9dof": _oriented_case,
+    "rpc_oriented": _rpc_oriented_case,
 }
 
 
