@@ -15,7 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = 3
 TARGETS = ["iou_3d >= 8x torch", "pairwise_iou_2d >= 5x torch", "project_box_3d >= 10x torch", "iou_3d <= 2x memcpy time",
-           "grca_pipeline >= 150x python", "mask_point_patches >= 10x torch"]
+           "grca_pipeline >= 150x python", "mask_point_patches >= 10x torch", "iou_3d_oriented >= 200x shapely",
+           "iou_2d_rotated >= 100x shapely", "iou_3d_oriented_9dof >= 50x shapely-bev"]
 
 
 def bench(i: int) -> tuple[str, dict]:
@@ -131,6 +132,16 @@ CPU KNN searches a uniform grid; FPS is a SIMD loop.
 
 `ap_grpo_advantages`: 1,048,576 rewards in groups of 8, α = 1, c = 1.5, against the torch
 expression of Eq. 8 with the same flat-group rule (float32 in, float64 inside both).
+
+### Oriented boxes (`iou_2d_rotated`, `iou_3d_oriented`, `iou_3d_oriented_9dof`, `rpc_oriented`)
+
+Random rotated rectangles and oriented boxes that often overlap (centres in a 4-unit cube, sizes
+0.1 to 3.1, any angle). The baseline is the per-pair method evaluation code uses today: shapely
+polygons of the rotated rectangles, and for 3D boxes lmms-eval's SUN RGB-D way, shapely's
+bird's-eye IoU of the yaw rectangle turned into a volume IoU with the height overlap
+(`verireward/_bench/baselines.py`). For 9-DoF boxes that baseline ignores two of the three
+angles, so it computes another quantity: it is timed, not compared. `rpc_oriented` projects
+9-DoF boxes (near-plane clipped) against vectorized torch doing the same in float64.
 
 How to read these numbers:
 

@@ -141,3 +141,34 @@ def test_advantages_on_the_device_of_the_ids_and_misuse():
     bad[0] = bad[0] + " "
     with pytest.raises(ValueError, match=r"texts\[0\] is not tokenizer.decode"):
         vr.grca_advantages(bad, ids, mask, gt, G, tokenizer=tok, schema=data.grounding_schema())
+
+
+def test_answer_tag_in_the_one_call():
+    """Think-then-answer completions: only the answer's fields are rewarded and routed; a box in the
+    thinking gets the background advantage like any other thinking token."""
+    tok = byte_bpe()
+    samples = data.grounding_samples(2, seed=4)
+    G = 2
+    texts = []
+    for s in samples:
+        texts += [f"<think>{s.target}</think><answer>{s.target}</answer>", f"<think>{s.target}</think> no answer"]
+    enc = [tok.encode(t).ids for t in texts]
+    texts = [tok.decode(e) for e in enc]
+    L = max(map(len, enc))
+    ids = torch.zeros(len(texts), L, dtype=torch.int64)
+    mask = torch.zeros(len(texts), L, dtype=torch.bool)
+    for i, e in enumerate(enc):
+        ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), True
+    rep = lambda a: torch.tensor(np.repeat(np.stack(a), G, 0))
+    gt = {"bbox2d": rep([s.bbox2d for s in samples]), "bbox3d": rep([s.bbox3d for s in samples])}
+    schema = data.grounding_schema()
+    res = vr.grca_advantages(texts, ids, mask, gt, G, tokenizer=tok, schema=schema, answer_tag="answer")
+    ver = vr.GroundingVerifier(schema, answer_tag="answer")(texts, gt)
+    torch.testing.assert_close(res.rewards, ver.rewards, rtol=0, atol=0)
+    assert res.valid[1].any().item() is False and res.valid[0].any().item() is True
+    offsets = vr.token_char_offsets(tok, ids, mask, texts=texts)
+    geo = [ver.fields.index(f) for f in ver.reward_fields]
+    spans = vr.char_to_token_spans(ver.char_spans[:, geo], offsets, mask.sum(1))
+    assert torch.equal(res.token_spans, spans)
+    think_end = len(tok.encode(texts[0].split("</think>")[0]).ids)
+    assert int(res.token_spans[0][res.token_spans[0][:, 1] > 0][:, 0].min()) >= think_end  # answer fields only

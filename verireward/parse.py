@@ -303,7 +303,8 @@ class ParsedBatch:
     char_spans: Any
 
 
-def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str = "torch") -> ParsedBatch:
+def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str = "torch",
+          answer_tag: Optional[str] = None) -> ParsedBatch:
     """Reads every field of ``schema`` (default: the paper's) from each text. Never raises for what a
     text contains; ``TypeError`` if ``texts`` is not a sequence of ``str``.
 
@@ -311,14 +312,27 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         texts: N decoded completions.
         schema: the fields to read; :meth:`Schema.default` when None.
         array: ``"torch"`` (CPU tensors) or ``"numpy"`` for the returned arrays.
+        answer_tag: e.g. ``"answer"``: only the inside of the last complete ``<answer>…</answer>``
+            is read (a box written inside ``<think>`` never counts); a text without one has
+            nothing valid. Spans stay indices into the whole text.
     """
     schema = schema or Schema.default()
     check_texts("parse", texts)
     if array not in ("torch", "numpy"):
         raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
+    tag = check_answer_tag("parse", answer_tag)
     out = ParseBuffers(schema, len(texts))
-    _C.parse_texts(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data)
+    _C.parse_texts(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data, tag)
     return out.batch(texts, array)
+
+
+def check_answer_tag(op: str, answer_tag: Any) -> str:
+    """The tag name ("" for none): a non-empty name without angle brackets or spaces."""
+    if answer_tag is None:
+        return ""
+    if not isinstance(answer_tag, str) or not answer_tag or any(c in answer_tag for c in "<>/ \t\n"):
+        raise ValueError(f"{op}: argument 'answer_tag' must be a tag name like 'answer' (no brackets), got {answer_tag!r}")
+    return answer_tag
 
 
 def check_texts(op: str, texts: Any) -> None:

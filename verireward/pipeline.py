@@ -62,7 +62,8 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
                     image_size: Any = None, lam: float = 0.15, mode: str = "routed", use_rpc: bool = True,
                     eps: float = 1e-6, compat: Optional[str] = None, scale: str = "group",
                     skip_special_tokens: bool = True, gather: Optional[Callable[[Any], Any]] = None,
-                    process_index: int = 0, verified: Optional[Verified] = None) -> GRCAResult:
+                    process_index: int = 0, verified: Optional[Verified] = None,
+                    answer_tag: Optional[str] = None) -> GRCAResult:
     """Per-token GRCA advantages for a batch of completions, in one call.
 
     For each completion: its fields are parsed (§3.2, §3.7), rewarded against the ground truth
@@ -97,6 +98,9 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         process_index: this process's place in ``gather``'s order.
         verified: field rewards computed elsewhere (:class:`Verified`); then ``gt``, ``schema``,
             ``camera`` and ``image_size`` are unused.
+        answer_tag: read only the last complete ``<answer_tag>…</answer_tag>`` (see
+            :func:`verireward.parse`); its fields' tokens are routed as usual, everything else
+            (the thinking) gets the background advantage.
 
     Returns:
         :class:`GRCAResult`.
@@ -113,8 +117,8 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         if gt is None:
             raise ValueError(f"{op}: argument 'gt' is required (or pass verified= rewards computed elsewhere)")
         rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)  # texts checked there
-        verifier = GroundingVerifier(schema)
-        out, token_spans = _cpu_stage(rows, verifier.schema)
+        verifier = GroundingVerifier(schema, answer_tag=answer_tag)
+        out, token_spans = _cpu_stage(rows, verifier.schema, verifier.answer_tag)
         ver = verifier.score_parsed(out, gt, camera=camera, image_size=image_size)
         geo = [ver.fields.index(f) for f in ver.reward_fields]
         rewards, rpc, valid, fields = ver.rewards, ver.rpc, ver.valid, ver.reward_fields
@@ -130,7 +134,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     return GRCAResult(adv, rewards, rpc, valid, spans_dev, tuple(fields), ver)
 
 
-def _cpu_stage(rows: TokenRows, schema: Schema):
+def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = ""):
     """One native call: parse, token offsets from the piece table, token spans of every field;
     then the rows the table did not rebuild, the decode way. Returns (ParsedBatch, spans [N, F, 2])."""
     n, L, F = rows.n, rows.L, len(schema.fields)
@@ -144,7 +148,7 @@ def _cpu_stage(rows: TokenRows, schema: Schema):
     _C.grca_cpu_stage(encode_texts(rows.fulls), buffers.specs, buffers.valid.ctypes.data, buffers.spans.ctypes.data,
                       0 if blob is None else blob.ctypes.data, 0 if blob is None else table_offsets.ctypes.data,
                       0 if blob is None else (table_offsets.shape[0] - 1) // 2, rows.ids.ctypes.data, mask8.ctypes.data,
-                      L, offsets.ctypes.data, done.ctypes.data, token_spans.ctypes.data)
+                      L, offsets.ctypes.data, done.ctypes.data, token_spans.ctypes.data, answer_tag)
     rows.check_texts(done, exact)
     todo = rows.fill_remaining(offsets, done)
     if len(todo):  # the rows the piece table did not rebuild: their token spans from their offsets

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from verireward import geometry
 from verireward import oriented as geometry_oriented
 from verireward._backend import check_number
-from verireward.parse import KINDS, ParsedBatch, Schema, parse
+from verireward.parse import KINDS, ParsedBatch, Schema, check_answer_tag, parse
 
 
 @dataclass
@@ -46,6 +46,8 @@ class GroundingVerifier:
         schema: the output schema (default :meth:`Schema.default`). Its frames convert what the model
             writes into the ground truth's frame at parse time.
         near: near-plane depth for RPC's projection.
+        answer_tag: read only the last complete ``<answer_tag>…</answer_tag>`` of each completion
+            (see :func:`verireward.parse`).
 
     Call with ``texts`` (N str), ``gt`` (a dict with ``"bbox2d" [N|1, 4]`` and/or ``"bbox3d" [N|1, 6]``
     in the ground truth's frame, as torch tensors, numpy arrays or lists: every geometric field
@@ -62,11 +64,12 @@ class GroundingVerifier:
         >>> out.rewards  # [N, 4]: bbox2d IoU, bbox3d IoU, KPA-2D, KPA-3D
     """
 
-    def __init__(self, schema: Optional[Schema] = None, near: float = 1e-4):
+    def __init__(self, schema: Optional[Schema] = None, near: float = 1e-4, *, answer_tag: Optional[str] = None):
         if schema is not None and not isinstance(schema, Schema):
             raise TypeError(f"GroundingVerifier: argument 'schema' must be a verireward.Schema, got {type(schema).__name__}")
         self.schema = schema or Schema.default()
         self.near = check_number("GroundingVerifier", near, "near", lambda v: 0.0 < v < float("inf"), "a finite number > 0")
+        self.answer_tag = check_answer_tag("GroundingVerifier", answer_tag)
         self.geometric = [f for f in self.schema.fields if f.kind != "text"]
         if not self.geometric:
             raise ValueError("GroundingVerifier: the schema has no geometric field to reward")
@@ -77,7 +80,7 @@ class GroundingVerifier:
 
     def __call__(self, texts: Sequence[str], gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
                  image_size: Any = None) -> VerifierOutput:
-        return self.score_parsed(parse(texts, self.schema), gt, camera, image_size)
+        return self.score_parsed(parse(texts, self.schema, answer_tag=self.answer_tag or None), gt, camera, image_size)
 
     def score_parsed(self, parsed: ParsedBatch, gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
                      image_size: Any = None) -> VerifierOutput:

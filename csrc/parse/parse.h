@@ -42,6 +42,9 @@ struct FieldSpec { VR_FIELD_SPEC(VR_ARG_MEMBER) };
 struct ParseOutputs {
   uint8_t* valid = nullptr;  // [n, F]
   int64_t* spans = nullptr;  // [n, F, 2]
+  // Non-empty: only the last complete <tag>...</tag> of a text is read (the answer of a
+  // think-then-answer completion); a text without one has nothing valid.
+  std::string answer_tag;
 };
 
 constexpr int kMaxDepth = 32;

@@ -27,15 +27,15 @@ void check_field_specs(const char* op, const std::vector<FieldSpec>& fields, int
 void bind_parse(py::module_& m) {
   VR_BIND_ARGS(m, FieldSpec, VR_FIELD_SPEC);
   m.def("parse_texts", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
-                          std::uintptr_t spans) {
+                          std::uintptr_t spans, const std::string& answer_tag) {
     const std::vector<std::string_view> views = bytes_views(texts, "parse_texts: texts must be str or bytes");
     const bool rows = !views.empty();
     require(!rows || fields.empty() || (valid && spans), "parse_texts", "null data pointer");
     check_field_specs("parse_texts", fields, static_cast<int64_t>(views.size()));
-    ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans)};
+    ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans), answer_tag};
     py::gil_scoped_release release;
     parse_texts(views, fields, out);
-  });
+  }, py::arg("texts"), py::arg("fields"), py::arg("valid"), py::arg("spans"), py::arg("answer_tag") = "");
 
   // The GRCA CPU stage in one call (pipeline/pipeline.h): texts as UTF-8 bytes (kept alive by the
   // caller), the schema's FieldSpecs, and the piece table (blob = 0: none).

@@ -259,10 +259,20 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
     std::fill(vals, vals + spec.max_values, std::numeric_limits<double>::quiet_NaN());
     if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = 0;
   }
+  // the region read: the whole text, or the inside of its last complete <tag>...</tag>
+  size_t begin = 0, end = text.size();
+  if (!out.answer_tag.empty()) {
+    const std::string open = "<" + out.answer_tag + ">", close = "</" + out.answer_tag + ">";
+    const size_t c = text.rfind(close);
+    if (c == std::string_view::npos || c < open.size()) return;
+    const size_t o = text.rfind(open, c - open.size());
+    if (o == std::string_view::npos) return;
+    begin = o + open.size(), end = c;
+  }
   bool found = false;
-  for (size_t start = 0; start < text.size() && !found; ++start) {
+  for (size_t start = begin; start < end && !found; ++start) {
     if (text[start] != '{') continue;
-    Scanner sc{text.data(), text.size(), start};
+    Scanner sc{text.data(), end, start};
     pairs.clear();
     found = sc.object(1, &pairs);
   }
