@@ -58,4 +58,5 @@ PYBIND11_MODULE(_C, m) {
   bind_tokens(m);
   bind_pipeline(m);
   bind_oriented(m);
+  bind_match(m);
 }

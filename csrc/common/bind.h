@@ -89,5 +89,6 @@ void bind_parse(py::module_& m);
 void bind_tokens(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_oriented(py::module_& m);
+void bind_match(py::module_& m);
 
 }  // namespace vr

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from typing import List, Sequence, Tuple
 
 import torch
@@ -195,6 +197,27 @@ def _rect_corners(r):
     cx, cy, w, h, t = r
     c, s = math.cos(t), math.sin(t)
     return [(cx + c * x - s * y, cy + s * x + c * y) for x, y in ((w / 2, h / 2), (-w / 2, h / 2), (-w / 2, -h / 2), (w / 2, -h / 2))]
+
+
+def scipy_match_totals(pred, pc, gt, gc):
+    """Per sample, the way set rewards are computed today: a numpy IoU matrix and scipy's
+    linear_sum_assignment on it; the matched total IoU (pairs of IoU 0 do not count)."""
+    from scipy.optimize import linear_sum_assignment
+
+    out = []
+    for p, n, g, m in zip(pred, pc, gt, gc):
+        p, g = p[:n], g[:m]
+        if n == 0 or m == 0:
+            out.append(0.0)
+            continue
+        lo = np.maximum(p[:, None, :2], g[None, :, :2])
+        hi = np.minimum(p[:, None, 2:], g[None, :, 2:])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+        area = lambda b: np.prod(b[:, 2:] - b[:, :2], axis=1)
+        iou = inter / (area(p)[:, None] + area(g)[None, :] - inter)
+        r, c = linear_sum_assignment(-iou)
+        out.append(float(iou[r, c].sum()))
+    return out
 
 
 # ---- point-patch masking and AP-GRPO, vectorized torch -----------------------------------------------

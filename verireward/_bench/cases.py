@@ -32,6 +32,7 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "iou_3d_oriented": 1_000_000,  # yaw-only (7-DoF) boxes
     "iou_3d_oriented_9dof": 100_000,  # three angles
     "rpc_oriented": 1_000_000,  # 9-DoF boxes
+    "match_boxes": 4096,  # samples of up to 20 x 20 boxes
     "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
@@ -200,6 +201,25 @@ def _rpc_oriented_case(op: str, gen, n: int, p: int, dtype, device: str, tol: fl
                 lambda: vr.rpc(b2[:p], boxes[:p], K, R, t, near, seq="xyz"), p, 0, tol)
 
 
+def _match_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """4096 samples of up to 20 predictions against up to 20 ground-truth boxes (many overlap,
+    some duplicates): the maximum matched total IoU per sample."""
+    P = G = 20
+    g = torch.rand(n, G, 2, generator=gen, dtype=torch.float64) * 10
+    gt = torch.cat([g, g + 1 + torch.rand(n, G, 2, generator=gen, dtype=torch.float64) * 3], 2)
+    pick = torch.randint(0, G, (n, P), generator=gen)
+    pred = torch.gather(gt, 1, pick[..., None].expand(n, P, 4)) + torch.randn(n, P, 4, generator=gen, dtype=torch.float64) * 0.5
+    pred = torch.cat([torch.minimum(pred[..., :2], pred[..., 2:]), torch.maximum(pred[..., :2], pred[..., 2:])], 2)
+    pc, gc = torch.randint(0, P + 1, (n,), generator=gen), torch.randint(0, G + 1, (n,), generator=gen)
+    pred, gt = pred.to(dtype), gt.to(dtype)
+    q = max(1, min(n, p // 40))
+    pn, gn, pcl, gcl = pred[:q].double().numpy(), gt[:q].double().numpy(), pc[:q].tolist(), gc[:q].tolist()
+    totals = lambda a, b, c, d: vr.match_boxes(a, c, b, d).iou.double().sum(1)
+    return Case(op, f"N={n:,} P,G<=20", n, lambda: totals(pred, gt, pc, gc), {},
+                {"scipy": lambda: bl.scipy_match_totals(pn, pcl, gn, gcl)}, lambda: totals(pred[:q], gt[:q], pc[:q], gc[:q]),
+                q, 0, 1e-9 if dtype == torch.float64 else 1e-4)
+
+
 def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
     k = 16
     boxes = _boxes(gen, n, 3, dtype, device)
@@ -285,6 +305,7 @@ _BUILDERS = {
     "pairwise_iou_3d_oriented": _oriented_case,
     "iou_3d_oriented_9dof": _oriented_case,
     "rpc_oriented": _rpc_oriented_case,
+    "match_boxes": _match_case,
 }
 
 

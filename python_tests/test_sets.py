@@ -1,0 +1,142 @@
+"""match_boxes against scipy's linear_sum_assignment and, for small sets, every permutation (the
+total matched IoU is the maximum); labels, counts, padding and hostile boxes; set_rewards from its
+definition (duplicates and false positives lower every reward; nothing to find and nothing found
+is 1)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+import verireward as vr
+import oracles
+
+
+@st.composite
+def sample(draw, max_boxes=6):
+    P, G = draw(st.integers(0, max_boxes)), draw(st.integers(0, max_boxes))
+    base = [draw(st.tuples(st.floats(0, 10), st.floats(0, 10), st.floats(0.5, 4), st.floats(0.5, 4))) for _ in range(max(G, 1))]
+    box = lambda c: [c[0], c[1], c[0] + c[2], c[1] + c[3]]
+    gt = [box(c) for c in base][:G]
+    pred = []
+    for _ in range(P):
+        kind = draw(st.sampled_from(["near", "dup", "random", "nan"]))
+        if kind == "near" and gt:
+            g = gt[draw(st.integers(0, len(gt) - 1))]
+            d = draw(st.floats(-1, 1))
+            pred.append([g[0] + d, g[1], g[2] + d, g[3]])
+        elif kind == "dup" and pred:
+            pred.append(list(pred[-1]))
+        elif kind == "nan":
+            pred.append([math.nan, 0, 1, 1])
+        else:
+            pred.append(box(draw(st.tuples(st.floats(0, 10), st.floats(0, 10), st.floats(0.5, 4), st.floats(0.5, 4)))))
+    labels_p = [draw(st.sampled_from(["a", "b"])) for _ in range(P)]
+    labels_g = [draw(st.sampled_from(["a", "b"])) for _ in range(G)]
+    return pred, gt, labels_p, labels_g
+
+
+def pad(rows, width, to):
+    out = np.zeros((to, width))
+    if rows:
+        out[: len(rows)] = rows
+    return out
+
+
+def best_total(w):
+    """The maximum total weight of a one-to-one matching, by scipy (and every permutation when small)."""
+    if w.size == 0:
+        return 0.0
+    r, c = linear_sum_assignment(-w)
+    best = float(w[r, c].sum())
+    n, m = w.shape
+    if max(n, m) <= 5:
+        small, large = (w, w.T) if n <= m else (w.T, w)
+        brute = max((sum(small[i, p[i]] for i in range(small.shape[0])) for p in itertools.permutations(range(small.shape[1]), small.shape[0])),
+                    default=0.0)
+        assert brute == pytest.approx(best, abs=1e-12)
+    return best
+
+
+@given(batch=st.lists(sample(), min_size=1, max_size=4), use_labels=st.booleans())
+def test_match_maximizes_the_total_iou(batch, use_labels):
+    P = max(1, max(len(s[0]) for s in batch))
+    G = max(1, max(len(s[1]) for s in batch))
+    pred = np.stack([pad(s[0], 4, P) for s in batch])
+    gt = np.stack([pad(s[1], 4, G) for s in batch])
+    pc = np.array([len(s[0]) for s in batch])
+    gc = np.array([len(s[1]) for s in batch])
+    kw = dict(pred_labels=[s[2] for s in batch], gt_labels=[s[3] for s in batch]) if use_labels else {}
+    m = vr.match_boxes(pred, pc, gt, gc, **kw)
+    for i, (pp, gg, lp, lg) in enumerate(batch):
+        w = np.array([[oracles.iou(a, b, 2) if (not use_labels or lp[x] == lg[y]) else 0.0 for y, b in enumerate(gg)]
+                      for x, a in enumerate(pp)]).reshape(len(pp), len(gg))
+        a = m.assignment[i]
+        assert np.all(a[len(pp):] == -1)
+        used = [j for j in a[: len(pp)] if j >= 0]
+        assert len(used) == len(set(used))  # one-to-one
+        total = 0.0
+        for x in range(len(pp)):
+            if a[x] >= 0:
+                assert w[x, a[x]] > 0 and m.iou[i, x] == pytest.approx(w[x, a[x]], abs=1e-12)
+                total += w[x, a[x]]
+            else:
+                assert m.iou[i, x] == 0.0
+        assert total == pytest.approx(best_total(w), abs=1e-9)
+
+
+def test_matching_is_deterministic_and_other_box_kinds():
+    rng = np.random.default_rng(0)
+    pred, gt = rng.uniform(0, 5, (20, 8, 4)), rng.uniform(0, 5, (20, 6, 4))
+    pred[..., 2:] = pred[..., :2] + 1.5
+    gt[..., 2:] = gt[..., :2] + 1.5
+    counts_p, counts_g = np.full(20, 8), np.full(20, 6)
+    a = vr.match_boxes(pred, counts_p, gt, counts_g)
+    b = vr.match_boxes(pred, counts_p, gt, counts_g)
+    assert np.array_equal(a.assignment, b.assignment)
+    same = np.zeros((1, 3, 4)) + [0, 0, 1, 1]  # three identical predictions of one box: one match
+    m = vr.match_boxes(same, [3], same[:, :1], [1])
+    assert (m.assignment >= 0).sum() == 1
+    r3 = rng.uniform(0, 3, (4, 5, 7))
+    r3[..., 3:6] = rng.uniform(0.5, 2, (4, 5, 3))
+    m3 = vr.match_boxes(torch.tensor(r3), torch.full((4,), 5), torch.tensor(r3[:, ::-1].copy()), torch.full((4,), 5),
+                        box="3d_oriented", seq="z")
+    assert isinstance(m3.iou, torch.Tensor) and torch.all(m3.iou[m3.assignment >= 0] > 0)
+    assert torch.allclose(m3.iou.sum(1), torch.full((4,), 5.0, dtype=torch.float64))  # each matches its mirror exactly
+
+
+def test_set_rewards_from_the_definition():
+    gt = np.array([[[0, 0, 2, 2], [5, 5, 6, 6.0], [0, 0, 0, 0]]])
+    good = np.array([[[0, 0, 2, 2], [5, 5, 6, 6.0], [0, 0, 0, 0]]])
+    dup = np.array([[[0, 0, 2, 2], [0, 0, 2, 2], [5, 5, 6, 6.0]]])
+    r_good = vr.set_rewards(vr.match_boxes(good, [2], gt, [2]), [2], [2])
+    r_dup = vr.set_rewards(vr.match_boxes(dup, [3], gt, [2]), [3], [2])
+    assert [r_good.soft_f1[0], r_good.precision[0], r_good.recall[0], r_good.f1[0]] == [1.0, 1.0, 1.0, 1.0]
+    assert r_dup.soft_f1[0] == pytest.approx(0.8) and r_dup.precision[0] == pytest.approx(2 / 3) and r_dup.f1[0] == pytest.approx(0.8)
+    none = vr.set_rewards(vr.match_boxes(np.zeros((2, 1, 4)), [0, 1], np.zeros((2, 1, 4)) + [0, 0, 1, 1], [0, 0]), [0, 1], [0, 0])
+    assert none.f1.tolist() == [1.0, 0.0] and none.recall.tolist() == [1.0, 0.0]
+    missed = vr.set_rewards(vr.match_boxes(np.zeros((1, 1, 4)), [0], gt, [2]), [0], [2])
+    assert missed.f1.tolist() == [0.0] and missed.soft_f1.tolist() == [0.0]
+    shifted = np.array([[[0.5, 0, 2.5, 2], [5, 5, 6, 6.0], [0, 0, 0, 0]]])  # IoU 0.6 and 1
+    r = vr.set_rewards(vr.match_boxes(shifted, [2], gt, [2]), [2], [2], threshold=0.7)
+    assert r.soft_f1[0] == pytest.approx(0.8) and r.precision[0] == 0.5 and r.recall[0] == 0.5
+
+
+def test_match_misuse():
+    with pytest.raises(ValueError, match="match_boxes: argument 'box' must be one of"):
+        vr.match_boxes(np.zeros((1, 1, 4)), [1], np.zeros((1, 1, 4)), [1], box="4d")
+    with pytest.raises(ValueError, match=r"match_boxes: argument 'pred' must have shape \[N, P, 5\]"):
+        vr.match_boxes(np.zeros((1, 1, 4)), [1], np.zeros((1, 1, 4)), [1], box="2d_rotated")
+    with pytest.raises(ValueError, match=r"argument 'pred_counts' must lie in \[0, 1\]"):
+        vr.match_boxes(np.zeros((1, 1, 4)), np.array([2]), np.zeros((1, 1, 4)), np.array([1]))
+    with pytest.raises(ValueError, match="pass both pred_labels and gt_labels, or neither"):
+        vr.match_boxes(np.zeros((1, 1, 4)), np.array([1]), np.zeros((1, 1, 4)), np.array([1]), pred_labels=[["a"]])
+    with pytest.raises(ValueError, match="set_rewards: argument 'threshold' must be a number in"):
+        vr.set_rewards(vr.match_boxes(np.zeros((1, 1, 4)), np.array([1]), np.zeros((1, 1, 4)), np.array([1])), [1], [1], 0)

@@ -1,0 +1,168 @@
+"""One-to-one set rewards for answers with many objects: the matching of predicted to ground-truth
+boxes that maximizes the total IoU (``match_boxes``, exact Hungarian in C++, batched over samples)
+and the rewards of the matched set (``set_rewards``: soft F1, precision, recall, F1). Duplicates and
+false positives lower every one of them: each ground-truth box is matched at most once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from verireward import _C
+from verireward._backend import Call, check_number, data_ptr, is_tensor, torch_module
+
+Array = Any
+BOX_KINDS = {"2d": (0, 4), "3d": (1, 6), "2d_rotated": (2, 5), "3d_oriented": (3, None)}
+
+
+@dataclass
+class Match:
+    """``assignment [N, P]`` int64: the ground-truth index matched to each prediction, or −1
+    (unmatched, or padding past ``pred_counts``); ``iou [N, P]``: the matched pair's IoU (0 when
+    unmatched), in the dtype of the boxes."""
+
+    assignment: Any
+    iou: Any
+
+
+def _labels(op: str, name: str, labels: Optional[Sequence[Sequence[Any]]], n: int, width: int, vocab: dict) -> np.ndarray:
+    if not isinstance(labels, (list, tuple)) or len(labels) != n:
+        raise ValueError(f"{op}: argument '{name}' must be a list of {n} lists of labels")
+    out = np.full((n, width), -1, dtype=np.int64)
+    for i, row in enumerate(labels):
+        if not isinstance(row, (list, tuple)) or len(row) > width:
+            raise ValueError(f"{op}: {name}[{i}] must be a list of at most {width} labels")
+        for j, lab in enumerate(row):
+            out[i, j] = vocab.setdefault(lab, len(vocab))
+    return out
+
+
+def _like(x: Any, ref: Any) -> Any:
+    """Counts given as lists (or a numpy array beside torch boxes) in the kind of the boxes."""
+    if is_tensor(ref) and not is_tensor(x):
+        return torch_module().as_tensor(np.asarray(x, dtype=np.int64), device=ref.device)
+    if isinstance(ref, np.ndarray) and not isinstance(x, np.ndarray):
+        return np.asarray(x, dtype=np.int64) if not is_tensor(x) else x.detach().cpu().numpy()
+    return x
+
+
+def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *, box: str = "2d",
+                seq: Optional[str] = None, degrees: bool = False, pred_labels: Optional[Sequence[Sequence[Any]]] = None,
+                gt_labels: Optional[Sequence[Sequence[Any]]] = None) -> Match:
+    """The one-to-one assignment of each sample's predicted boxes to its ground-truth boxes that
+    maximizes the total IoU, over pairs with equal labels (None: all equal) and IoU > 0, exactly.
+
+    Args:
+        pred: ``[N, P, W]`` predicted boxes, padded; the first ``pred_counts[i]`` of row i count.
+        pred_counts: ``[N]`` integers in ``[0, P]``.
+        gt: ``[N, G, W]`` ground-truth boxes, padded; ``gt_counts [N]`` in ``[0, G]``.
+        box: ``"2d"`` (x1, y1, x2, y2), ``"3d"`` (x1, y1, z1, x2, y2, z2), ``"2d_rotated"``
+            (cx, cy, w, h, θ) or ``"3d_oriented"`` (cx, cy, cz, sx, sy, sz, *angles with ``seq``).
+        seq, degrees: the rotation of ``"3d_oriented"`` boxes (and ``degrees`` of ``"2d_rotated"``).
+        pred_labels, gt_labels: optional lists (per sample) of hashable labels; a prediction only
+            matches a ground-truth box with an equal label.
+
+    Returns:
+        :class:`Match`. Ties between equally good assignments resolve the same way on every run
+        (the algorithm's fixed order). Computed on the CPU; torch inputs on another device get
+        their outputs moved back to it.
+    """
+    op = "match_boxes"
+    if box not in BOX_KINDS:
+        raise ValueError(f"{op}: argument 'box' must be one of {', '.join(map(repr, BOX_KINDS))}, got {box!r}")
+    kind, width = BOX_KINDS[box]
+    args = _C.MatchArgs()
+    from verireward.oriented import _unit, parse_seq
+
+    unit = _unit(op, degrees)
+    if box == "3d_oriented":
+        axes, intrinsic = parse_seq(op, seq if seq is not None else "z")
+        width = 6 + len(axes)
+        args.k, args.intrinsic = len(axes), intrinsic
+        args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    elif seq is not None:
+        raise ValueError(f"{op}: argument 'seq' is for box='3d_oriented'")
+    call = Call(op)
+    pred = call.floats(pred, "pred")
+    gt = call.floats(gt, "gt")
+    call.shape(pred, "pred", f"[N, P, {width}]", pred.ndim == 3 and pred.shape[2] == width)
+    n, P = pred.shape[0], pred.shape[1]
+    call.shape(gt, "gt", f"[{n}, G, {width}]", gt.ndim == 3 and gt.shape[0] == n and gt.shape[2] == width)
+    G = gt.shape[1]
+    pc = call.ints(_like(pred_counts, pred), "pred_counts")
+    gc = call.ints(_like(gt_counts, pred), "gt_counts")
+    call.shape(pc, "pred_counts", f"[{n}]", tuple(pc.shape) == (n,))
+    call.shape(gc, "gt_counts", f"[{n}]", tuple(gc.shape) == (n,))
+    call.int_range(pc, "pred_counts", P, "P = pred.shape[1]")
+    call.int_range(gc, "gt_counts", G, "G = gt.shape[1]")
+    if (pred_labels is None) != (gt_labels is None):
+        raise ValueError(f"{op}: pass both pred_labels and gt_labels, or neither")
+    device = pred.device if is_tensor(pred) else None
+    cpu = lambda x: np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x.detach().cpu().contiguous()
+    p_, g_, pc_, gc_ = cpu(pred), cpu(gt), cpu(pc), cpu(gc)
+    if is_tensor(pred):
+        torch = torch_module()
+        assignment = torch.empty((n, P), dtype=torch.int64)
+        iou = torch.empty((n, P), dtype=pred.dtype)
+    else:
+        assignment = np.empty((n, P), dtype=np.int64)
+        iou = np.empty((n, P), dtype=pred.dtype)
+    keep = []
+    if pred_labels is not None:
+        vocab: dict = {}
+        pl, gl = _labels(op, "pred_labels", pred_labels, n, P, vocab), _labels(op, "gt_labels", gt_labels, n, G, vocab)
+        keep += [pl, gl]
+        args.pred_labels, args.gt_labels = pl.ctypes.data, gl.ctypes.data
+    args.dtype, args.n, args.P, args.G, args.width, args.kind, args.unit = call.dtype_code, n, P, G, width, kind, unit
+    args.pred, args.gt, args.pred_counts, args.gt_counts = data_ptr(p_), data_ptr(g_), data_ptr(pc_), data_ptr(gc_)
+    args.assignment, args.iou = data_ptr(assignment), data_ptr(iou)
+    _C.match_boxes(args)
+    if device is not None and device.type != "cpu":
+        assignment, iou = assignment.to(device), iou.to(device)
+    return Match(assignment, iou)
+
+
+@dataclass
+class SetRewards:
+    """Per sample ``[N]``: ``soft_f1`` = 2·Σ matched IoU / (P + G); ``precision`` = hits / P,
+    ``recall`` = hits / G, ``f1`` = 2·hits / (P + G), a hit being a match with IoU ≥ threshold."""
+
+    soft_f1: Any
+    precision: Any
+    recall: Any
+    f1: Any
+
+
+def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: float = 0.5) -> SetRewards:
+    """The set rewards of a :func:`match_boxes` result. P = G = 0 gives 1 (the model rightly said
+    there is nothing); exactly one of them 0 gives 0. Every reward is in [0, 1]; a duplicate or a
+    false positive raises P without a match, so it lowers every one of them."""
+    op = "set_rewards"
+    threshold = check_number(op, threshold, "threshold", lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
+    if not isinstance(match, Match):
+        raise TypeError(f"{op}: argument 'match' must be the Match of verireward.match_boxes, got {type(match).__name__}")
+    iou = match.iou
+    lib = torch_module() if is_tensor(iou) else np
+    to = (lambda x: lib.as_tensor(x, device=iou.device)) if lib is not np else np.asarray
+    P = to(pred_counts).to(iou.dtype) if lib is not np else np.asarray(pred_counts).astype(iou.dtype)
+    G = to(gt_counts).to(iou.dtype) if lib is not np else np.asarray(gt_counts).astype(iou.dtype)
+    if tuple(P.shape) != (iou.shape[0],) or tuple(G.shape) != (iou.shape[0],):
+        raise ValueError(f"{op}: pred_counts and gt_counts must have shape [{iou.shape[0]}]")
+    matched = match.assignment >= 0
+    total = (iou * matched).sum(1)
+    hits = ((iou >= threshold) & matched).sum(1)
+    hits = hits.to(iou.dtype) if lib is not np else hits.astype(iou.dtype)
+    both_empty = (P == 0) & (G == 0)
+    safe = lambda num, den: lib.where(den > 0, num / lib.where(den > 0, den, 1), 0 * num)
+    one = lib.ones_like(total)
+    soft = lib.where(both_empty, one, safe(2 * total, P + G))
+    prec = lib.where(both_empty, one, safe(hits, P))
+    rec = lib.where(both_empty, one, safe(hits, G))
+    f1 = lib.where(both_empty, one, safe(2 * hits, P + G))
+    return SetRewards(soft, prec, rec, f1)
+
+
+__all__ = ["match_boxes", "Match", "set_rewards", "SetRewards"]
