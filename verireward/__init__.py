@@ -65,7 +65,7 @@ from verireward.numeric import (
     snra,
     squared_error,
 )
-from verireward.parse import Field, ParsedBatch, Schema, parse
+from verireward.parse import Field, ParsedBatch, ParsedObjects, Schema, parse, parse_objects
 from verireward.points import MaskedPoints, farthest_point_sampling, knn_indices, mask_point_patches
 from verireward.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss, token_logprob
 from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_similarity, w2r2_loss

@@ -37,6 +37,22 @@ void bind_parse(py::module_& m) {
     parse_texts(views, fields, out);
   }, py::arg("texts"), py::arg("fields"), py::arg("valid"), py::arg("spans"), py::arg("answer_tag") = "");
 
+  m.def("parse_objects", [](const py::list& texts, const std::vector<FieldSpec>& fields, std::uintptr_t valid,
+                            std::uintptr_t spans, std::uintptr_t object_spans, std::uintptr_t counts,
+                            int64_t max_objects, const std::string& answer_tag) {
+    const std::vector<std::string_view> views = bytes_views(texts, "parse_objects: texts must be str or bytes");
+    const int64_t n = static_cast<int64_t>(views.size());
+    require(max_objects >= 1 && max_objects <= (int64_t{1} << 20), "parse_objects", "max_objects must be in [1, 2**20]");
+    const int64_t slots = elements("parse_objects", {n, max_objects});
+    require(n == 0 || (object_spans && counts && (fields.empty() || (valid && spans))), "parse_objects", "null data pointer");
+    check_field_specs("parse_objects", fields, slots);
+    ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans), answer_tag};
+    ObjectOutputs objs{max_objects, ptr<int64_t>(object_spans), ptr<int64_t>(counts)};
+    py::gil_scoped_release release;
+    parse_objects(views, fields, out, objs);
+  }, py::arg("texts"), py::arg("fields"), py::arg("valid"), py::arg("spans"), py::arg("object_spans"),
+     py::arg("counts"), py::arg("max_objects"), py::arg("answer_tag") = "");
+
   // The GRCA CPU stage in one call (pipeline/pipeline.h): texts as UTF-8 bytes (kept alive by the
   // caller), the schema's FieldSpecs, and the piece table (blob = 0: none).
 }
