@@ -47,7 +47,19 @@ def dump(obj):
 @st.composite
 def answer(draw):
     objs = draw(st.lists(an_object(), min_size=0, max_size=6))
-    form = draw(st.sampled_from(["list", "dict", "prose", "fence", "tokens"]))
+    form = draw(st.sampled_from(["list", "dict", "prose", "fence", "tokens", "bare"]))
+    if form == "bare":  # the box-token form decoded without its special tokens
+        objs = [(o, e if e is not None and not isinstance(o["bbox_2d"][0], list) else None,
+                 lab.strip() if lab is not None and lab.strip() and all(c not in lab for c in "<|'\"\\.;:,)>(") else None)
+                for o, e, lab in objs]
+        parts = []
+        for o, e, lab in objs:
+            b = o["bbox_2d"]
+            body = f"({b[0]}, {b[1]}),({b[2]},{b[3]})" if e is not None else "(1,2,3),(4)"
+            parts.append((lab or "") + body)
+        text = "Boxes: " + "; ".join(parts) + "."
+        kept = [(e, lab) for (_, e, lab), part in zip(objs, parts) if e is not None]
+        return text, kept, [p for (_, e, _), p in zip(objs, parts) if e is not None]
     if form == "tokens":
         objs = [(o, e if e is not None and not isinstance(o["bbox_2d"][0], list) else None,
                  lab if lab is not None and all(c not in lab for c in "<|'\"") else None) for o, e, lab in objs]
@@ -76,10 +88,10 @@ def answer(draw):
 def test_objects_are_exactly_what_was_written(answers, M):
     texts = [a[0] for a in answers]
     r = vr.parse_objects(texts, SCHEMA, max_objects=M, array="numpy")
-    labels = r.labels("label")
+    labels = r.labels
     for i, (text, expected, pieces) in enumerate(answers):
         assert r.n_objects[i] == len(expected)
-        assert r.n_stored[i] == min(len(expected), M)
+        assert r.counts[i] == min(len(expected), M)
         for m, ((box, label), piece) in enumerate(list(zip(expected, pieces))[:M]):
             b, e = r.object_spans[i, m]
             assert text[b:e] == piece
@@ -92,11 +104,12 @@ def test_objects_are_exactly_what_was_written(answers, M):
                 assert text[bb:be].replace(" ", "") in (json.dumps(box).replace(" ", "").replace(".0", ""),
                                                         json.dumps(box).replace(" ", ""),
                                                         f"({box[0]:g},{box[1]:g}),({box[2]:g},{box[3]:g})",
+                                                        "({},{}),({},{})".format(*[int(v) if v == int(v) else v for v in box]),
                                                         json.dumps([box[:2], box[2:]]).replace(" ", "").replace(".0", ""),
                                                         json.dumps([box[:2], box[2:]]).replace(" ", ""))
             assert r.valid[i, m, 1] == (label is not None)
             assert labels[i][m] == label
-        for m in range(int(r.n_stored[i]), M):  # slots past the objects are empty
+        for m in range(int(r.counts[i]), M):  # slots past the objects are empty
             assert not r.valid[i, m].any() and np.isnan(r.values["bbox_2d"][i, m]).all()
             assert r.object_spans[i, m].tolist() == [0, 0]
 
@@ -134,7 +147,7 @@ def test_frames_and_oriented_fields_apply_per_object():
 def test_objects_past_the_slots_are_counted_not_stored():
     text = json.dumps([{"bbox_2d": [k, k, k + 1, k + 1]} for k in range(10)])
     r = vr.parse_objects([text], SCHEMA, max_objects=4, array="numpy")
-    assert r.n_objects[0] == 10 and r.n_stored[0] == 4
+    assert r.n_objects[0] == 10 and r.counts[0] == 4
     assert r.values["bbox_2d"][0, :, 0].tolist() == [0, 1, 2, 3]
 
 
@@ -154,7 +167,9 @@ def test_hostile_texts_never_raise_nor_hang():
                '{"bbox_2d": [1e999, 1, 2, 3]}', "\ud800{\"bbox_2d\": [1, 2, 3, 4]}", "<|box_start|>(1,2),(3,4)",
                "<|box_start|>(1,2),(3,4),(5,6)<|box_end|>", "<|box_start|>(a,b),(c,d)<|box_end|>", ""]
     r = vr.parse_objects(hostile, SCHEMA, max_objects=2, array="numpy")
-    assert r.n_objects.tolist() == [0, 1, 0, 0, 5000, 0, 1, 1, 0, 1, 1, 0]  # one group up to the first <|box_end|>
+    # one group up to the first <|box_end|>; an unclosed group's corners read as the bare form
+    assert r.n_objects.tolist() == [0, 1, 0, 0, 5000, 0, 1, 1, 1, 1, 1, 0]
+    assert r.valid[8, 0, 0] and r.labels[8] == [None]
     assert not r.valid[1].any()
     assert r.valid[7, 0, 0] and not r.valid[6, 0, 0] and not r.valid[9, 0, 0] and not r.valid[10, 0, 0]
     for i, t in enumerate(hostile):
@@ -183,7 +198,7 @@ def test_misuse_names_the_argument():
     with pytest.raises(ValueError, match="answer_tag"):
         vr.parse_objects(["x"], SCHEMA, answer_tag="<answer>")
     with pytest.raises(ValueError, match="name"):
-        vr.parse_objects(["x"], SCHEMA).labels("bbox_2d")
+        vr.parse_objects(["x"], SCHEMA).text("bbox_2d")
     r = vr.parse_objects([], SCHEMA)
     assert r.valid.shape == (0, 64, 2) and r.n_objects.shape == (0,)
 
@@ -198,8 +213,34 @@ def test_parsed_objects_into_set_rewards():
     n = len(answers)
     g = np.repeat(gt, n, 0)
     gl = [["cat", "dog"]] * n
-    pl = [[lab or "" for lab in row] for row in r.labels("label")]
-    m = vr.match_boxes(r.values["bbox_2d"], r.n_stored, g, np.full(n, 2), pred_labels=pl, gt_labels=gl)
-    sr = vr.set_rewards(m, r.n_stored, np.full(n, 2))
+    pl = [[lab or "" for lab in row] for row in r.labels]
+    m = vr.match_boxes(r.values["bbox_2d"], r.counts, g, np.full(n, 2), pred_labels=pl, gt_labels=gl)
+    sr = vr.set_rewards(m, r.counts, np.full(n, 2))
     np.testing.assert_allclose(sr.f1, [1.0, 0.8, 0.8, 1.0])  # a duplicate and a malformed box cost the same
     assert (m.assignment[2, 1] == -1) and (m.assignment[1].tolist().count(0) == 1)
+
+
+def test_qwen_2d_presets_end_to_end():
+    # Qwen2.5-VL writes absolute pixels of the resized image; the preset turns them into the
+    # original image's pixels through the size the model saw
+    image = (1000, 750)
+    resized = tuple(int(v) for v in vr.qwen_resized_size(image).reshape(-1))
+    sx, sy = resized[0] / image[0], resized[1] / image[1]
+    gt = np.array([[100.0, 50.0, 400.0, 300.0], [500.0, 400.0, 900.0, 700.0]])
+    written = [[round(b[0] * sx), round(b[1] * sy), round(b[2] * sx), round(b[3] * sy)] for b in gt]
+    text = "```json\n" + json.dumps([{"bbox_2d": b, "label": lab} for b, lab in zip(written, ["cup", "box"])]) + "\n```"
+    schema = vr.Schema.qwen25vl_2d(image_size=image, resized_size=resized)
+    r = vr.parse_objects([text], schema, array="numpy")
+    assert r.counts.tolist() == [2] and r.labels == [["cup", "box"]]
+    back = np.array(written, dtype=np.float64) * [1 / sx, 1 / sy, 1 / sx, 1 / sy]
+    np.testing.assert_allclose(r.values["bbox_2d"][0, :2], back, rtol=1e-12)
+    m = vr.match_boxes(r.values["bbox_2d"][:, :2], r.counts, gt[None], np.array([2]), pred_labels=r.labels,
+                       gt_labels=[["cup", "box"]])
+    assert m.assignment.tolist() == [[0, 1]] and (m.iou > 0.98).all()
+    assert vr.Schema.from_json(schema.to_json()) == schema
+    # Qwen3-VL writes 0-1000 bins; a 2D-only schema needs only 2D ground truth
+    q3 = vr.Schema.qwen3vl_2d()
+    out = vr.GroundingVerifier(q3)(['{"bbox_2d": [100, 200, 500, 600], "label": "cup"}'], {"bbox2d": [[0.1, 0.2, 0.5, 0.6]]})
+    assert out.rewards[0, q3.names.index("bbox_2d")] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="qwen3vl_2d"):
+        vr.GroundingVerifier()(['{"bbox2d": [0, 0, 1, 1]}'], {"bbox2d": [[0, 0, 1, 1]]})

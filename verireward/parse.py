@@ -241,6 +241,24 @@ class Schema:
             fields.append(Field("bbox_2d", "box2d", aliases=("bbox2d",)))
         return Schema(tuple(fields) + (Field("label", "text"),))
 
+    @staticmethod
+    def qwen25vl_2d(image_size: Optional[Tuple[float, float]] = None,
+                    resized_size: Optional[Tuple[float, float]] = None) -> "Schema":
+        """Qwen2.5-VL's grounding answer ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}``: absolute
+        pixels of the image the model saw (after its dynamic resize). With ``image_size`` (the
+        original W, H) and ``resized_size`` (what it saw: :func:`verireward.qwen_resized_size`),
+        boxes are converted to original pixels; without them they are compared as written (ground
+        truth in the resized image's pixels). One frame per schema: a batch of differently sized
+        images needs one schema per size for now."""
+        return Schema((Field("bbox_2d", "box2d", aliases=("bbox2d",), frame="pixels", image_size=image_size,
+                             resized_size=resized_size), Field("label", "text")))
+
+    @staticmethod
+    def qwen3vl_2d() -> "Schema":
+        """Qwen3-VL's 2D grounding answer ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}``: integers
+        in 0–1000 over the image on both axes (bins 1000), ground truth normalized to [0, 1]."""
+        return Schema((Field("bbox_2d", "box2d", aliases=("bbox2d",)), Field("label", "text")))
+
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(f.name for f in self.fields)
@@ -329,28 +347,32 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
 
 @dataclass
 class ParsedObjects:
-    """The objects of N answers, M = ``max_objects`` slots each. ``values[name]``: a box field
-    ``[N, M, arity]``, a points field ``[N, M, max_points, dim]`` (NaN where invalid or past the
-    objects), a text field a list of N lists of ``n_stored[i]`` str-or-None; ``counts[name]``
-    ``[N, M]`` (points fields); ``valid [N, M, F]``; ``char_spans [N, M, F, 2]`` (field values) and
-    ``object_spans [N, M, 2]`` (each whole object) as indices into the text; ``n_objects [N]`` how
-    many objects the text holds (stored: the first ``min(n_objects, M)``; ``n_stored``)."""
+    """The objects of N answers, M = ``max_objects`` slots each. ``counts [N]``: the objects stored,
+    ``min(n_objects, M)`` (what :func:`match_boxes` takes as ``pred_counts``); ``n_objects [N]``: every
+    object written; ``values[name]``: a box field ``[N, M, arity]``, a points field
+    ``[N, M, max_points, dim]`` (NaN where invalid or past the objects), a text field a list of N
+    lists of ``counts[i]`` raw value texts (None where missing); ``point_counts[name] [N, M]``
+    (points fields); ``valid [N, M, F]``; ``char_spans [N, M, F, 2]`` (field values) and
+    ``object_spans [N, M, 2]`` (each whole object), Python ``str`` indices into the text;
+    ``labels``: the first text field's values decoded (see :meth:`text`), [] per row when the
+    schema has no text field."""
 
     names: Tuple[str, ...]
     values: Dict[str, Any]
-    counts: Dict[str, Any]
+    point_counts: Dict[str, Any]
     valid: Any
     char_spans: Any
     object_spans: Any
+    counts: Any
     n_objects: Any
-    n_stored: Any
+    labels: List[List[Optional[str]]]
 
-    def labels(self, name: str) -> List[List[Optional[str]]]:
+    def text(self, name: str) -> List[List[Optional[str]]]:
         """A text field's values as strings: a quoted JSON string decoded (``'"cat"'`` -> ``cat``),
-        anything else as written, stripped; None where invalid. What ``match_boxes`` takes as
+        anything else as written, stripped; None where missing. What ``match_boxes`` takes as
         labels."""
         if name not in self.values or not isinstance(self.values[name], list):
-            raise ValueError(f"ParsedObjects.labels: argument 'name' must be a text field, got {name!r}")
+            raise ValueError(f"ParsedObjects.text: argument 'name' must be a text field, got {name!r}")
         return [[None if v is None else _text_value(v) for v in row] for row in self.values[name]]
 
 
@@ -358,7 +380,7 @@ def _text_value(raw: str) -> str:
     raw = raw.strip()
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         try:
-            return json.loads('"' + raw[1:-1].replace('\\\'', "'").replace('"', '\\"') + '"') if raw[0] == "'" else json.loads(raw)
+            return json.loads('"' + raw[1:-1].replace("\\'", "'").replace('"', '\\"') + '"') if raw[0] == "'" else json.loads(raw)
         except ValueError:
             return raw[1:-1]
     return raw
@@ -374,7 +396,8 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     several in prose or fences), and not searched inside once found; or a Qwen2-VL box-token group
     ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (the
     label goes to the schema's first text field, the box to its first 2D box field; the label part
-    is optional). Objects are in the order written. Each object's fields are read exactly as
+    is optional), also as decoded with ``skip_special_tokens``: ``label(x1,y1),(x2,y2)``, the label
+    being the text before it back to the previous object, a line break or one of ``.;:,)>``. Objects are in the order written. Each object's fields are read exactly as
     :func:`parse` reads the one object's: an object whose box is malformed is still an object (a
     false positive for :func:`match_boxes`), with that field invalid.
 
@@ -382,7 +405,7 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
         texts: N decoded completions.
         schema: the fields of one object; :meth:`Schema.default` when None.
         max_objects: M, the slots per answer (objects past them are counted in ``n_objects``, not
-            stored).
+            stored; ``counts`` is what was stored).
         array: ``"torch"`` or ``"numpy"``.
         answer_tag: as in :func:`parse`.
     """
@@ -400,15 +423,15 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     n_objects = np.empty(n, dtype=np.int64)
     _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
                      object_spans.ctypes.data, n_objects.ctypes.data, M, tag)
-    n_stored = np.minimum(n_objects, M)
+    stored = np.minimum(n_objects, M)
     valid = out.valid.view(bool).reshape(n, M, F)
     spans = out.spans.reshape(n, M, F, 2)
     values: Dict[str, Any] = {}
-    counts: Dict[str, Any] = {k: v.reshape(n, M) for k, v in out.counts.items()}
+    point_counts: Dict[str, Any] = {k: v.reshape(n, M) for k, v in out.counts.items()}
     for j, f in enumerate(schema.fields):
         if KINDS[f.kind][0] == 0:
             values[f.name] = [[texts[i][int(spans[i, m, j, 0]):int(spans[i, m, j, 1])] if valid[i, m, j] else None
-                               for m in range(int(n_stored[i]))] for i in range(n)]
+                               for m in range(int(stored[i]))] for i in range(n)]
         else:
             values[f.name] = out.values[f.name].reshape((n, M) + out.values[f.name].shape[1:])
     if array == "torch":
@@ -416,9 +439,12 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
 
         conv = torch.from_numpy
         values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
-        counts = {k: conv(v) for k, v in counts.items()}
-        valid, spans, object_spans, n_objects, n_stored = map(conv, (valid, spans, object_spans, n_objects, n_stored))
-    return ParsedObjects(schema.names, values, counts, valid, spans, object_spans, n_objects, n_stored)
+        point_counts = {k: conv(v) for k, v in point_counts.items()}
+        valid, spans, object_spans, n_objects, stored = map(conv, (valid, spans, object_spans, n_objects, stored))
+    texts_f = [f.name for f in schema.fields if KINDS[f.kind][0] == 0]
+    result = ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, [])
+    result.labels = result.text(texts_f[0]) if texts_f else [[] for _ in range(n)]
+    return result
 
 
 def check_answer_tag(op: str, answer_tag: Any) -> str:

@@ -97,7 +97,8 @@ class GroundingVerifier:
         for key in needed:
             if key not in gt:
                 users = [f.name for f in self.geometric if ("bbox2d" if KINDS[f.kind][1] == 2 else "bbox3d") == key]
-                raise ValueError(f"{op}: argument 'gt' needs the key {key!r} (for the schema's field(s) {', '.join(users)})")
+                raise ValueError(f"{op}: argument 'gt' needs the key {key!r} (for the schema's field(s) {', '.join(users)}); "
+                                 "for a task without it use a schema without those fields, e.g. Schema.qwen3vl_2d()")
             layout = self._box_field(2 if key == "bbox2d" else 3)
             width = layout.arity if layout is not None else (4 if key == "bbox2d" else 6)
             boxes[key] = _gt_array(op, f"gt[{key!r}]", gt[key], n, (width,))

@@ -65,7 +65,9 @@ void parse_texts(const std::vector<std::string_view>& texts, const std::vector<F
 // schema's numeric fields, at any depth of any JSON value in the text (a list of them, a dict of
 // them, several in prose), not entered once found; and each Qwen2-VL box-token group
 // <|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|> (label into
-// the first text field, box into the first 2D box field). Fields are read from each object as
+// the first text field, box into the first 2D box field), also as decoded without its special
+// tokens: label(x1,y1),(x2,y2), the label running back to the previous object, a line break or
+// one of ".;:,)>". Fields are read from each object as
 // parse_texts reads them from the one object, into the object's slot. Here FieldSpec arrays
 // hold n * max_objects rows.
 void parse_objects(const std::vector<std::string_view>& texts, const std::vector<FieldSpec>& fields,

@@ -449,6 +449,29 @@ struct ObjectScan {
     const size_t c = next(box_close, vb, end);
     if (c == std::string_view::npos) return false;
     *next_at = c + box_close.pat.size();
+    store_token_object(labelled, label_b, label_e, vb, c, at, *next_at);
+    return true;
+  }
+
+  // "(x1,y1),(x2,y2)" exactly in [vb, ve) (spaces allowed), its four numbers into *flat.
+  bool corner_pairs(size_t vb, size_t ve, size_t* stop) {
+    flat.clear();
+    Scanner sc{text.data(), ve, vb};
+    bool ok = true;
+    for (int k = 0; ok && k < 2; ++k) {
+      sc.ws();
+      if (k == 1) { ok = sc.eat(','); sc.ws(); }
+      Scanner::Numbers nums{&flat};
+      ok = ok && sc.peek() == '(' && sc.sequence(1, &nums) && nums.ok && nums.inner_len == -1 &&
+           flat.size() == static_cast<size_t>(2 * (k + 1));  // each pair exactly (x, y)
+    }
+    *stop = sc.i;
+    return ok && flat.size() == 4;
+  }
+
+  // One box-token object: the label at [label_b, label_e) when labelled, the corner pairs at
+  // [vb, ve), the whole object at [ob, oe); the next slot (counted even when not stored).
+  void store_token_object(bool labelled, size_t label_b, size_t label_e, size_t vb, size_t ve, size_t ob, size_t oe) {
     const int64_t F = static_cast<int64_t>(fields.size());
     if (found < objs.max_objects) {
       const int64_t slot = row * objs.max_objects + found;
@@ -457,20 +480,13 @@ struct ObjectScan {
         if (fields[f].kind == 0 && text_f < 0) text_f = f;
         if (fields[f].kind == 1 && fields[f].dim == 2 && fields[f].max_values == 4 && box_f < 0) box_f = f;
       }
-      // the value region as a sequence: "(x1,y1),(x2,y2)" read as if bracketed
       if (box_f >= 0) {
         const FieldSpec& spec = fields[box_f];
-        flat.clear();
-        Scanner sc{text.data(), c, vb};
-        bool ok = true;
-        for (int k = 0; ok && k < 2; ++k) {
-          sc.ws();
-          if (k == 1) { ok = sc.eat(','); sc.ws(); }
-          Scanner::Numbers nums{&flat};
-          ok = ok && sc.peek() == '(' && sc.sequence(1, &nums) && nums.ok && nums.inner_len == -1;
-        }
-        sc.ws();
-        ok = ok && sc.i == c && flat.size() == 4;
+        size_t stop = vb;
+        bool ok = corner_pairs(vb, ve, &stop);
+        Scanner tail{text.data(), ve, stop};
+        tail.ws();
+        ok = ok && tail.i == ve;
         for (size_t k = 0; ok && k < 4; ++k) {
           const double v = flat[k];
           ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
@@ -481,7 +497,7 @@ struct ObjectScan {
           std::memcpy(ptr<double>(spec.values) + slot * spec.max_values, flat.data(), sizeof(double) * 4);
           out.valid[slot * F + box_f] = 1;
           out.spans[(slot * F + box_f) * 2] = str_index(text, ascii, vb);
-          out.spans[(slot * F + box_f) * 2 + 1] = str_index(text, ascii, c);
+          out.spans[(slot * F + box_f) * 2 + 1] = str_index(text, ascii, ve);
         }
       }
       if (labelled && text_f >= 0) {
@@ -489,10 +505,25 @@ struct ObjectScan {
         out.spans[(slot * F + text_f) * 2] = str_index(text, ascii, label_b);
         out.spans[(slot * F + text_f) * 2 + 1] = str_index(text, ascii, label_e);
       }
-      objs.object_spans[slot * 2] = str_index(text, ascii, at);
-      objs.object_spans[slot * 2 + 1] = str_index(text, ascii, *next_at);
+      objs.object_spans[slot * 2] = str_index(text, ascii, ob);
+      objs.object_spans[slot * 2 + 1] = str_index(text, ascii, oe);
     }
     ++found;
+  }
+
+  // The box-token form as decoded without its special tokens: "label(x1,y1),(x2,y2)". The label
+  // is the text before it back to `floor` (the previous object's end or the region's start), a
+  // line break or one of ".;:,)>", stripped; none when empty.
+  bool bare_box(size_t at, size_t end, size_t floor, size_t* next_at) {
+    size_t stop = at;
+    if (!corner_pairs(at, end, &stop)) return false;
+    size_t lb = at;
+    while (lb > floor && std::strchr("\n\r.;:,)>", text[lb - 1]) == nullptr) --lb;
+    size_t le = at;
+    while (lb < le && (text[lb] == ' ' || text[lb] == '\t')) ++lb;
+    while (le > lb && (text[le - 1] == ' ' || text[le - 1] == '\t')) --le;
+    *next_at = stop;
+    store_token_object(le > lb, lb, le, at, stop, lb < le ? lb : at, stop);
     return true;
   }
 
@@ -506,15 +537,20 @@ struct ObjectScan {
     if (answer_region(text, out.answer_tag, &begin, &end)) {
       // left to right: each complete JSON value starting at '{' or '[' is searched for objects and
       // skipped whole; a box-token group is one object; anything else is prose
+      size_t floor = begin;  // a bare box's label starts after the last object
       for (size_t start = begin; start < end;) {
         const char ch = text[start];
         size_t after = start + 1;
+        bool object = false;
         if (ch == '{' || ch == '[') {
           Scanner sc{text.data(), end, start};
-          if (sc.value(0)) { walk(start, sc.i, 1); after = sc.i; }
+          if (sc.value(0)) { walk(start, sc.i, 1); after = sc.i, object = true; }
         } else if (ch == '<') {
-          box_tokens(start, end, &after);
+          object = box_tokens(start, end, &after);
+        } else if (ch == '(') {
+          object = bare_box(start, end, floor, &after);
         }
+        if (object) floor = after;
         start = after;
       }
     }
