@@ -59,4 +59,5 @@ PYBIND11_MODULE(_C, m) {
   bind_pipeline(m);
   bind_oriented(m);
   bind_match(m);
+  bind_detection(m);
 }

@@ -72,7 +72,8 @@ from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_
 from verireward.verifier import GroundingVerifier, VerifierOutput
 from verireward.metrics import grounding_metrics, mra
 from verireward.tokens import token_char_offsets
-from verireward import frames, oriented, pipeline, sets
+from verireward import detection, frames, oriented, pipeline, sets
+from verireward.detection import DetectionMAP, detection_map
 from verireward.sets import Match, SetRewards, match_boxes, set_rewards
 from verireward.frames import qwen_resized_size
 from verireward.oriented import (
@@ -108,4 +109,4 @@ def cuda_available() -> bool:
 
 __all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
            *numeric.__all__, *preference.__all__, *w2r2.__all__,
-           *points.__all__, *pipeline.__all__, *oriented.__all__, *frames.__all__, *sets.__all__]
+           *points.__all__, *pipeline.__all__, *oriented.__all__, *frames.__all__, *sets.__all__, *detection.__all__]

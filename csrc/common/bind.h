@@ -90,5 +90,6 @@ void bind_tokens(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_oriented(py::module_& m);
 void bind_match(py::module_& m);
+void bind_detection(py::module_& m);
 
 }  // namespace vr
