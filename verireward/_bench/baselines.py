@@ -220,6 +220,50 @@ def scipy_match_totals(pred, pc, gt, gc):
     return out
 
 
+def python_detection_map(dets, gts, thresholds):
+    """The mAP of a straightforward Python evaluator (numpy IoU per image, a greedy loop, COCO's
+    101-point interpolation): dets and gts as dicts image -> list of (box, score, label) / (box,
+    label)."""
+    classes = sorted({g[1] for rows in gts.values() for g in rows} | {d[2] for rows in dets.values() for d in rows})
+    out = []
+    for t in thresholds:
+        aps = []
+        for c in classes:
+            scored, npos = [], 0
+            for img in sorted(set(gts) | set(dets)):
+                g = [b for b, lab in gts.get(img, []) if lab == c]
+                d = sorted([(s, b) for b, s, lab in dets.get(img, []) if lab == c], key=lambda x: -x[0])
+                npos += len(g)
+                if not d:
+                    continue
+                if g:
+                    G, P = np.asarray(g, dtype=np.float64), np.asarray([b for _, b in d], dtype=np.float64)
+                    lo, hi = np.maximum(P[:, None, :2], G[None, :, :2]), np.minimum(P[:, None, 2:], G[None, :, 2:])
+                    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+                    area = lambda b: np.prod(b[:, 2:] - b[:, :2], axis=1)
+                    iou = inter / (area(P)[:, None] + area(G)[None, :] - inter)
+                taken = [False] * len(g)
+                for i, (s, _) in enumerate(d):
+                    best, m = min(t, 1 - 1e-10), -1
+                    for j in range(len(g)):
+                        if not taken[j] and iou[i, j] >= best:
+                            best, m = iou[i, j], j
+                    if m >= 0:
+                        taken[m] = True
+                    scored.append((s, m >= 0))
+            if npos == 0:
+                continue
+            scored.sort(key=lambda x: -x[0])
+            hits = np.asarray([h for _, h in scored], dtype=np.float64)
+            tp, fp = np.cumsum(hits), np.cumsum(1 - hits)
+            rec, prec = tp / npos, tp / np.maximum(tp + fp, 1)
+            prec = np.maximum.accumulate(prec[::-1])[::-1] if len(prec) else prec
+            idx = np.searchsorted(rec, np.arange(101) * 0.01, side="left")
+            aps.append(sum(prec[k] if k < len(prec) else 0.0 for k in idx) / 101)
+        out.append(float(np.mean(aps)) if aps else float("nan"))
+    return out
+
+
 # ---- point-patch masking and AP-GRPO, vectorized torch -----------------------------------------------
 
 

@@ -33,6 +33,7 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "iou_3d_oriented_9dof": 100_000,  # three angles
     "rpc_oriented": 1_000_000,  # 9-DoF boxes
     "match_boxes": 4096,  # samples of up to 20 x 20 boxes
+    "detection_map": 10_000,  # images, ~5 objects and ~8 detections each, 3 classes
     "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
@@ -220,6 +221,45 @@ def _match_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) ->
                 q, 0, 1e-9 if dtype == torch.float64 else 1e-4)
 
 
+def _detection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """n images with 0-9 ground-truth boxes of 3 classes and detections around them (near copies,
+    duplicates, wrong classes, false positives); mAP at IoU 0.5 and 0.75, COCO's 101 points."""
+    per = torch.randint(0, 10, (n,), generator=gen)
+    T = int(per.sum())
+    g = torch.rand(T, 2, generator=gen, dtype=torch.float64) * 100
+    gt = torch.cat([g, g + 5 + torch.rand(T, 2, generator=gen, dtype=torch.float64) * 30], 1)
+    g_img = torch.repeat_interleave(torch.arange(n), per)
+    g_lab = torch.randint(0, 3, (T,), generator=gen)
+    src = torch.randint(0, max(T, 1), (T * 3 // 2,), generator=gen)
+    det = gt[src] + torch.randn(len(src), 4, generator=gen, dtype=torch.float64) * 2
+    det = torch.cat([torch.minimum(det[:, :2], det[:, 2:]), torch.maximum(det[:, :2], det[:, 2:]) + 0.1], 1)
+    d_img, d_lab = g_img[src], torch.where(torch.rand(len(src), generator=gen) < 0.9, g_lab[src], torch.randint(0, 3, (len(src),), generator=gen))
+    score = torch.rand(len(src), generator=gen, dtype=torch.float64)
+    thr = (0.5, 0.75)
+    q = max(1, min(n, p // 10))
+    dn, gn = det.numpy(), gt.numpy()
+
+    def by_image(limit):
+        dets: dict = {}
+        gts: dict = {}
+        for i in np.nonzero(d_img.numpy() < limit)[0]:
+            dets.setdefault(int(d_img[i]), []).append((dn[i].tolist(), float(score[i]), int(d_lab[i])))
+        for i in np.nonzero(g_img.numpy() < limit)[0]:
+            gts.setdefault(int(g_img[i]), []).append((gn[i].tolist(), int(g_lab[i])))
+        return dets, gts
+
+    small = by_image(q)
+
+    def inputs(limit):  # the first `limit` images, selected before timing
+        dk, gk = d_img < limit, g_img < limit
+        return det[dk], score[dk], d_lab[dk], d_img[dk], gt[gk], g_lab[gk], g_img[gk]
+
+    full, prefix = inputs(n), inputs(q)
+    ours = lambda args: vr.detection_map(*args, thresholds=thr).map
+    return Case(op, f"{n:,} images, {T:,} boxes", n, lambda: ours(full), {},
+                {"python": lambda: bl.python_detection_map(small[0], small[1], thr)}, lambda: ours(prefix), q, 0, 1e-9)
+
+
 def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
     k = 16
     boxes = _boxes(gen, n, 3, dtype, device)
@@ -306,6 +346,7 @@ _BUILDERS = {
     "iou_3d_oriented_9dof": _oriented_case,
     "rpc_oriented": _rpc_oriented_case,
     "match_boxes": _match_case,
+    "detection_map": _detection_case,
 }
 
 

@@ -32,7 +32,8 @@ from verireward._progress import Progress
 SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), ("project_box_3d", "torch", 10.0),
                    ("grca_pipeline", "python", 150.0), ("mask_point_patches", "torch", 10.0),
                    ("iou_3d_oriented", "shapely", 200.0), ("iou_2d_rotated", "shapely", 100.0),
-                   ("iou_3d_oriented_9dof", "shapely-bev", 50.0), ("match_boxes", "scipy", 50.0)]
+                   ("iou_3d_oriented_9dof", "shapely-bev", 50.0), ("match_boxes", "scipy", 50.0),
+                   ("detection_map", "python", 100.0)]
 MEMCPY_TARGETS = [("iou_3d", 2.0)]
 
 
