@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 RUNS = 3
 TARGETS = ["iou_3d >= 8x torch", "pairwise_iou_2d >= 5x torch", "project_box_3d >= 10x torch", "iou_3d <= 2x memcpy time",
            "grca_pipeline >= 150x python", "mask_point_patches >= 10x torch", "iou_3d_oriented >= 200x shapely",
-           "iou_2d_rotated >= 100x shapely", "iou_3d_oriented_9dof >= 50x shapely-bev"]
+           "iou_2d_rotated >= 100x shapely", "iou_3d_oriented_9dof >= 50x shapely-bev",
+           "match_boxes >= 50x scipy", "detection_map >= 100x python"]
 
 
 def bench(i: int) -> tuple[str, dict]:

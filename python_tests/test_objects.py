@@ -244,3 +244,49 @@ def test_qwen_2d_presets_end_to_end():
     assert out.rewards[0, q3.names.index("bbox_2d")] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="qwen3vl_2d"):
         vr.GroundingVerifier()(['{"bbox2d": [0, 0, 1, 1]}'], {"bbox2d": [[0, 0, 1, 1]]})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(28, 4000), st.integers(28, 4000)), min_size=1, max_size=6), st.data())
+def test_frames_per_text(sizes, data):
+    """Each text's pixel boxes are scaled by its own image / resized size, exactly as one schema per
+    image would scale them; parse and parse_objects agree."""
+    resized = vr.qwen_resized_size(np.array(sizes)).reshape(-1, 2)
+    boxes = [[data.draw(st.integers(0, int(r[0]))), data.draw(st.integers(0, int(r[1]))), data.draw(st.integers(0, int(r[0]))),
+              data.draw(st.integers(0, int(r[1])))] for r in resized]
+    texts = [json.dumps([{"bbox_2d": b, "label": "x"}]) for b in boxes]
+    schema = vr.Schema.qwen25vl_2d()
+    many = vr.parse_objects(texts, schema, array="numpy", image_size=sizes, resized_size=resized)
+    one = vr.parse(texts, schema, array="numpy", image_size=sizes, resized_size=resized)
+    for i, (size, r) in enumerate(zip(sizes, resized)):
+        own = vr.Schema.qwen25vl_2d(image_size=size, resized_size=tuple(float(v) for v in r))
+        want = vr.parse([texts[i]], own, array="numpy").values["bbox_2d"][0]
+        np.testing.assert_array_equal(many.values["bbox_2d"][i, 0], want)
+        np.testing.assert_array_equal(one.values["bbox_2d"][i], want)
+    # one (W, H) for every text equals the schema's own frame
+    same = vr.parse(texts, schema, array="numpy", image_size=(640, 480), resized_size=(644, 476))
+    own = vr.parse(texts, vr.Schema.qwen25vl_2d((640, 480), (644, 476)), array="numpy")
+    np.testing.assert_array_equal(same.values["bbox_2d"], own.values["bbox_2d"])
+
+
+def test_frames_per_text_misuse():
+    schema = vr.Schema.qwen25vl_2d()
+    with pytest.raises(ValueError, match="both"):
+        vr.parse(["{}"], schema, image_size=(10, 10))
+    with pytest.raises(ValueError, match="resized_size"):
+        vr.parse(["{}", "{}"], schema, image_size=(10, 10), resized_size=[[1, 1]])
+    with pytest.raises(ValueError, match="image_size"):
+        vr.parse_objects(["{}"], schema, image_size=(0, 10), resized_size=(1, 1))
+    with pytest.raises(ValueError, match="pixels"):
+        vr.parse(["{}"], vr.Schema.qwen3vl_2d(), image_size=(10, 10), resized_size=(10, 10))
+
+
+def test_frames_per_text_rotated_boxes():
+    f = lambda **kw: vr.Schema([vr.Field("rbox", "box2d", frame="pixels", layout="center_size_angles", seq="z", **kw)])
+    texts = ['{"rbox": [100, 50, 40, 20, 0.5]}', '{"rbox": [10, 20, 30, 40, -1.0]}']
+    sizes, resized = [(1000, 500), (300, 600)], [(500, 250), (600, 300)]
+    got = vr.parse(texts, f(), array="numpy", image_size=sizes, resized_size=resized).values["rbox"]
+    for i in range(2):
+        want = vr.parse([texts[i]], f(image_size=sizes[i], resized_size=resized[i]), array="numpy").values["rbox"][0]
+        np.testing.assert_array_equal(got[i], want)
+    assert got[0].tolist() == [200, 100, 80, 40, 0.5] and got[1].tolist() == [5, 40, 15, 80, -1.0]

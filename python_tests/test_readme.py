@@ -15,7 +15,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def run_block(code: str) -> int:
     """Runs a README block statement by statement (a statement may span lines); an expression
-    whose comment shows `tensor([...])` is evaluated and compared with what it shows. Returns how
+    whose comment shows `tensor([...])` (or numpy's `array([...])`) is evaluated and compared with what it shows. Returns how
     many were checked."""
     env: dict = {}
     checked = 0
@@ -27,7 +27,7 @@ def run_block(code: str) -> int:
         except SyntaxError:
             continue  # an unfinished statement: read on
         stmt, pending = pending, ""
-        m = re.match(r"^(?P<code>[^#]*?)\s*#[^#]*?(?P<shown>tensor\(\[[^\]]*\]\))", stmt.strip().splitlines()[-1] if stmt.strip() else "")
+        m = re.match(r"^(?P<code>[^#]*?)\s*#[^#]*?(?P<shown>(?:tensor|array)\(\[[^\]]*\]\))", stmt.strip().splitlines()[-1] if stmt.strip() else "")
         if m and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) and "\n" not in stmt.strip():
             got = eval(m.group("code"), env)  # noqa: S307 - our own README
             shown = [float(v) for v in re.findall(r"-?\d+(?:\.\d*)?|True|False", m.group("shown"))

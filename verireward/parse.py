@@ -323,7 +323,7 @@ class ParsedBatch:
 
 
 def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str = "torch",
-          answer_tag: Optional[str] = None) -> ParsedBatch:
+          answer_tag: Optional[str] = None, image_size: Any = None, resized_size: Any = None) -> ParsedBatch:
     """Reads every field of ``schema`` (default: the paper's) from each text. Never raises for what a
     text contains; ``TypeError`` if ``texts`` is not a sequence of ``str``.
 
@@ -334,13 +334,16 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         answer_tag: e.g. ``"answer"``: only the inside of the last complete ``<answer>…</answer>``
             is read (a box written inside ``<think>`` never counts); a text without one has
             nothing valid. Spans stay indices into the whole text.
+        image_size, resized_size: per-text frames for the schema's pixels-frame fields, each
+            ``(W, H)`` or ``[N, 2]`` (both or neither): a box written in pixels of text i's resized
+            image is scaled by ``image_size[i] / resized_size[i]``, instead of the field's own.
     """
     schema = schema or Schema.default()
     check_texts("parse", texts)
     if array not in ("torch", "numpy"):
         raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
     tag = check_answer_tag("parse", answer_tag)
-    out = ParseBuffers(schema, len(texts))
+    out = ParseBuffers(schema, len(texts), row_frames("parse", schema, len(texts), image_size, resized_size))
     _C.parse_texts(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data, tag)
     return out.batch(texts, array)
 
@@ -387,7 +390,8 @@ def _text_value(raw: str) -> str:
 
 
 def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_objects: int = 64,
-                  array: str = "torch", answer_tag: Optional[str] = None) -> ParsedObjects:
+                  array: str = "torch", answer_tag: Optional[str] = None, image_size: Any = None,
+                  resized_size: Any = None) -> ParsedObjects:
     """Reads every object of each answer (many boxes per answer). Never raises for what a text
     contains; ``TypeError``/``ValueError`` naming the argument for misuse.
 
@@ -407,7 +411,7 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
         max_objects: M, the slots per answer (objects past them are counted in ``n_objects``, not
             stored; ``counts`` is what was stored).
         array: ``"torch"`` or ``"numpy"``.
-        answer_tag: as in :func:`parse`.
+        answer_tag, image_size, resized_size: as in :func:`parse` (frames per text).
     """
     schema = schema or Schema.default()
     op = "parse_objects"
@@ -418,7 +422,7 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
         raise ValueError(f"{op}: argument 'max_objects' must be an int in [1, 2**20], got {max_objects!r}")
     tag = check_answer_tag(op, answer_tag)
     n, M, F = len(texts), int(max_objects), len(schema.fields)
-    out = ParseBuffers(schema, n * M)
+    out = ParseBuffers(schema, n * M, row_frames(op, schema, n, image_size, resized_size))
     object_spans = np.empty((n, M, 2), dtype=np.int64)
     n_objects = np.empty(n, dtype=np.int64)
     _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
@@ -479,6 +483,39 @@ def encode_texts(texts: Sequence[str]) -> list:
     return out
 
 
+def _per_number(f: Field, axis_scale: np.ndarray) -> np.ndarray:
+    """``[texts, arity-or-dim]``: a field's per-number scale from per-text axis scales ``[texts, 2]``
+    (as :meth:`Field.affine` builds it: corners per axis; centres, then sizes (abs), then angles 1)."""
+    if not f.oriented:
+        return axis_scale
+    n_ang = f.arity - 2 * f.dim
+    return np.concatenate([axis_scale, np.abs(axis_scale), np.ones((axis_scale.shape[0], n_ang))], 1)
+
+
+def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: Any) -> Optional[np.ndarray]:
+    """The per-text pixel scale ``[n, 2]`` = image_size / resized_size, or None when neither is
+    given. Each is ``(W, H)`` (every text) or ``[n, 2]`` (one per text: Qwen's dynamic resolution
+    resizes every image differently; :func:`verireward.qwen_resized_size` gives what it saw)."""
+    if image_size is None and resized_size is None:
+        return None
+    if image_size is None or resized_size is None:
+        raise ValueError(f"{op}: pass both 'image_size' and 'resized_size' (per text frames), or neither")
+    if not any(f.frame == "pixels" for f in schema.fields):
+        raise ValueError(f"{op}: 'image_size'/'resized_size' apply to pixels-frame fields; the schema has none")
+    out = []
+    for name, v in (("image_size", image_size), ("resized_size", resized_size)):
+        try:
+            a = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{op}: argument '{name}' must be (W, H) or [{n}, 2] numbers") from None
+        if a.shape == (2,):
+            a = np.broadcast_to(a, (n, 2))
+        if a.shape != (n, 2) or not (np.isfinite(a).all() and (a > 0).all()):
+            raise ValueError(f"{op}: argument '{name}' must be (W, H) or [{n}, 2] finite numbers > 0, got shape {list(a.shape)}")
+        out.append(a)
+    return np.ascontiguousarray(out[0] / out[1])
+
+
 class TextValues(Sequence):
     """A text field's values, sliced from the completions when read: ``texts[i][start:end]``, or
     None where the field is invalid."""
@@ -507,9 +544,12 @@ class ParseBuffers:
     """The native parser's inputs and outputs for n texts: one FieldSpec per schema field, pointing
     into the final NaN-padded value arrays, and ``valid [n, F]``, ``spans [n, F, 2]``."""
 
-    def __init__(self, schema: Schema, n: int) -> None:
+    def __init__(self, schema: Schema, n: int, row_scale: Optional[np.ndarray] = None) -> None:
+        """``row_scale [texts, 2]``: each text's pixel scale (image / resized size) for the schema's
+        pixels-frame fields, instead of their own (see :func:`row_frames`)."""
         self.schema = schema
         self.specs: list = []
+        self.keep: list = []
         self.values: Dict[str, Any] = {}
         self.counts: Dict[str, Any] = {}
         for f in schema.fields:  # the kernel writes each numeric field's final array (NaN-padded)
@@ -523,6 +563,10 @@ class ParseBuffers:
                 spec.max_values = f.arity if kind == 1 else k * dim
                 offset, scale = f.affine()
                 spec.offset, spec.scale = offset.tolist(), scale.tolist()
+                if row_scale is not None and f.frame == "pixels":
+                    per = np.ascontiguousarray(_per_number(f, row_scale))
+                    self.keep.append(per)
+                    spec.row_scale = per.ctypes.data
                 v = np.empty((n, f.arity) if kind == 1 else (n, k, dim), dtype=np.float64)
                 spec.values = v.ctypes.data
                 self.values[f.name] = v

@@ -35,6 +35,7 @@ namespace vr {
   X(std::vector<std::string>, keys, {})   /* name and aliases */                                     \
   X(std::vector<double>, scale, {})       /* [dim], or an oriented box's [arity] */                  \
   X(std::vector<double>, offset, {})      /* the same length */                                      \
+  X(std::uintptr_t, row_scale, 0)         /* double [texts, scale.size()]: per-text scale, or 0 */   \
   X(std::uintptr_t, values, 0)            /* double [n, max_values] */                               \
   X(std::uintptr_t, counts, 0)            /* int64 [n] (points fields) */
 struct FieldSpec { VR_FIELD_SPEC(VR_ARG_MEMBER) };

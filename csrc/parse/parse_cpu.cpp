@@ -280,8 +280,14 @@ int64_t str_index(std::string_view text, bool ascii, size_t b) {
 }
 
 // Reads every field from one object's top-level `pairs` into slot `row` (already cleared).
+// The scale of number `a` of a field for text `text_row` (its own frame, or the text's).
+inline double scale_of(const FieldSpec& spec, int64_t text_row, int64_t a) {
+  return spec.row_scale ? ptr<double>(spec.row_scale)[text_row * static_cast<int64_t>(spec.scale.size()) + a] : spec.scale[a];
+}
+
 void read_fields(std::string_view text, bool ascii, const std::vector<Scanner::Pair>& pairs,
-                 const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row, std::vector<double>& flat) {
+                 const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row, int64_t text_row,
+                 std::vector<double>& flat) {
   const int64_t F = static_cast<int64_t>(fields.size());
   for (int64_t f = 0; f < F; ++f) {
     const FieldSpec& spec = fields[f];
@@ -311,7 +317,7 @@ void read_fields(std::string_view text, bool ascii, const std::vector<Scanner::P
       for (int64_t k = 0, a = 0; ok && k < count; ++k, a = a + 1 == period ? 0 : a + 1) {
         const double v = flat[k];
         ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= top));
-        flat[k] = spec.offset[a] + spec.scale[a] * v;
+        flat[k] = spec.offset[a] + scale_of(spec, text_row, a) * v;
         ok = ok && std::isfinite(flat[k]);
       }
       if (ok) {
@@ -340,7 +346,7 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
   }
   if (!found) return;
   // Python str indices are code points; for an ASCII text (most completions) they are byte offsets
-  read_fields(text, is_ascii(text), pairs, fields, out, row, flat);
+  read_fields(text, is_ascii(text), pairs, fields, out, row, row, flat);
 }
 
 // ---- many objects per answer -------------------------------------------------------------------
@@ -385,7 +391,7 @@ struct ObjectScan {
   void record(size_t b, size_t e) {
     if (found < objs.max_objects) {
       const int64_t slot = row * objs.max_objects + found;
-      read_fields(text, ascii, pairs, fields, out, slot, flat);
+      read_fields(text, ascii, pairs, fields, out, slot, row, flat);
       objs.object_spans[slot * 2] = str_index(text, ascii, b);
       objs.object_spans[slot * 2 + 1] = str_index(text, ascii, e);
     }
@@ -490,7 +496,7 @@ struct ObjectScan {
         for (size_t k = 0; ok && k < 4; ++k) {
           const double v = flat[k];
           ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
-          flat[k] = spec.offset[k % 2] + spec.scale[k % 2] * v;
+          flat[k] = spec.offset[k % 2] + scale_of(spec, row, static_cast<int64_t>(k % 2)) * v;
           ok = ok && std::isfinite(flat[k]);
         }
         if (ok) {
