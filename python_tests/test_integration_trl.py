@@ -268,3 +268,19 @@ def test_grca_grpo_trainer_standardizes_with_the_trainers_scale_rewards(tmp_path
     trainer.train()
     assert seen and set(seen) == {("batch", "trl")}
     assert all(torch.isfinite(adv).all() for adv in [trainer.last_routed[2]])
+
+
+def test_set_reward_functions_in_a_plain_grpo_trainer(tmp_path, tokenizer, records):
+    from trl import GRPOTrainer
+
+    from verireward.integrations.trl import SetRewardFunctions
+
+    box_field = [f for f in data.grounding_schema().fields if f.name == "bbox2d"]
+    sets = SetRewardFunctions(vr.Schema(tuple(box_field)), rewards=("soft_f1", "f1"))
+    rows = [{**r, "boxes": [r["bbox2d"]]} for r in records]  # one object per image, as a set
+    trainer = GRPOTrainer(model=scripted_model(tokenizer, records), reward_funcs=sets.functions(), args=config(tmp_path),
+                          train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+    trainer.train()
+    logged = {k for row in trainer.state.log_history for k in row}
+    assert {"rewards/verireward_soft_f1/mean", "rewards/verireward_f1/mean"} <= logged
+    assert any(row.get("rewards/verireward_soft_f1/mean", 0) > 0 for row in trainer.state.log_history)

@@ -74,7 +74,7 @@ from verireward.metrics import grounding_metrics, mra
 from verireward.tokens import token_char_offsets
 from verireward import detection, frames, oriented, pipeline, sets
 from verireward.detection import DetectionMAP, detection_map
-from verireward.sets import Match, SetRewards, match_boxes, set_rewards
+from verireward.sets import Match, SetRewards, answer_set_rewards, match_boxes, set_rewards
 from verireward.frames import qwen_resized_size
 from verireward.oriented import (
     box_corners_3d,

@@ -165,4 +165,64 @@ def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: f
     return SetRewards(soft, prec, rec, f1)
 
 
-__all__ = ["match_boxes", "Match", "set_rewards", "SetRewards"]
+def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels: Optional[Sequence[Sequence[Any]]] = None,
+                       schema: Any = None, *, box: str = "2d", seq: Optional[str] = None, degrees: bool = False,
+                       threshold: float = 0.5, max_objects: int = 64, answer_tag: Optional[str] = None,
+                       image_size: Any = None, resized_size: Any = None) -> SetRewards:
+    """The set rewards of many-object answers in one call: :func:`parse_objects` (the schema's first
+    box field, labels from its first text field), :func:`match_boxes` against each answer's ground
+    truth, :func:`set_rewards`. What the TRL and verl adapters call.
+
+    Args:
+        texts: N completions.
+        gt_boxes: N arrays ``[G_i, W]`` (lists or arrays; G_i may be 0: nothing to find), in the
+            ground truth's frame.
+        gt_labels: N lists of G_i labels, or None (labels not compared).
+        schema: one object's fields; :meth:`Schema.qwen3vl_2d` when None.
+        box, seq, degrees, threshold: as in :func:`match_boxes` / :func:`set_rewards`.
+        max_objects, answer_tag, image_size, resized_size: as in :func:`parse_objects`; objects
+            written past ``max_objects`` are not matched but still count as predictions.
+    Returns float64 numpy arrays ``[N]``.
+    """
+    from verireward.parse import KINDS, Schema, parse_objects
+
+    op = "answer_set_rewards"
+    schema = schema or Schema.qwen3vl_2d()
+    names = [f.name for f in schema.fields if KINDS[f.kind][0] == 1]
+    if not names:
+        raise ValueError(f"{op}: the schema has no box field")
+    objs = parse_objects(texts, schema, max_objects=max_objects, array="numpy", answer_tag=answer_tag,
+                         image_size=image_size, resized_size=resized_size)
+    n = len(texts)
+    if not isinstance(gt_boxes, Sequence) or isinstance(gt_boxes, str) or len(gt_boxes) != n:
+        raise ValueError(f"{op}: argument 'gt_boxes' must be a list of {n} arrays [G_i, W]")
+    pred = objs.values[names[0]]
+    width = pred.shape[2]
+    rows = []
+    for i, g in enumerate(gt_boxes):
+        a = np.asarray(g.detach().cpu().numpy() if is_tensor(g) else g, dtype=np.float64)
+        if a.size == 0:
+            a = a.reshape(0, width)
+        if a.ndim != 2 or a.shape[1] != width:
+            raise ValueError(f"{op}: gt_boxes[{i}] must have shape [G, {width}], got {list(a.shape)}")
+        rows.append(a)
+    G = max([len(a) for a in rows] + [1])
+    gt = np.full((n, G, width), np.nan)
+    for i, a in enumerate(rows):
+        gt[i, :len(a)] = a
+    gc = np.array([len(a) for a in rows], dtype=np.int64)
+    labels = None
+    if gt_labels is not None:
+        if not isinstance(gt_labels, Sequence) or len(gt_labels) != n:
+            raise ValueError(f"{op}: argument 'gt_labels' must be a list of {n} lists of labels")
+        labels = [list(x) for x in gt_labels]
+        for i, (lab, a) in enumerate(zip(labels, rows)):
+            if len(lab) != len(a):
+                raise ValueError(f"{op}: gt_labels[{i}] has {len(lab)} labels for {len(a)} boxes")
+    m = match_boxes(pred, objs.counts, gt, gc, box=box, seq=seq, degrees=degrees,
+                    pred_labels=[list(r) for r in objs.labels] if labels is not None else None, gt_labels=labels)
+    # every object written is a prediction (those past max_objects are unmatched ones)
+    return set_rewards(m, objs.n_objects, gc, threshold)
+
+
+__all__ = ["match_boxes", "Match", "set_rewards", "SetRewards", "answer_set_rewards"]

@@ -137,6 +137,63 @@ class GroundingRewards:
         return reward
 
 
+class SetRewardFunctions:
+    """TRL reward functions for answers with many objects: ``verireward_soft_f1``,
+    ``verireward_precision``, ``verireward_recall`` and ``verireward_f1`` (or those named in
+    ``rewards``), sharing one :func:`verireward.answer_set_rewards` call per batch, so TRL logs each.
+
+    Dataset columns: ``boxes`` (per row a list of ``[W]`` ground-truth boxes; empty when there is
+    nothing to find), optional ``labels`` (per row a list of labels), and optional ``image_size`` /
+    ``resized_size`` (per row ``[W, H]``: per-image frames for a pixels-frame schema).
+
+    Args:
+        schema: one object's fields (default :meth:`Schema.qwen3vl_2d`).
+        rewards: which of ``soft_f1``, ``precision``, ``recall``, ``f1``.
+        box, seq, degrees, threshold, answer_tag, max_objects: as in ``answer_set_rewards``.
+    """
+
+    REWARDS = ("soft_f1", "precision", "recall", "f1")
+
+    def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = REWARDS, *, box: str = "2d",
+                 seq: Optional[str] = None, degrees: bool = False, threshold: float = 0.5,
+                 answer_tag: Optional[str] = None, max_objects: int = 64):
+        bad = [r for r in rewards if r not in self.REWARDS]
+        if bad or not rewards:
+            raise ValueError(f"SetRewardFunctions: argument 'rewards' must name some of {', '.join(self.REWARDS)}, got {list(rewards)!r}")
+        self.schema = schema or Schema.qwen3vl_2d()
+        self.rewards = tuple(rewards)
+        self.options = dict(box=box, seq=seq, degrees=degrees, threshold=threshold, answer_tag=answer_tag,
+                            max_objects=max_objects)
+        self._last: Optional[Tuple[Any, Any]] = None
+
+    def compute(self, texts: Sequence[str], columns: Dict[str, Any]) -> Any:
+        """The batch's :class:`verireward.SetRewards` (cached on the texts and the columns)."""
+        from verireward.sets import answer_set_rewards
+
+        if "boxes" not in columns:
+            raise ValueError("SetRewardFunctions: the dataset needs a 'boxes' column (per row, a list of boxes)")
+        keys = ("boxes", "labels", "image_size", "resized_size")
+        key = (tuple(texts), tuple((k, repr(columns.get(k))) for k in keys))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        frames = {k: columns[k] for k in ("image_size", "resized_size") if columns.get(k) is not None}
+        out = answer_set_rewards(list(texts), list(columns["boxes"]), columns.get("labels"), self.schema, **self.options,
+                                 **frames)
+        self._last = (key, out)
+        return out
+
+    def functions(self) -> List[Any]:
+        """One TRL reward function per reward, named ``verireward_<reward>``."""
+        funcs = []
+        for name in self.rewards:
+            def reward(prompts=None, completions=None, _name=name, **kwargs) -> List[float]:
+                return [float(v) for v in getattr(self.compute([_text(c) for c in completions], kwargs), _name)]
+
+            reward.__name__ = f"verireward_{name}"
+            funcs.append(reward)
+        return funcs
+
+
 class NumericRewards:
     """SNRA rewards for numeric answers, as TRL reward functions (SmoothOp Eq. 2, SmoothOp Eq. 3, SmoothOp Eq. 4, SmoothOp Eq. 5).
 
@@ -296,4 +353,4 @@ def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: i
     raise AttributeError(name)
 
 
-__all__ = ["GroundingRewards", "NumericRewards", "GRCAGRPOTrainer", "APGRPOTrainer"]
+__all__ = ["GroundingRewards", "NumericRewards", "SetRewardFunctions", "GRCAGRPOTrainer", "APGRPOTrainer"]

@@ -40,18 +40,19 @@ _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "veri
 def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
               image_size: Sequence[float] = (512, 512), total_steps: int = 1000, schedule: str = "sigmoid",
               k_min: float = 1.0, k_max: float = 100.0, e_max: float = 10.0, format_weight: float = 0.1,
-              alpha: float = 1.0, clip: Optional[float] = 1.5) -> None:
+              alpha: float = 1.0, clip: Optional[float] = 1.5, set_schema: Any = None, set_threshold: float = 0.5) -> None:
     """Set, for ``grca``: the tokenizer (token offsets), λ, whether RPC shapes the background, and the
     schema and image size ``compute_score`` reads completions with; for ``ap_grpo``: the sharpness
     schedule over ``total_steps``, ``e_max``, the format weight λ of SmoothOp Eq. 4, α and the clip. Resets
-    the ``ap_grpo`` step counter."""
+    the ``ap_grpo`` step counter; for ``compute_score_set``: one object's schema and the hit threshold."""
     from verireward.data import grounding_schema
     from verireward.numeric import SharpnessSchedule
     from verireward.verifier import GroundingVerifier
 
     _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
                   image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
-                  e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0)
+                  e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0, set_schema=set_schema,
+                  set_threshold=set_threshold)
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
@@ -76,6 +77,33 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     lam = _STATE["lam"] if (_STATE["use_rpc"] and out.rpc is not None) else 0.0
     return {"score": (1 - lam) * float(np.mean(rewards)) + lam * rpc, "vr_field_rewards": rewards,
             "vr_char_spans": out.char_spans[0, geo].tolist(), "vr_rpc": rpc}
+
+
+def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                      **kwargs: Any) -> Dict[str, Any]:
+    """verl reward function for answers with many objects: ``ground_truth`` is ``{"boxes": [[...],
+    ...], "labels": [...] (optional)}`` (an empty list: nothing to find); ``extra_info`` may hold
+    ``image_size`` and ``resized_size`` ([W, H]). Returns ``{"score": soft F1, "precision", "recall",
+    "f1"}`` from :func:`verireward.answer_set_rewards` with the schema and options given to
+    :func:`configure` (``set_schema``, default ``Schema.qwen3vl_2d()``; ``set_threshold``)."""
+    import json
+
+    from verireward.sets import answer_set_rewards
+
+    if isinstance(ground_truth, str):
+        try:
+            ground_truth = json.loads(ground_truth)
+        except ValueError:
+            raise ValueError("compute_score_set: argument 'ground_truth' is a str that is not JSON") from None
+    if not isinstance(ground_truth, dict) or "boxes" not in ground_truth:
+        raise ValueError("compute_score_set: argument 'ground_truth' must be a dict with 'boxes' (and optional 'labels')")
+    extra = extra_info if isinstance(extra_info, dict) else {}
+    frames = {k: extra[k] for k in ("image_size", "resized_size") if extra.get(k) is not None}
+    labels = ground_truth.get("labels")
+    out = answer_set_rewards([solution_str], [ground_truth["boxes"]], None if labels is None else [list(labels)],
+                             _STATE.get("set_schema"), threshold=_STATE.get("set_threshold", 0.5), **frames)
+    return {"score": float(out.soft_f1[0]), "precision": float(out.precision[0]), "recall": float(out.recall[0]),
+            "f1": float(out.f1[0])}
 
 
 def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -216,4 +244,4 @@ except ImportError:  # verl is not installed: compute_score and grca_advantage s
     pass
 
 
-__all__ = ["configure", "compute_score", "compute_score_numeric", "grca_advantage", "ap_grpo_advantage", "ESTIMATORS"]
+__all__ = ["configure", "compute_score", "compute_score_numeric", "compute_score_set", "grca_advantage", "ap_grpo_advantage", "ESTIMATORS"]
