@@ -7,7 +7,7 @@ false positives lower every one of them: each ground-truth box is matched at mos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
