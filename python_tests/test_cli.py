@@ -27,7 +27,8 @@ def test_bench_quick_run_writes_json(tmp_path, capsys):
         impls = [r["impl"] for r in case["results"]]
         expected = {"grca_pipeline": {"python", "py-prefix"}, "mask_point_patches": {"torch", "memcpy"},
                     "ap_grpo_advantages": {"torch", "memcpy"}, "iou_2d_rotated": {"shapely"}, "iou_3d_oriented": {"shapely"},
-                    "pairwise_iou_3d_oriented": {"shapely"}, "iou_3d_oriented_9dof": {"shapely-bev"}, "rpc_oriented": {"torch"}, "match_boxes": {"scipy"}}.get(case["op"], {"torch", "python", "memcpy"})
+                    "pairwise_iou_3d_oriented": {"shapely"}, "iou_3d_oriented_9dof": {"shapely-bev"}, "rpc_oriented": {"torch"}, "match_boxes": {"scipy"},
+                    "detection_map": {"python"}}.get(case["op"], {"torch", "python", "memcpy"})
         assert impls[0] == "verireward" and expected <= set(impls)
         for r in case["results"]:
             assert r["seconds"] > 0

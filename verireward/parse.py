@@ -13,11 +13,15 @@ prose or a code fence), reads each field of the schema, and reports its value te
   boxes need exactly 2·D numbers, points a multiple of D (at most ``max_points``);
 * a quantized field (frame ``"bins"``) takes integers in ``[0, bins]``; anything else makes it
   invalid. Values are converted once, here, into the ground truth's frame (see :class:`Field`).
+
+Why this file passes 400 lines: the schema (``Field``, ``Schema`` with its presets and JSON form)
+and ``ParseBuffers`` (how a schema becomes the native scanner's field specs and frames) are one
+contract with the C++ reader; split, each half would restate the other's rules. Many objects per
+answer live in :mod:`verireward.objects`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -348,109 +352,6 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
     return out.batch(texts, array)
 
 
-@dataclass
-class ParsedObjects:
-    """The objects of N answers, M = ``max_objects`` slots each. ``counts [N]``: the objects stored,
-    ``min(n_objects, M)`` (what :func:`match_boxes` takes as ``pred_counts``); ``n_objects [N]``: every
-    object written; ``values[name]``: a box field ``[N, M, arity]``, a points field
-    ``[N, M, max_points, dim]`` (NaN where invalid or past the objects), a text field a list of N
-    lists of ``counts[i]`` raw value texts (None where missing); ``point_counts[name] [N, M]``
-    (points fields); ``valid [N, M, F]``; ``char_spans [N, M, F, 2]`` (field values) and
-    ``object_spans [N, M, 2]`` (each whole object), Python ``str`` indices into the text;
-    ``labels``: the first text field's values decoded (see :meth:`text`), [] per row when the
-    schema has no text field."""
-
-    names: Tuple[str, ...]
-    values: Dict[str, Any]
-    point_counts: Dict[str, Any]
-    valid: Any
-    char_spans: Any
-    object_spans: Any
-    counts: Any
-    n_objects: Any
-    labels: List[List[Optional[str]]]
-
-    def text(self, name: str) -> List[List[Optional[str]]]:
-        """A text field's values as strings: a quoted JSON string decoded (``'"cat"'`` -> ``cat``),
-        anything else as written, stripped; None where missing. What ``match_boxes`` takes as
-        labels."""
-        if name not in self.values or not isinstance(self.values[name], list):
-            raise ValueError(f"ParsedObjects.text: argument 'name' must be a text field, got {name!r}")
-        return [[None if v is None else _text_value(v) for v in row] for row in self.values[name]]
-
-
-def _text_value(raw: str) -> str:
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        try:
-            return json.loads('"' + raw[1:-1].replace("\\'", "'").replace('"', '\\"') + '"') if raw[0] == "'" else json.loads(raw)
-        except ValueError:
-            return raw[1:-1]
-    return raw
-
-
-def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_objects: int = 64,
-                  array: str = "torch", answer_tag: Optional[str] = None, image_size: Any = None,
-                  resized_size: Any = None) -> ParsedObjects:
-    """Reads every object of each answer (many boxes per answer). Never raises for what a text
-    contains; ``TypeError``/``ValueError`` naming the argument for misuse.
-
-    An object is a JSON object carrying a key (name or alias) of one of the schema's numeric
-    fields, found at any depth of any JSON value in the text (a list of them, ``{"objects": [...]}``,
-    several in prose or fences), and not searched inside once found; or a Qwen2-VL box-token group
-    ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (the
-    label goes to the schema's first text field, the box to its first 2D box field; the label part
-    is optional), also as decoded with ``skip_special_tokens``: ``label(x1,y1),(x2,y2)``, the label
-    being the text before it back to the previous object, a line break or one of ``.;:,)>``. Objects are in the order written. Each object's fields are read exactly as
-    :func:`parse` reads the one object's: an object whose box is malformed is still an object (a
-    false positive for :func:`match_boxes`), with that field invalid.
-
-    Args:
-        texts: N decoded completions.
-        schema: the fields of one object; :meth:`Schema.default` when None.
-        max_objects: M, the slots per answer (objects past them are counted in ``n_objects``, not
-            stored; ``counts`` is what was stored).
-        array: ``"torch"`` or ``"numpy"``.
-        answer_tag, image_size, resized_size: as in :func:`parse` (frames per text).
-    """
-    schema = schema or Schema.default()
-    op = "parse_objects"
-    check_texts(op, texts)
-    if array not in ("torch", "numpy"):
-        raise ValueError(f"{op}: argument 'array' must be 'torch' or 'numpy', got {array!r}")
-    if isinstance(max_objects, bool) or not isinstance(max_objects, (int, np.integer)) or not 1 <= max_objects <= 1 << 20:
-        raise ValueError(f"{op}: argument 'max_objects' must be an int in [1, 2**20], got {max_objects!r}")
-    tag = check_answer_tag(op, answer_tag)
-    n, M, F = len(texts), int(max_objects), len(schema.fields)
-    out = ParseBuffers(schema, n * M, row_frames(op, schema, n, image_size, resized_size))
-    object_spans = np.empty((n, M, 2), dtype=np.int64)
-    n_objects = np.empty(n, dtype=np.int64)
-    _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
-                     object_spans.ctypes.data, n_objects.ctypes.data, M, tag)
-    stored = np.minimum(n_objects, M)
-    valid = out.valid.view(bool).reshape(n, M, F)
-    spans = out.spans.reshape(n, M, F, 2)
-    values: Dict[str, Any] = {}
-    point_counts: Dict[str, Any] = {k: v.reshape(n, M) for k, v in out.counts.items()}
-    for j, f in enumerate(schema.fields):
-        if KINDS[f.kind][0] == 0:
-            values[f.name] = [[texts[i][int(spans[i, m, j, 0]):int(spans[i, m, j, 1])] if valid[i, m, j] else None
-                               for m in range(int(stored[i]))] for i in range(n)]
-        else:
-            values[f.name] = out.values[f.name].reshape((n, M) + out.values[f.name].shape[1:])
-    if array == "torch":
-        import torch
-
-        conv = torch.from_numpy
-        values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
-        point_counts = {k: conv(v) for k, v in point_counts.items()}
-        valid, spans, object_spans, n_objects, stored = map(conv, (valid, spans, object_spans, n_objects, stored))
-    texts_f = [f.name for f in schema.fields if KINDS[f.kind][0] == 0]
-    result = ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, [])
-    result.labels = result.text(texts_f[0]) if texts_f else [[] for _ in range(n)]
-    return result
-
-
 def check_answer_tag(op: str, answer_tag: Any) -> str:
     """The tag name ("" for none): a non-empty name without angle brackets or spaces."""
     if answer_tag is None:
@@ -596,5 +497,7 @@ class ParseBuffers:
             return ParsedBatch(self.schema.names, values, {k: conv(v) for k, v in counts.items()}, conv(ok), conv(spans))
         return ParsedBatch(self.schema.names, values, counts, ok, spans)
 
+
+from verireward.objects import ParsedObjects, parse_objects  # noqa: E402  (many objects per answer)
 
 __all__ = ["Field", "Schema", "ParsedBatch", "parse", "ParsedObjects", "parse_objects"]

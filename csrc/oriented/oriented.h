@@ -11,6 +11,10 @@
 // 3D box (cx, cy, cz, sx, sy, sz, angles) is {c + R u : |u_k| <= s_k / 2}. A size <= 0 or any
 // non-finite number is degenerate: IoU 0.
 //
+// Why this file passes 400 lines: the rotations, the rectangle clipping, the yaw path and the
+// general polyhedron clipping share their helpers (frames, power-of-two scaling, clipping) and
+// are one __host__ __device__ unit that the CPU and CUDA translation units both include.
+//
 // Rectangle intersection: B's corners are moved into A's frame (translated by A's centre, rotated
 // by -theta_A, and scaled by a power of two so that the larger box has extent about 1), where A
 // is axis-aligned; B's quadrilateral is clipped by A's four edges (Sutherland-Hodgman) and the
