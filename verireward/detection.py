@@ -10,7 +10,7 @@ import numpy as np
 
 from verireward import _C
 from verireward._backend import _FLOAT_NP, to_numpy
-from verireward.sets import BOX_KINDS
+from verireward.sets import box_kind_args
 
 INTERPOLATIONS = {"coco101": 0, "voc11": 1, "area": 2}
 
@@ -132,22 +132,10 @@ def detection_map(pred_boxes: Any, pred_scores: Any, pred_labels: Any, pred_imag
     boxes, one area range. Computed on the CPU.
     """
     op = "detection_map"
-    if box not in BOX_KINDS:
-        raise ValueError(f"{op}: argument 'box' must be one of {', '.join(map(repr, BOX_KINDS))}, got {box!r}")
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"{op}: argument 'interpolation' must be one of {', '.join(map(repr, INTERPOLATIONS))}, got {interpolation!r}")
-    kind, width = BOX_KINDS[box]
-    from verireward.oriented import _unit, parse_seq
-
-    unit = _unit(op, degrees)
     args = _C.DetectionArgs()
-    if box == "3d_oriented":
-        axes, intrinsic = parse_seq(op, seq if seq is not None else "z")
-        width = 6 + len(axes)
-        args.k, args.intrinsic = len(axes), intrinsic
-        args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
-    elif seq is not None:
-        raise ValueError(f"{op}: argument 'seq' is for box='3d_oriented'")
+    width = box_kind_args(op, args, box, seq, degrees)
     if isinstance(thresholds, (int, float)):
         thresholds = (thresholds,)
     try:
@@ -170,8 +158,7 @@ def detection_map(pred_boxes: Any, pred_scores: Any, pred_labels: Any, pred_imag
     pic, gic, _ = _codes(op, ("pred_image", pred_image, D), ("gt_image", gt_image, T))
     C, K = len(classes), thr.size
     ap = np.empty((C, K), dtype=np.float64)
-    args.dtype, args.D, args.T, args.C, args.K, args.width, args.kind, args.unit = (
-        _FLOAT_NP[np.dtype(np.float64)], D, T, C, K, width, kind, unit)
+    args.dtype, args.D, args.T, args.C, args.K = _FLOAT_NP[np.dtype(np.float64)], D, T, C, K
     args.interpolation = INTERPOLATIONS[interpolation]
     args.pred, args.scores, args.pred_labels, args.pred_image = pred.ctypes.data, scores.ctypes.data, plc.ctypes.data, pic.ctypes.data
     args.gt, args.gt_labels, args.gt_image = gt.ctypes.data, glc.ctypes.data, gic.ctypes.data

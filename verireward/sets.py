@@ -28,6 +28,26 @@ class Match:
     iou: Any
 
 
+def box_kind_args(op: str, args: Any, box: str, seq: Optional[str], degrees: bool) -> int:
+    """Sets the box-kind fields of native ``args`` (``VR_BOX_KIND_ARGS``: kind, width, rotation axes,
+    angle unit) from the public ``box``, ``seq`` and ``degrees``; returns the box width."""
+    from verireward.oriented import _unit, parse_seq
+
+    if box not in BOX_KINDS:
+        raise ValueError(f"{op}: argument 'box' must be one of {', '.join(map(repr, BOX_KINDS))}, got {box!r}")
+    kind, width = BOX_KINDS[box]
+    args.unit = _unit(op, degrees)
+    if box == "3d_oriented":
+        axes, intrinsic = parse_seq(op, seq if seq is not None else "z")
+        width = 6 + len(axes)
+        args.k, args.intrinsic = len(axes), intrinsic
+        args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    elif seq is not None:
+        raise ValueError(f"{op}: argument 'seq' is for box='3d_oriented'")
+    args.kind, args.width = kind, width
+    return width
+
+
 def _labels(op: str, name: str, labels: Optional[Sequence[Sequence[Any]]], n: int, width: int, vocab: dict) -> np.ndarray:
     if not isinstance(labels, (list, tuple)) or len(labels) != n:
         raise ValueError(f"{op}: argument '{name}' must be a list of {n} lists of labels")
@@ -71,20 +91,8 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
         their outputs moved back to it.
     """
     op = "match_boxes"
-    if box not in BOX_KINDS:
-        raise ValueError(f"{op}: argument 'box' must be one of {', '.join(map(repr, BOX_KINDS))}, got {box!r}")
-    kind, width = BOX_KINDS[box]
     args = _C.MatchArgs()
-    from verireward.oriented import _unit, parse_seq
-
-    unit = _unit(op, degrees)
-    if box == "3d_oriented":
-        axes, intrinsic = parse_seq(op, seq if seq is not None else "z")
-        width = 6 + len(axes)
-        args.k, args.intrinsic = len(axes), intrinsic
-        args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
-    elif seq is not None:
-        raise ValueError(f"{op}: argument 'seq' is for box='3d_oriented'")
+    width = box_kind_args(op, args, box, seq, degrees)
     call = Call(op)
     pred = call.floats(pred, "pred")
     gt = call.floats(gt, "gt")
@@ -116,7 +124,7 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
         pl, gl = _labels(op, "pred_labels", pred_labels, n, P, vocab), _labels(op, "gt_labels", gt_labels, n, G, vocab)
         keep += [pl, gl]
         args.pred_labels, args.gt_labels = pl.ctypes.data, gl.ctypes.data
-    args.dtype, args.n, args.P, args.G, args.width, args.kind, args.unit = call.dtype_code, n, P, G, width, kind, unit
+    args.dtype, args.n, args.P, args.G = call.dtype_code, n, P, G
     args.pred, args.gt, args.pred_counts, args.gt_counts = data_ptr(p_), data_ptr(g_), data_ptr(pc_), data_ptr(gc_)
     args.assignment, args.iou = data_ptr(assignment), data_ptr(iou)
     _C.match_boxes(args)

@@ -48,4 +48,30 @@ struct BoxSeq {
   }
 };
 
+// The rotation fields of an op's argument struct (an X-macro list, see common/abi.h): an oriented
+// box's Euler sequence and angle unit, declared once for every op that takes oriented boxes.
+#define VR_ROTATION_ARGS(X)                                                  \
+  X(int, k, 0)                 /* rotation axes (0: none) */                 \
+  X(int, axis0, 0)             /* 0 x, 1 y, 2 z */                           \
+  X(int, axis1, 0)                                                           \
+  X(int, axis2, 0)                                                           \
+  X(bool, intrinsic, false)                                                  \
+  X(double, unit, 1.0)         /* radians per written angle unit */
+
+// The BoxSeq of an argument struct holding VR_ROTATION_ARGS.
+template <class A> inline BoxSeq box_seq_of(const A& p) {
+  BoxSeq seq;
+  seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
+  seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
+  return seq;
+}
+
+// Whether VR_ROTATION_ARGS are consistent; *why says what is wrong otherwise.
+template <class A> inline bool rotation_ok(const A& p, const char** why) {
+  if (p.k < 0 || p.k > 3 || p.axis0 < 0 || p.axis0 > 2 || p.axis1 < 0 || p.axis1 > 2 || p.axis2 < 0 || p.axis2 > 2)
+    return *why = "bad rotation sequence", false;
+  if (!(finite(p.unit) && p.unit > 0.0)) return *why = "unit must be finite and > 0", false;
+  return true;
+}
+
 }  // namespace vr

@@ -99,21 +99,14 @@ template <class T, int D> struct Containment {
   X(std::uintptr_t, out, 0)                                   \
   X(int64_t, box_stride, 0) /* 0 broadcasts one box */       \
   X(bool, oriented, false)                                    \
-  X(int, k, 0)                                                \
-  X(int, axis0, 0)                                            \
-  X(int, axis1, 0)                                            \
-  X(int, axis2, 0)                                            \
-  X(bool, intrinsic, false)                                   \
-  X(double, unit, 1.0)
+  VR_ROTATION_ARGS(X)
 struct ContainmentArgs { VR_CONTAINMENT_ARGS(VR_ARG_MEMBER) };
 
 template <class Exec> void keypoint_containment(const Exec& ex, const ContainmentArgs& p) {
   dispatch_dim_float(p.dim, p.dtype, [&](auto d, auto t) {
     using T = decltype(t);
     constexpr int D = decltype(d)::value;
-    BoxSeq seq;
-    seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
-    seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
+    const BoxSeq seq = box_seq_of(p);
     ex.for_each(p.n, Containment<T, D>{ptr<const T>(p.points), p.K, ptr<const int64_t>(p.counts),
                                        ptr<const T>(p.boxes), p.box_stride, ptr<T>(p.out), p.oriented, seq},
                 256);

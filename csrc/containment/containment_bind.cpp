@@ -10,9 +10,8 @@ void bind_containment(py::module_& m) {
   VR_BIND_ARGS(m, ContainmentArgs, VR_CONTAINMENT_ARGS);
   m.def("keypoint_containment", [](const ContainmentArgs& p) {
     require(p.dim == 2 || p.dim == 3, "keypoint_containment", "dim must be 2 or 3");
-    require(p.k >= 0 && p.k <= 3 && p.axis0 >= 0 && p.axis0 <= 2 && p.axis1 >= 0 && p.axis1 <= 2 && p.axis2 >= 0 &&
-            p.axis2 <= 2, "keypoint_containment", "bad rotation sequence");
-    require(std::isfinite(p.unit) && p.unit > 0.0, "keypoint_containment", "unit must be finite and > 0");
+    const char* why = "";
+    require(rotation_ok(p, &why), "keypoint_containment", why);
     require_stride("keypoint_containment", p.box_stride, !p.oriented ? 2 * p.dim : p.dim == 3 ? 6 + p.k : 5,
                    "box_stride must be 0 or the box width");
     const int64_t points = elements("keypoint_containment", {p.n, p.K, p.dim});

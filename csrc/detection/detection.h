@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "common/abi.h"
+#include "match/match.h"
 
 namespace vr {
 
@@ -20,14 +21,7 @@ namespace vr {
   X(int64_t, T, 0)                 /* ground-truth boxes */                            \
   X(int64_t, C, 0)                 /* classes */                                       \
   X(int64_t, K, 0)                 /* IoU thresholds */                                \
-  X(int64_t, width, 4)                                                                 \
-  X(int, kind, 0)                  /* 0 2d, 1 3d, 2 2d_rotated, 3 3d_oriented */       \
-  X(int, k, 0)                                                                         \
-  X(int, axis0, 0)                                                                     \
-  X(int, axis1, 0)                                                                     \
-  X(int, axis2, 0)                                                                     \
-  X(bool, intrinsic, false)                                                            \
-  X(double, unit, 1.0)                                                                 \
+  VR_BOX_KIND_ARGS(X)                                                                  \
   X(int, interpolation, 0)         /* 0 coco101, 1 voc11, 2 area */                    \
   X(std::uintptr_t, pred, 0)       /* [D, width] */                                    \
   X(std::uintptr_t, scores, 0)     /* double [D] */                                    \

@@ -1,6 +1,4 @@
 // The Python binding of detection/detection.h (verireward._C): its argument class and checked entry point.
-#include <cmath>
-
 #include "common/bind.h"
 #include "detection/detection.h"
 
@@ -10,12 +8,8 @@ void bind_detection(py::module_& m) {
   VR_BIND_ARGS(m, DetectionArgs, VR_DETECTION_ARGS);
   m.def("detection_ap", [](const DetectionArgs& p) {
     const char* op = "detection_map";
-    require(p.kind >= 0 && p.kind <= 3, op, "kind must be 0 to 3");
-    require(p.k >= 0 && p.k <= 3 && p.axis0 >= 0 && p.axis0 <= 2 && p.axis1 >= 0 && p.axis1 <= 2 && p.axis2 >= 0 &&
-            p.axis2 <= 2, op, "bad rotation sequence");
-    require(std::isfinite(p.unit) && p.unit > 0.0, op, "unit must be finite and > 0");
-    const int64_t want = p.kind == 0 ? 4 : p.kind == 1 ? 6 : p.kind == 2 ? 5 : 6 + p.k;
-    require(p.width == want, op, "width does not fit the box kind");
+    const char* why = "";
+    require(box_kind_ok(p, &why), op, why);
     require(p.interpolation >= 0 && p.interpolation <= 2, op, "interpolation must be 0 to 2");
     require(p.D >= 0 && p.T >= 0 && p.C >= 0 && p.K >= 1, op, "bad sizes");
     elements(op, {p.D, p.width});

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "common/cpu_exec.h"
-#include "match/match.h"
 
 namespace vr {
 namespace {
@@ -88,9 +87,7 @@ template <class T> void run(const DetectionArgs& p) {
   const int64_t* gi = ptr<int64_t>(p.gt_image);
   const double* thr = ptr<double>(p.thresholds);
   double* ap = ptr<double>(p.ap);
-  BoxSeq seq{};
-  seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
-  seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
+  const BoxSeq seq = box_seq_of(p);
   // detections by (class, image, descending score, index); ground truth by (class, image, index):
   // two stable counting passes (image, then class), then each (class, image) run by score
   int64_t images = 0;

@@ -11,6 +11,7 @@
 
 #include "box_iou/box_iou.h"
 #include "common/abi.h"
+#include "common/rotation.h"
 #include "oriented/oriented.h"
 
 namespace vr {
@@ -76,19 +77,28 @@ struct Hungarian {
   }
 };
 
+// The box kind of the ops that take any kind of box (match_boxes, detection_map): one list, one
+// check, one BoxSeq.
+#define VR_BOX_KIND_ARGS(X)                                                       \
+  X(int64_t, width, 4)         /* numbers per box */                              \
+  X(int, kind, 0)              /* 0 2d, 1 3d, 2 2d_rotated, 3 3d_oriented */      \
+  VR_ROTATION_ARGS(X)
+
+// false when the box-kind fields are inconsistent (*why says how)
+template <class A> inline bool box_kind_ok(const A& p, const char** why) {
+  if (p.kind < 0 || p.kind > 3) return *why = "kind must be 0 to 3", false;
+  if (!rotation_ok(p, why)) return false;
+  const int64_t want = p.kind == 0 ? 4 : p.kind == 1 ? 6 : p.kind == 2 ? 5 : 6 + p.k;
+  if (p.width != want) return *why = "width does not fit the box kind", false;
+  return true;
+}
+
 #define VR_MATCH_ARGS(X)                                                          \
   X(DType, dtype, DType::Float32)                                                 \
   X(int64_t, n, 0)                                                                \
   X(int64_t, P, 0)             /* padded predictions per sample */                \
   X(int64_t, G, 0)             /* padded ground-truth boxes per sample */         \
-  X(int64_t, width, 4)         /* numbers per box */                              \
-  X(int, kind, 0)              /* 0 2d, 1 3d, 2 2d_rotated, 3 3d_oriented */      \
-  X(int, k, 0)                                                                    \
-  X(int, axis0, 0)                                                                \
-  X(int, axis1, 0)                                                                \
-  X(int, axis2, 0)                                                                \
-  X(bool, intrinsic, false)                                                       \
-  X(double, unit, 1.0)                                                            \
+  VR_BOX_KIND_ARGS(X)                                                             \
   X(std::uintptr_t, pred, 0)        /* [n, P, width] */                           \
   X(std::uintptr_t, pred_counts, 0) /* int64 [n] */                               \
   X(std::uintptr_t, gt, 0)          /* [n, G, width] */                           \

@@ -8,9 +8,7 @@ namespace vr {
 
 namespace {
 template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
-  BoxSeq seq;
-  seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
-  seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
+  const BoxSeq seq = box_seq_of(p);
   const T* pred = ptr<const T>(p.pred);
   const T* gt = ptr<const T>(p.gt);
   const int64_t* pc = ptr<const int64_t>(p.pred_counts);

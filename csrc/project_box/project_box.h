@@ -192,18 +192,11 @@ template <class T> struct Rpc {
   X(std::uintptr_t, out, 0)                                             \
   X(std::uintptr_t, valid, 0)                                           \
   X(bool, oriented, false)      /* boxes3d: (c, s, angles) with the sequence below */ \
-  X(int, k, 0)                                                          \
-  X(int, axis0, 0)                                                      \
-  X(int, axis1, 0)                                                      \
-  X(int, axis2, 0)                                                      \
-  X(bool, intrinsic, false)                                             \
-  X(double, unit, 1.0)
+  VR_ROTATION_ARGS(X)
 struct ProjectArgs { VR_PROJECT_ARGS(VR_ARG_MEMBER) };
 
 template <class T> CameraRows<T> camera_rows(const ProjectArgs& p) {
-  BoxSeq seq;
-  seq.axes[0] = p.axis0, seq.axes[1] = p.axis1, seq.axes[2] = p.axis2;
-  seq.k = p.k, seq.intrinsic = p.intrinsic, seq.unit = p.unit;
+  const BoxSeq seq = box_seq_of(p);
   return CameraRows<T>{ptr<const T>(p.K), p.K_stride, ptr<const T>(p.R), p.R_stride, ptr<const T>(p.t),
                        p.t_stride, ptr<const T>(p.img), p.img_stride, p.near, p.oriented, seq};
 }

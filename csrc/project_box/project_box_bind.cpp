@@ -15,9 +15,8 @@ void bind_project_box(py::module_& m) {
     require_stride(op, p.t_stride, 3, "t_stride must be 0 or 3");
     require_stride(op, p.img_stride, 2, "img_stride must be 0 or 2");
     require(p.near > 0.0 && std::isfinite(p.near), op, "near must be finite and > 0");
-    require(p.k >= 0 && p.k <= 3 && p.axis0 >= 0 && p.axis0 <= 2 && p.axis1 >= 0 && p.axis1 <= 2 && p.axis2 >= 0 &&
-            p.axis2 <= 2, op, "bad rotation sequence");
-    require(std::isfinite(p.unit) && p.unit > 0.0, op, "unit must be finite and > 0");
+    const char* why = "";
+    require(rotation_ok(p, &why), op, why);
   };
   m.def("project_box", [camera_checks](const ProjectArgs& p) {
     camera_checks("project_box", p);
