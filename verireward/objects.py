@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward import _C
-from verireward.parse import KINDS, ParseBuffers, Schema, check_answer_tag, check_texts, encode_texts, row_frames
+from verireward.parse import KINDS, ParseBuffers, Schema, check_call, encode_texts, row_frames
 
 
 @dataclass
@@ -41,7 +41,11 @@ class ParsedObjects:
         labels."""
         if name not in self.values or not isinstance(self.values[name], list):
             raise ValueError(f"ParsedObjects.text: argument 'name' must be a text field, got {name!r}")
-        return [[None if v is None else _text_value(v) for v in row] for row in self.values[name]]
+        return _decoded(self.values[name])
+
+
+def _decoded(rows: List[List[Optional[str]]]) -> List[List[Optional[str]]]:
+    return [[None if v is None else _text_value(v) for v in row] for row in rows]
 
 
 def _text_value(raw: str) -> str:
@@ -66,9 +70,10 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (the
     label goes to the schema's first text field, the box to its first 2D box field; the label part
     is optional), also as decoded with ``skip_special_tokens``: ``label(x1,y1),(x2,y2)``, the label
-    being the text before it back to the previous object, a line break or one of ``.;:,)>``. Objects are in the order written. Each object's fields are read exactly as
-    :func:`parse` reads the one object's: an object whose box is malformed is still an object (a
-    false positive for :func:`match_boxes`), with that field invalid.
+    being the text before it back to the previous object, a line break or one of ``.;:,)>``.
+    Objects are in the order written. Each object's fields are read exactly as :func:`parse` reads
+    the one object's: an object whose box is malformed is still an object (a false positive for
+    :func:`match_boxes`), with that field invalid.
 
     Args:
         texts: N decoded completions.
@@ -80,12 +85,9 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     """
     schema = schema or Schema.default()
     op = "parse_objects"
-    check_texts(op, texts)
-    if array not in ("torch", "numpy"):
-        raise ValueError(f"{op}: argument 'array' must be 'torch' or 'numpy', got {array!r}")
+    tag = check_call(op, texts, array, answer_tag)
     if isinstance(max_objects, bool) or not isinstance(max_objects, (int, np.integer)) or not 1 <= max_objects <= 1 << 20:
         raise ValueError(f"{op}: argument 'max_objects' must be an int in [1, 2**20], got {max_objects!r}")
-    tag = check_answer_tag(op, answer_tag)
     n, M, F = len(texts), int(max_objects), len(schema.fields)
     out = ParseBuffers(schema, n * M, row_frames(op, schema, n, image_size, resized_size))
     object_spans = np.empty((n, M, 2), dtype=np.int64)
@@ -110,10 +112,9 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
         values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
         point_counts = {k: conv(v) for k, v in point_counts.items()}
         valid, spans, object_spans, n_objects, stored = map(conv, (valid, spans, object_spans, n_objects, stored))
-    texts_f = [f.name for f in schema.fields if KINDS[f.kind][0] == 0]
-    result = ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, [])
-    result.labels = result.text(texts_f[0]) if texts_f else [[] for _ in range(n)]
-    return result
+    first_text = next((f.name for f in schema.fields if KINDS[f.kind][0] == 0), None)
+    labels = _decoded(values[first_text]) if first_text is not None else [[] for _ in range(n)]
+    return ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, labels)
 
 
 __all__ = ["ParsedObjects", "parse_objects"]

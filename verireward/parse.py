@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward import _C
+from verireward._backend import to_numpy
 
 MAX_BINS = 2**53  # integers up to here are exact in float64
 MAX_POINTS = 65536
@@ -343,13 +344,19 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
             image is scaled by ``image_size[i] / resized_size[i]``, instead of the field's own.
     """
     schema = schema or Schema.default()
-    check_texts("parse", texts)
-    if array not in ("torch", "numpy"):
-        raise ValueError(f"parse: argument 'array' must be 'torch' or 'numpy', got {array!r}")
-    tag = check_answer_tag("parse", answer_tag)
+    tag = check_call("parse", texts, array, answer_tag)
     out = ParseBuffers(schema, len(texts), row_frames("parse", schema, len(texts), image_size, resized_size))
     _C.parse_texts(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data, tag)
     return out.batch(texts, array)
+
+
+def check_call(op: str, texts: Any, array: Any, answer_tag: Any) -> str:
+    """The checks every parsing entry point makes (``texts``, ``array``, ``answer_tag``); returns
+    the tag name ("" for none)."""
+    check_texts(op, texts)
+    if array not in ("torch", "numpy"):
+        raise ValueError(f"{op}: argument 'array' must be 'torch' or 'numpy', got {array!r}")
+    return check_answer_tag(op, answer_tag)
 
 
 def check_answer_tag(op: str, answer_tag: Any) -> str:
@@ -406,7 +413,7 @@ def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: A
     out = []
     for name, v in (("image_size", image_size), ("resized_size", resized_size)):
         try:
-            a = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
+            a = np.asarray(to_numpy(v), dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{op}: argument '{name}' must be (W, H) or [{n}, 2] numbers") from None
         if a.shape == (2,):

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, check_number, data_ptr, is_tensor, torch_module
+from verireward._backend import Call, check_number, data_ptr, is_tensor, to_numpy, torch_module
 
 Array = Any
 BOX_KINDS = {"2d": (0, 4), "3d": (1, 6), "2d_rotated": (2, 5), "3d_oriented": (3, None)}
@@ -208,7 +208,7 @@ def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels:
     width = pred.shape[2]
     rows = []
     for i, g in enumerate(gt_boxes):
-        a = np.asarray(g.detach().cpu().numpy() if is_tensor(g) else g, dtype=np.float64)
+        a = np.asarray(to_numpy(g), dtype=np.float64)
         if a.size == 0:
             a = a.reshape(0, width)
         if a.ndim != 2 or a.shape[1] != width:

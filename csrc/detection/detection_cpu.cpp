@@ -95,29 +95,8 @@ template <class T> void run(const DetectionArgs& p) {
   for (int64_t i = 0; i < p.T; ++i) images = std::max(images, gi[i] + 1);
   std::vector<int64_t> dets = counting_order(p.D, pi, pl, images, p.C);
   std::vector<int64_t> gts = counting_order(p.T, gi, gl, images, p.C);
-  for (int64_t a = 0; a < p.D;) {
-    int64_t b = a + 1;
-    while (b < p.D && pl[dets[b]] == pl[dets[a]] && pi[dets[b]] == pi[dets[a]]) ++b;
-    const auto higher = [&](int64_t x, int64_t y) { return order_score(score[x]) > order_score(score[y]); };
-    if (b - a > 16) {
-      std::stable_sort(dets.begin() + a, dets.begin() + b, higher);
-    } else {  // a few boxes per image and class: insertion sort (stable, no allocation)
-      for (int64_t i = a + 1; i < b; ++i)
-        for (int64_t j = i; j > a && higher(dets[j], dets[j - 1]); --j) std::swap(dets[j], dets[j - 1]);
-    }
-    a = b;
-  }
-  // the boxes in those orders, contiguous (the matching reads them run by run)
-  std::vector<T> pred_s(static_cast<size_t>(p.D * p.width)), gt_s(static_cast<size_t>(p.T * p.width));
-  for (int64_t i = 0; i < p.D; ++i) std::copy(pred + dets[i] * p.width, pred + (dets[i] + 1) * p.width, pred_s.data() + i * p.width);
-  for (int64_t i = 0; i < p.T; ++i) std::copy(gt + gts[i] * p.width, gt + (gts[i] + 1) * p.width, gt_s.data() + i * p.width);
-  // where each class begins in both orders
-  std::vector<int64_t> dstart(static_cast<size_t>(p.C + 1), 0), gstart(static_cast<size_t>(p.C + 1), 0);
-  for (int64_t d : dets) ++dstart[static_cast<size_t>(pl[d] + 1)];
-  for (int64_t g : gts) ++gstart[static_cast<size_t>(gl[g] + 1)];
-  for (int64_t c = 0; c < p.C; ++c) dstart[c + 1] += dstart[c], gstart[c + 1] += gstart[c];
-  const double top = 1.0 - 1e-10;
-  // the (class, image) runs of detections and the ground truth of the same class and image
+  // the (class, image) runs of detections and the ground truth of the same class and image; each
+  // run of detections is then put in descending score
   struct Run { int64_t a, b, g, h; };
   std::vector<Run> runs;
   for (int64_t a = 0, g = 0; a < p.D;) {
@@ -130,6 +109,25 @@ template <class T> void run(const DetectionArgs& p) {
     runs.push_back({a, b, g, h});
     a = b, g = h;
   }
+  const auto higher = [&](int64_t x, int64_t y) { return order_score(score[x]) > order_score(score[y]); };
+  for (const Run& run : runs) {
+    if (run.b - run.a > 16) {
+      std::stable_sort(dets.begin() + run.a, dets.begin() + run.b, higher);
+    } else {  // a few boxes per image and class: insertion sort (stable, no allocation)
+      for (int64_t i = run.a + 1; i < run.b; ++i)
+        for (int64_t j = i; j > run.a && higher(dets[j], dets[j - 1]); --j) std::swap(dets[j], dets[j - 1]);
+    }
+  }
+  // the boxes in those orders, contiguous (the matching reads them run by run)
+  std::vector<T> pred_s(static_cast<size_t>(p.D * p.width)), gt_s(static_cast<size_t>(p.T * p.width));
+  for (int64_t i = 0; i < p.D; ++i) std::copy(pred + dets[i] * p.width, pred + (dets[i] + 1) * p.width, pred_s.data() + i * p.width);
+  for (int64_t i = 0; i < p.T; ++i) std::copy(gt + gts[i] * p.width, gt + (gts[i] + 1) * p.width, gt_s.data() + i * p.width);
+  // where each class begins in both orders
+  std::vector<int64_t> dstart(static_cast<size_t>(p.C + 1), 0), gstart(static_cast<size_t>(p.C + 1), 0);
+  for (int64_t d : dets) ++dstart[static_cast<size_t>(pl[d] + 1)];
+  for (int64_t g : gts) ++gstart[static_cast<size_t>(gl[g] + 1)];
+  for (int64_t c = 0; c < p.C; ++c) dstart[c + 1] += dstart[c], gstart[c + 1] += gstart[c];
+  const double top = 1.0 - 1e-10;
   // greedy matching, run by run (independent: in parallel): hits [K, D] by sorted slot
   std::vector<char> hits(static_cast<size_t>(p.K * p.D), 0);
   constexpr int64_t kIouBudget = int64_t{1} << 20;  // a run's IoU matrix is kept up to this size

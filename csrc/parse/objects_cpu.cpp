@@ -19,8 +19,14 @@ struct ObjectScan {
   const ObjectOutputs& objs;
   int64_t row;
   int64_t found = 0;  // objects seen (stored while < max_objects)
+  int64_t text_f = -1, box_f = -1;  // where box tokens go: the first text and first 2D box field
   ObjectScan(std::string_view t, const std::vector<FieldSpec>& f, const ParseOutputs& o, const ObjectOutputs& ob, int64_t r)
-      : text(t), ascii(is_ascii(t)), fields(f), out(o), objs(ob), row(r) {}
+      : text(t), ascii(is_ascii(t)), fields(f), out(o), objs(ob), row(r) {
+    for (int64_t k = 0; k < static_cast<int64_t>(fields.size()); ++k) {
+      if (fields[k].kind == 0 && text_f < 0) text_f = k;
+      if (fields[k].kind == 1 && fields[k].dim == 2 && fields[k].max_values == 4 && box_f < 0) box_f = k;
+    }
+  }
   std::vector<Scanner::Pair> pairs;
   std::vector<double> flat;
 
@@ -141,36 +147,19 @@ struct ObjectScan {
     const int64_t F = static_cast<int64_t>(fields.size());
     if (found < objs.max_objects) {
       const int64_t slot = row * objs.max_objects + found;
-      int64_t text_f = -1, box_f = -1;
-      for (int64_t f = 0; f < F; ++f) {
-        if (fields[f].kind == 0 && text_f < 0) text_f = f;
-        if (fields[f].kind == 1 && fields[f].dim == 2 && fields[f].max_values == 4 && box_f < 0) box_f = f;
-      }
       if (box_f >= 0) {
         const FieldSpec& spec = fields[box_f];
         size_t stop = vb;
         bool ok = corner_pairs(vb, ve, &stop);
         Scanner tail{text.data(), ve, stop};
         tail.ws();
-        ok = ok && tail.i == ve;
-        for (size_t k = 0; ok && k < 4; ++k) {
-          const double v = flat[k];
-          ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= static_cast<double>(spec.bins)));
-          flat[k] = spec.offset[k % 2] + scale_of(spec, row, static_cast<int64_t>(k % 2)) * v;
-          ok = ok && std::isfinite(flat[k]);
-        }
+        ok = ok && tail.i == ve && to_frame(spec, row, flat.data(), 4);
         if (ok) {
           std::memcpy(ptr<double>(spec.values) + slot * spec.max_values, flat.data(), sizeof(double) * 4);
-          out.valid[slot * F + box_f] = 1;
-          out.spans[(slot * F + box_f) * 2] = str_index(text, ascii, vb);
-          out.spans[(slot * F + box_f) * 2 + 1] = str_index(text, ascii, ve);
+          mark_valid(out, F, slot, box_f, text, ascii, vb, ve);
         }
       }
-      if (labelled && text_f >= 0) {
-        out.valid[slot * F + text_f] = 1;
-        out.spans[(slot * F + text_f) * 2] = str_index(text, ascii, label_b);
-        out.spans[(slot * F + text_f) * 2 + 1] = str_index(text, ascii, label_e);
-      }
+      if (labelled && text_f >= 0) mark_valid(out, F, slot, text_f, text, ascii, label_b, label_e);
       objs.object_spans[slot * 2] = str_index(text, ascii, ob);
       objs.object_spans[slot * 2 + 1] = str_index(text, ascii, oe);
     }

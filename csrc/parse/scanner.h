@@ -283,11 +283,35 @@ inline int64_t str_index(std::string_view text, bool ascii, size_t b) {
   return ascii ? static_cast<int64_t>(b) : code_points(text.data(), b);
 }
 
-// Reads every field from one object's top-level `pairs` into slot `row` (already cleared).
 // The scale of number `a` of a field for text `text_row` (its own frame, or the text's).
 inline double scale_of(const FieldSpec& spec, int64_t text_row, int64_t a) {
   return spec.row_scale ? ptr<double>(spec.row_scale)[text_row * static_cast<int64_t>(spec.scale.size()) + a] : spec.scale[a];
 }
+
+// Checks the `count` written values of a numeric field and converts them, in place and axis by
+// axis, into the ground truth's frame for text `text_row`: false when one is not finite, not a bin
+// (quantized fields) or not finite once converted (1e308 times a range). Then nothing is written.
+inline bool to_frame(const FieldSpec& spec, int64_t text_row, double* flat, int64_t count) {
+  const double top = static_cast<double>(spec.bins);
+  const int64_t period = static_cast<int64_t>(spec.scale.size());  // dim, or a box's arity
+  for (int64_t k = 0, a = 0; k < count; ++k, a = a + 1 == period ? 0 : a + 1) {
+    const double v = flat[k];
+    if (!std::isfinite(v) || (spec.quantized && !(v == std::floor(v) && v >= 0.0 && v <= top))) return false;
+    flat[k] = spec.offset[a] + scale_of(spec, text_row, a) * v;
+    if (!std::isfinite(flat[k])) return false;
+  }
+  return true;
+}
+
+// Marks field f of slot `row` valid, its value text at bytes [b, e).
+inline void mark_valid(const ParseOutputs& out, int64_t F, int64_t row, int64_t f, std::string_view text, bool ascii,
+                       size_t b, size_t e) {
+  out.valid[row * F + f] = 1;
+  out.spans[(row * F + f) * 2] = str_index(text, ascii, b);
+  out.spans[(row * F + f) * 2 + 1] = str_index(text, ascii, e);
+}
+
+// Reads every field from one object's top-level `pairs` into slot `row` (already cleared).
 
 inline void read_fields(std::string_view text, bool ascii, const std::vector<Scanner::Pair>& pairs,
                  const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row, int64_t text_row,
@@ -314,25 +338,13 @@ inline void read_fields(std::string_view text, bool ascii, const std::vector<Sca
         if (spec.kind == 1) ok = ok && count == spec.max_values;  // a box: exactly its arity
         else ok = ok && count % spec.dim == 0 && count <= spec.max_values;
       }
-      // each written value is valid, and converted into the ground truth's frame (in place, axis by
-      // axis) still finite (1e308 times a range); the field is written only when all of them are
-      const double top = static_cast<double>(spec.bins);
-      const int64_t period = static_cast<int64_t>(spec.scale.size());  // dim, or a box's arity
-      for (int64_t k = 0, a = 0; ok && k < count; ++k, a = a + 1 == period ? 0 : a + 1) {
-        const double v = flat[k];
-        ok = std::isfinite(v) && (!spec.quantized || (v == std::floor(v) && v >= 0.0 && v <= top));
-        flat[k] = spec.offset[a] + scale_of(spec, text_row, a) * v;
-        ok = ok && std::isfinite(flat[k]);
-      }
+      ok = ok && to_frame(spec, text_row, flat.data(), count);
       if (ok) {
         std::memcpy(ptr<double>(spec.values) + row * spec.max_values, flat.data(), sizeof(double) * static_cast<size_t>(count));
         if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = count / spec.dim;
       }
     }
-    if (!ok) continue;
-    out.valid[row * F + f] = 1;
-    out.spans[(row * F + f) * 2] = str_index(text, ascii, hit->value_begin);
-    out.spans[(row * F + f) * 2 + 1] = str_index(text, ascii, hit->value_end);
+    if (ok) mark_valid(out, F, row, f, text, ascii, hit->value_begin, hit->value_end);
   }
 }
 
