@@ -15,16 +15,17 @@ Conventions (what each layout means):
 * A size ≤ 0 or any non-finite number makes a box degenerate: IoU 0 (also against itself).
 
 IoU is exact up to double rounding (a convex polygon clip, the shoelace area, and for yaw boxes
-the overlap along the axis), computed in double on every path, in [0, 1].
+the overlap along the axis), computed in double on every path, in [0, 1]. The IoUs are
+differentiable in torch with respect to centres, sizes and angles (``oriented_grad.h``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 from verireward import _C
-from verireward._backend import Call, broadcast_lead, data_ptr
+from verireward._backend import Call, LazyFunction, broadcast_lead, data_ptr, is_tensor, torch_module
 
 Array = Any
 _AXES = {"x": 0, "y": 1, "z": 2}
@@ -102,64 +103,150 @@ def box_corners_3d(boxes: Array, seq: Optional[str] = None, *, degrees: bool = F
     return _euler(op, call, boxes, "boxes", 6 + len(axes), len(axes), axes, intrinsic, _unit(op, degrees), boxes=True)
 
 
-def _setup(op: str, a: Array, b: Array, kind: int, axis: int, unit: float, pairwise: bool,
-           axes: Tuple[int, ...] = (), intrinsic: bool = False):
+class _Spec(NamedTuple):
+    """Which oriented IoU: kind 0 rotated 2D, 1 yaw-only 3D about ``axis``, 2 general 3D."""
+
+    kind: int
+    axis: int
+    unit: float
+    axes: Tuple[int, ...] = ()
+    intrinsic: bool = False
+
+    @property
+    def width(self) -> int:
+        return 5 if self.kind == 0 else 7 if self.kind == 1 else 6 + len(self.axes)
+
+    def args(self, call: Call) -> Any:
+        args = _C.OrientedArgs()
+        args.dtype, args.device, args.kind, args.axis, args.unit = call.dtype_code, call.device(), self.kind, self.axis, self.unit
+        args.k, args.intrinsic = len(self.axes), self.intrinsic
+        args.axis0, args.axis1, args.axis2 = (tuple(self.axes) + (0, 0, 0))[:3]
+        return args
+
+
+def _checked(op: str, a: Array, b: Array, spec: _Spec, pairwise: bool) -> Tuple[Call, Array, Array]:
     call = Call(op)
     a = call.floats(a, "a")
     b = call.floats(b, "b")
-    width = 5 if kind == 0 else 7 if kind == 1 else 6 + len(axes)
+    width, kind = spec.width, spec.kind
     layout = ("(cx, cy, w, h, θ)" if kind == 0 else "(cx, cy, cz, sx, sy, sz, angle)" if kind == 1
-              else f"(cx, cy, cz, sx, sy, sz, {len(axes)} angles)")
+              else f"(cx, cy, cz, sx, sy, sz, {len(spec.axes)} angles)")
     for x, name in ((a, "a"), (b, "b")):
         want = f"[N, {width}] {layout}" if pairwise else f"[..., {width}] {layout}"
         ok = (x.ndim == 2 if pairwise else x.ndim >= 1) and x.shape[-1] == width
         call.shape(x, name, want, ok)
-    args = _C.OrientedArgs()
-    args.dtype, args.device, args.kind, args.axis, args.unit = call.dtype_code, call.device(), kind, axis, unit
-    args.k, args.intrinsic = len(axes), intrinsic
-    args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    return call, a, b
+
+
+def _elementwise(op: str, a: Array, b: Array, spec: _Spec, grad: Optional[Array] = None):
+    """IoU [*lead] of broadcast rows; with grad [*lead], the gradients (d a, d b) instead."""
+    call, a, b = _checked(op, a, b, spec, pairwise=False)
+    lead = broadcast_lead(call, a, b, "a", "b")
+    a_rows, a_stride = call.rows(a, lead, spec.width)
+    b_rows, b_stride = call.rows(b, lead, spec.width)
+    args = spec.args(call)
+    args.n = math.prod(lead)
+    args.a, args.a_stride, args.b, args.b_stride = data_ptr(a_rows), a_stride, data_ptr(b_rows), b_stride
+    if grad is None:
+        out = call.empty(lead)
+        args.out = data_ptr(out)
+        _C.oriented_iou(args)
+        return out
+    grad = call.contiguous(call.floats(grad, "grad"))
+    ga, gb = call.empty((*lead, spec.width)), call.empty((*lead, spec.width))
+    args.grad_out, args.grad_a, args.grad_b = data_ptr(grad), data_ptr(ga), data_ptr(gb)
+    _C.oriented_iou_backward(args)
+    return ga.sum_to_size(a.shape), gb.sum_to_size(b.shape)
+
+
+def _build_function():
+    torch = torch_module()
+    from torch.autograd.function import once_differentiable
+
+    class OrientedIoU(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b, op, spec):
+            ctx.save_for_backward(a, b)
+            ctx.op, ctx.spec = op, spec
+            return _elementwise(op, a, b, spec)
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            ga, gb = _elementwise(ctx.op, a, b, ctx.spec, grad)
+            return (ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None, None, None)
+
+    return OrientedIoU
+
+
+_FUNCTION = LazyFunction(_build_function)
+
+
+def _wants_grad(a: Array, b: Array) -> bool:
+    if not (is_tensor(a) and is_tensor(b) and (a.requires_grad or b.requires_grad)):
+        return False
+    return bool(torch_module().is_grad_enabled())
+
+
+def _iou(op: str, a: Array, b: Array, spec: _Spec, pairwise: bool) -> Array:
     if pairwise:
+        call, a, b = _checked(op, a, b, spec, pairwise=True)
+        if _wants_grad(a, b):  # every pair as one broadcast elementwise call, so autograd sees it
+            return _FUNCTION.apply(a[:, None, :], b[None, :, :], op, spec)
         a, b = call.contiguous(a), call.contiguous(b)
         out = call.empty((a.shape[0], b.shape[0]))
-        args.n, args.m, args.a_stride, args.b_stride = a.shape[0], b.shape[0], width, width
+        args = spec.args(call)
+        args.n, args.m, args.a_stride, args.b_stride = a.shape[0], b.shape[0], spec.width, spec.width
         args.a, args.b, args.out = data_ptr(a), data_ptr(b), data_ptr(out)
         _C.oriented_iou_pairwise(args)
         return out
-    lead = broadcast_lead(call, a, b, "a", "b")
-    a_rows, a_stride = call.rows(a, lead, width)
-    b_rows, b_stride = call.rows(b, lead, width)
-    out = call.empty(lead)
-    args.n = math.prod(lead)
-    args.a, args.a_stride, args.b, args.b_stride, args.out = data_ptr(a_rows), a_stride, data_ptr(b_rows), b_stride, data_ptr(out)
-    _C.oriented_iou(args)
-    return out
+    if _wants_grad(a, b):
+        return _FUNCTION.apply(a, b, op, spec)
+    return _elementwise(op, a, b, spec)
+
+
+_GRAD_DOC = """Differentiable for torch inputs that require grad, with respect to every number of both boxes
+    (centres, sizes, angles): an analytic backward kernel (Reynolds' transport theorem over the
+    clipped faces, exact up to double rounding; ``csrc/oriented/oriented_grad.h``). Where the IoU
+    is not differentiable (coincident faces) it is one one-sided value; where the IoU is 0 (apart,
+    degenerate or non-finite boxes) the gradient is 0."""
 
 
 def iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Array:
-    """IoU of rotated rectangles ``[..., 5]`` = (cx, cy, w, h, θ), elementwise with broadcasting over
-    leading dims → ``[...]`` in [0, 1]. ``|A ∩ B| / (|A| + |B| − |A ∩ B|)``, the intersection by
-    clipping B against A in A's frame (exact up to double rounding). Not differentiable."""
     op = "iou_2d_rotated"
-    return _setup(op, a, b, 0, 0, _unit(op, degrees), pairwise=False)
+    return _iou(op, a, b, _Spec(0, 0, _unit(op, degrees)), pairwise=False)
+
+
+iou_2d_rotated.__doc__ = f"""IoU of rotated rectangles ``[..., 5]`` = (cx, cy, w, h, θ), elementwise with broadcasting over
+    leading dims → ``[...]`` in [0, 1]. ``|A ∩ B| / (|A| + |B| − |A ∩ B|)``, the intersection by
+    clipping B against A in A's frame (exact up to double rounding).
+
+    {_GRAD_DOC}
+    """
 
 
 def pairwise_iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Array:
-    """IoU of every rotated rectangle in ``a [N, 5]`` with every one in ``b [M, 5]`` → ``[N, M]``."""
+    """IoU of every rotated rectangle in ``a [N, 5]`` with every one in ``b [M, 5]`` → ``[N, M]``
+    (differentiable as :func:`iou_2d_rotated`; with grad the pairs are materialized, ``N·M`` rows)."""
     op = "pairwise_iou_2d_rotated"
-    return _setup(op, a, b, 0, 0, _unit(op, degrees), pairwise=True)
+    return _iou(op, a, b, _Spec(0, 0, _unit(op, degrees)), pairwise=True)
 
 
 def _oriented(op: str, a: Array, b: Array, seq: str, degrees: bool, pairwise: bool) -> Array:
     axes, intrinsic = parse_seq(op, seq)
     unit = _unit(op, degrees)
     if len(axes) == 1:  # the yaw-only fast path: a rectangle clip across the axis times the overlap along it
-        return _setup(op, a, b, 1, axes[0], unit, pairwise)
-    return _setup(op, a, b, 2, 0, unit, pairwise, axes, intrinsic)
+        return _iou(op, a, b, _Spec(1, axes[0], unit), pairwise)
+    return _iou(op, a, b, _Spec(2, 0, unit, axes, intrinsic), pairwise)
 
 
 def iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False) -> Array:
-    """IoU of oriented 3D boxes ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
-    elementwise with broadcasting → ``[...]`` in [0, 1]; each box is ``{c + R·u : |u_k| ≤ s_k/2}``
+    return _oriented("iou_3d_oriented", a, b, seq, degrees, pairwise=False)
+
+
+iou_3d_oriented.__doc__ = f"""IoU of oriented 3D boxes ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
+    elementwise with broadcasting → ``[...]`` in [0, 1]; each box is ``{{c + R·u : |u_k| ≤ s_k/2}}``
     with ``R = rotation_matrix(angles, seq)``.
 
     Exact up to double rounding. A single-axis ``seq`` (the 7-DoF yaw box, e.g. ``"z"``) takes the
@@ -167,13 +254,14 @@ def iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False
     overlap along it. Two or three axes (Qwen3-VL's 9-DoF ``bbox_3d``, ``seq="xyz"`` in degrees) clip
     one box's faces by the other's six half-spaces in the first box's frame and integrate the
     clipped polyhedron (the divergence theorem); the two paths agree to 1e-9 on yaw boxes.
-    Not differentiable.
+
+    {_GRAD_DOC} Angle gradients are per written unit (per degree with ``degrees=True``).
     """
-    return _oriented("iou_3d_oriented", a, b, seq, degrees, pairwise=False)
 
 
 def pairwise_iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False) -> Array:
-    """IoU of every oriented box in ``a [N, 6 + len(seq)]`` with every one in ``b [M, 6 + len(seq)]`` → ``[N, M]``."""
+    """IoU of every oriented box in ``a [N, 6 + len(seq)]`` with every one in ``b [M, 6 + len(seq)]`` → ``[N, M]``
+    (differentiable as :func:`iou_3d_oriented`; with grad the pairs are materialized, ``N·M`` rows)."""
     return _oriented("pairwise_iou_3d_oriented", a, b, seq, degrees, pairwise=True)
 
 

@@ -7,17 +7,20 @@
 
 namespace vr {
 
-// R (row-major 3x3) of the Euler angles `angles[0..k)` about `axes[0..k)`.
-VR_HD inline void euler_matrix(const double* angles, const int* axes, int k, bool intrinsic, double R[9]) {
+// R (row-major 3x3) of the Euler angles `angles[0..k)` about `axes[0..k)`; with 0 <= deriv < k,
+// the partial derivative dR / d angles[deriv] instead (that factor replaced by its derivative).
+VR_HD inline void euler_matrix(const double* angles, const int* axes, int k, bool intrinsic, double R[9],
+                               int deriv = -1) {
   for (int r = 0; r < 9; ++r) R[r] = (r % 4 == 0) ? 1.0 : 0.0;
   for (int q = 0; q < k; ++q) {
     const double c = cos(angles[q]), s = sin(angles[q]);
-    double E[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     const int a = axes[q], i = (a + 1) % 3, j = (a + 2) % 3;  // rotation in the (i, j) plane
-    E[i * 3 + i] = c;
-    E[i * 3 + j] = -s;
-    E[j * 3 + i] = s;
-    E[j * 3 + j] = c;
+    double E[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    if (q == deriv) E[a * 3 + a] = 0.0;
+    E[i * 3 + i] = q == deriv ? -s : c;
+    E[i * 3 + j] = q == deriv ? -c : -s;
+    E[j * 3 + i] = q == deriv ? c : s;
+    E[j * 3 + j] = q == deriv ? -s : c;
     double M[9];
     for (int r = 0; r < 3; ++r)
       for (int col = 0; col < 3; ++col) {

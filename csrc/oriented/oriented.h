@@ -155,6 +155,7 @@ constexpr double kPlaneTol = 1e-13;  // in the scaled frame (the larger box has 
 
 struct Poly3 {
   int n = 0;
+  int tag = 0;  // the plane it lies in: 0-5 A's faces, 6-11 B's (6 * box + 2 * axis + (sign > 0))
   double p[kPolyMax][3];
 };
 struct Polyhedron {
@@ -164,8 +165,8 @@ struct Polyhedron {
 
 VR_HD inline void copy3(const double* a, double* b) { b[0] = a[0], b[1] = a[1], b[2] = a[2]; }
 
-// Clips the polyhedron `in` by {x : n . x <= d}, writing `out`.
-VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], double d, Polyhedron& out) {
+// Clips the polyhedron `in` by {x : n . x <= d}, writing `out`; the cap is tagged `tag`.
+VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], double d, int tag, Polyhedron& out) {
   out.nf = 0;
   double cap[kCapMax][3];
   int nc = 0;
@@ -200,6 +201,7 @@ VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], doubl
     if (out.nf >= kFaceMax) continue;
     Poly3& Q = out.f[out.nf];  // written in place, kept when it has 3 vertices
     Q.n = 0;
+    Q.tag = P.tag;
     for (int k = 0; k < P.n; ++k) {
       const int l = k + 1 == P.n ? 0 : k + 1;
       if (dist[k] <= 0.0 && Q.n < kPolyMax) {
@@ -242,6 +244,7 @@ VR_HD inline void clip_polyhedron(const Polyhedron& in, const double n[3], doubl
     }
   Poly3& C = out.f[out.nf++];
   C.n = 0;
+  C.tag = tag;
   for (int k = 0; k < nc && C.n < kPolyMax; ++k) copy3(cap[order[k]], C.p[C.n++]);
 }
 
@@ -259,42 +262,54 @@ VR_HD inline double polyhedron_volume(const Polyhedron& H) {
   return vol / 6.0;
 }
 
-// IoU of two oriented boxes (cx, cy, cz, sx, sy, sz, k angles) with the Euler sequence (axes, k,
-// intrinsic) and the angle unit.
-template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, const int* axes, int k, bool intrinsic,
-                                                        double unit) {
-  double ca[3], cb[3], ha[3], hb[3], aa[3] = {0, 0, 0}, ab[3] = {0, 0, 0};
+// Two oriented boxes in A's frame, scaled by a power of two (inv) so that the larger has extent
+// about 1: half sizes h (A) and g (B), B's centre cbl and rotation rel = Ra^T Rb there.
+struct BoxPair {
+  double ca[3], cb[3], ang_a[3], ang_b[3], Ra[9], Rb[9];
+  double h[3], g[3], cbl[3], rel[9], inv;
+};
+
+// Loads the rows (cx, cy, cz, sx, sy, sz, k angles); false for a degenerate box or a pair whose
+// circumspheres are apart (IoU 0).
+template <class T> VR_HD inline bool load_box_pair(const T* a, const T* b, const int* axes, int k, bool intrinsic,
+                                                   double unit, BoxPair& P) {
+  double ha[3], hb[3];
   bool ok = true;
   for (int q = 0; q < 3; ++q) {
-    ca[q] = static_cast<double>(a[q]), cb[q] = static_cast<double>(b[q]);
+    P.ca[q] = static_cast<double>(a[q]), P.cb[q] = static_cast<double>(b[q]);
     ha[q] = 0.5 * static_cast<double>(a[3 + q]), hb[q] = 0.5 * static_cast<double>(b[3 + q]);
-    ok = ok && finite(ca[q]) && finite(cb[q]) && finite(ha[q]) && finite(hb[q]) && ha[q] > 0.0 && hb[q] > 0.0;
+    ok = ok && finite(P.ca[q]) && finite(P.cb[q]) && finite(ha[q]) && finite(hb[q]) && ha[q] > 0.0 && hb[q] > 0.0;
+    P.ang_a[q] = P.ang_b[q] = 0.0;
   }
   for (int q = 0; q < k; ++q) {
-    aa[q] = static_cast<double>(a[6 + q]) * unit, ab[q] = static_cast<double>(b[6 + q]) * unit;
-    ok = ok && finite(aa[q]) && finite(ab[q]);
+    P.ang_a[q] = static_cast<double>(a[6 + q]) * unit, P.ang_b[q] = static_cast<double>(b[6 + q]) * unit;
+    ok = ok && finite(P.ang_a[q]) && finite(P.ang_b[q]);
   }
-  if (!ok) return 0.0;
-  double Ra[9], Rb[9];
-  euler_matrix(aa, axes, k, intrinsic, Ra);
-  euler_matrix(ab, axes, k, intrinsic, Rb);
+  if (!ok) return false;
+  euler_matrix(P.ang_a, axes, k, intrinsic, P.Ra);
+  euler_matrix(P.ang_b, axes, k, intrinsic, P.Rb);
   int e = 0;
   frexp(vmax(vmax(vmax(ha[0], ha[1]), vmax(ha[2], hb[0])), vmax(hb[1], hb[2])), &e);
-  const double inv = ldexp(1.0, -e);
-  double d[3], rel[9], cbl[3];
-  for (int q = 0; q < 3; ++q) d[q] = (cb[q] - ca[q]) * inv;  // B's centre from A's, scaled
+  P.inv = ldexp(1.0, -e);
+  double d[3];
+  for (int q = 0; q < 3; ++q) d[q] = (P.cb[q] - P.ca[q]) * P.inv;  // B's centre from A's, scaled
   for (int r = 0; r < 3; ++r) {
-    cbl[r] = Ra[0 * 3 + r] * d[0] + Ra[1 * 3 + r] * d[1] + Ra[2 * 3 + r] * d[2];  // Ra^T d
+    P.cbl[r] = P.Ra[0 * 3 + r] * d[0] + P.Ra[1 * 3 + r] * d[1] + P.Ra[2 * 3 + r] * d[2];  // Ra^T d
     for (int c = 0; c < 3; ++c)
-      rel[r * 3 + c] = Ra[0 * 3 + r] * Rb[0 * 3 + c] + Ra[1 * 3 + r] * Rb[1 * 3 + c] + Ra[2 * 3 + r] * Rb[2 * 3 + c];
+      P.rel[r * 3 + c] = P.Ra[0 * 3 + r] * P.Rb[0 * 3 + c] + P.Ra[1 * 3 + r] * P.Rb[1 * 3 + c] + P.Ra[2 * 3 + r] * P.Rb[2 * 3 + c];
   }
-  double h[3], g[3];
-  for (int q = 0; q < 3; ++q) h[q] = ha[q] * inv, g[q] = hb[q] * inv;
-  if (!(finite(cbl[0]) && finite(cbl[1]) && finite(cbl[2]))) return 0.0;  // farther apart than any double
+  for (int q = 0; q < 3; ++q) P.h[q] = ha[q] * P.inv, P.g[q] = hb[q] * P.inv;
+  if (!(finite(P.cbl[0]) && finite(P.cbl[1]) && finite(P.cbl[2]))) return false;  // farther apart than any double
   // separated by more than the sum of the circumradii: no intersection
+  const double* h = P.h;
+  const double* g = P.g;
   const double reach = sqrt(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]) + sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
-  if (cbl[0] * cbl[0] + cbl[1] * cbl[1] + cbl[2] * cbl[2] > reach * reach * (1.0 + 1e-12)) return 0.0;
-  Polyhedron bufs[2];
+  return P.cbl[0] * P.cbl[0] + P.cbl[1] * P.cbl[1] + P.cbl[2] * P.cbl[2] <= reach * reach * (1.0 + 1e-12);
+}
+
+// A ∩ B in A's scaled frame: A's faces clipped by B's six half-spaces; null when empty. Every face
+// is tagged with the plane it lies in (Poly3::tag).
+VR_HD inline const Polyhedron* clip_box_pair(const BoxPair& P, Polyhedron bufs[2]) {
   int cur = 0;
   Polyhedron& H = bufs[0];
   H.nf = 0;
@@ -302,25 +317,38 @@ template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, 
     for (int s = -1; s <= 1; s += 2) {
       const int i = (ax + 1) % 3, j = (ax + 2) % 3;
       const double su[4] = {-1, 1, 1, -1}, sv[4] = {-1, -1, 1, 1};
-      Poly3& P = H.f[H.nf++];
-      P.n = 4;
+      Poly3& F = H.f[H.nf++];
+      F.n = 4;
+      F.tag = 2 * ax + (s > 0);
       for (int k2 = 0; k2 < 4; ++k2) {
         const int kk = s > 0 ? k2 : 3 - k2;
-        P.p[k2][ax] = s * h[ax];
-        P.p[k2][i] = su[kk] * h[i];
-        P.p[k2][j] = sv[kk] * h[j];
+        F.p[k2][ax] = s * P.h[ax];
+        F.p[k2][i] = su[kk] * P.h[i];
+        F.p[k2][j] = sv[kk] * P.h[j];
       }
     }
   for (int ax = 0; ax < 3; ++ax)  // B's half-spaces: +-axis_ax . (x - cb) <= g_ax
     for (int s = -1; s <= 1; s += 2) {
-      const double n[3] = {s * rel[0 * 3 + ax], s * rel[1 * 3 + ax], s * rel[2 * 3 + ax]};
-      const double off = g[ax] + n[0] * cbl[0] + n[1] * cbl[1] + n[2] * cbl[2];
-      clip_polyhedron(bufs[cur], n, off, bufs[1 - cur]);
+      const double n[3] = {s * P.rel[0 * 3 + ax], s * P.rel[1 * 3 + ax], s * P.rel[2 * 3 + ax]};
+      const double off = P.g[ax] + n[0] * P.cbl[0] + n[1] * P.cbl[1] + n[2] * P.cbl[2];
+      clip_polyhedron(bufs[cur], n, off, 6 + 2 * ax + (s > 0), bufs[1 - cur]);
       cur = 1 - cur;
-      if (bufs[cur].nf == 0) return 0.0;
+      if (bufs[cur].nf == 0) return nullptr;
     }
-  const double inter = vmax(polyhedron_volume(bufs[cur]), 0.0);
-  const double va = 8.0 * h[0] * h[1] * h[2], vb = 8.0 * g[0] * g[1] * g[2];
+  return &bufs[cur];
+}
+
+// IoU of two oriented boxes (cx, cy, cz, sx, sy, sz, k angles) with the Euler sequence (axes, k,
+// intrinsic) and the angle unit.
+template <class T> VR_HD inline double oriented_box_iou(const T* a, const T* b, const int* axes, int k, bool intrinsic,
+                                                        double unit) {
+  BoxPair P;
+  if (!load_box_pair(a, b, axes, k, intrinsic, unit, P)) return 0.0;
+  Polyhedron bufs[2];
+  const Polyhedron* H = clip_box_pair(P, bufs);
+  if (H == nullptr) return 0.0;
+  const double inter = vmax(polyhedron_volume(*H), 0.0);
+  const double va = 8.0 * P.h[0] * P.h[1] * P.h[2], vb = 8.0 * P.g[0] * P.g[1] * P.g[2];
   const double uni = va + vb - inter;
   return uni > 0.0 ? clamp01(inter / uni) : 0.0;
 }
@@ -407,7 +435,10 @@ template <class T> struct EulerRows {
   X(int, axis0, 0)                                                                  \
   X(int, axis1, 0)                                                                  \
   X(int, axis2, 0)                                                                  \
-  X(bool, intrinsic, false)
+  X(bool, intrinsic, false)                                                         \
+  X(std::uintptr_t, grad_out, 0) /* backward: [n] */                                \
+  X(std::uintptr_t, grad_a, 0)   /* backward: [n, width] each, dense */              \
+  X(std::uintptr_t, grad_b, 0)
 struct OrientedArgs { VR_ORIENTED_ARGS(VR_ARG_MEMBER) };
 
 #define VR_EULER_ARGS(X)                                                   \

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "common/bind.h"
-#include "oriented/oriented.h"
+#include "oriented/oriented_grad.h"
 
 namespace vr {
 
@@ -26,6 +26,13 @@ void bind_oriented(py::module_& m) {
     check_oriented("oriented_iou", p);
     require_ptrs("oriented_iou", elements("oriented_iou", {p.n, 9}), {p.a, p.b, p.out});
     VR_DEVICE_DISPATCH(p.device, oriented_iou, p);
+  }, nogil());
+  m.def("oriented_iou_backward", [](const OrientedArgs& p) {
+    check_oriented("oriented_iou_backward", p);
+    const int64_t width = p.kind == 0 ? 5 : p.kind == 1 ? 7 : 6 + p.k;
+    require_ptrs("oriented_iou_backward", elements("oriented_iou_backward", {p.n, width}),
+                 {p.a, p.b, p.grad_out, p.grad_a, p.grad_b});
+    VR_DEVICE_DISPATCH(p.device, oriented_iou_backward, p);
   }, nogil());
   m.def("oriented_iou_pairwise", [](const OrientedArgs& p) {
     check_oriented("oriented_iou_pairwise", p);
