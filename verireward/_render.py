@@ -194,3 +194,34 @@ def render_sample(path: str, size: Sequence[int], gt2d=None, pred2d=None, gt3d=N
         draw_text(img, x + GLYPH_W, 2 + 2 * GLYPH_H, "PARSE FAILED", RED)
         draw_text(plane, max(2, w // 2 - 36 * 2), max(2, h // 2 - 8), "PARSE FAILED", RED, scale=2)
     write_png(path, img)
+
+
+def render_objects(path: str, size: Sequence[float], gt_boxes, pred_boxes, gt_labels=None, pred_labels=None,
+                   matched=None, title: str = "", values: Optional[dict] = None, max_side: int = 640) -> None:
+    """One PNG of a many-object answer: every ground-truth box (green) and every predicted box
+    (blue when it matched a ground-truth box, red when it did not: a duplicate or a false
+    positive), each with its label, on the image plane scaled to at most ``max_side`` pixels.
+    Boxes are (x1, y1, x2, y2) in pixels of the ``size`` (W, H) image; a box with a NaN is skipped."""
+    w0, h0 = float(size[0]), float(size[1])
+    s = min(1.0, max_side / max(w0, h0, 1.0))
+    w, h = max(int(round(w0 * s)), 1), max(int(round(h0 * s)), 1)
+    img = np.full((h + CAPTION_H, w, 3), 255, dtype=np.uint8)
+    plane = img[CAPTION_H:]
+    plane[:: max(h // 8, 1), :] = GRAY
+    plane[:, :: max(w // 8, 1)] = GRAY
+    for boxes, labels, is_gt in ((gt_boxes, gt_labels, True), (pred_boxes, pred_labels, False)):
+        for k, b in enumerate(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)):
+            if not np.isfinite(b).all():
+                continue
+            color = GREEN if is_gt else (BLUE if matched is not None and matched[k] else RED)
+            draw_box(plane, b * s, color)
+            if labels is not None and k < len(labels) and labels[k]:
+                draw_text(plane, int(min(max(b[0] * s, 0), w - 1)) + 2, int(min(max(b[1] * s, 0), h - 1)) + 2,
+                          str(labels[k])[:24], color)
+    draw_text(img, 2, 2, title, BLACK)
+    draw_text(img, 2, 2 + GLYPH_H, "  ".join(f"{k} {v:.2f}" for k, v in (values or {}).items()), BLACK)
+    x = 2
+    for label, color in (("GT", GREEN), ("PRED MATCHED", BLUE), ("PRED UNMATCHED", RED)):
+        img[2 + 2 * GLYPH_H:2 + 2 * GLYPH_H + 7, x:x + 7] = color
+        x = draw_text(img, x + 9, 2 + 2 * GLYPH_H, label, color) + GLYPH_W
+    write_png(path, img)

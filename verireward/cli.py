@@ -52,17 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    sc = sub.add_parser("score", help="the GRCA paper's Table 3 metrics for a JSONL file of completions",
+    sc = sub.add_parser("score", help="the GRCA paper's Table 3 metrics (or detection mAP) for a JSONL file of completions",
                         description="Score completions against ground truth: IoU2D, IoU3D, KPA-2D, KPA-3D, RPC, "
-                                    "Acc@0.25/0.5 (IoU3D >= threshold) and the parse-failure rate. File formats: "
-                                    "see verireward.score.")
+                                    "Acc@0.25/0.5 (IoU3D >= threshold) and the parse-failure rate; for a many-object "
+                                    "ground truth (a 'boxes' list per line), mAP@0.25/0.5 and the set rewards. File "
+                                    "formats: see verireward.score and verireward.score_detection.")
     sc.add_argument("pred", metavar="PRED.jsonl", help='one {"id": ..., "text": ...} per line')
-    sc.add_argument("--gt", required=True, metavar="GT.jsonl", help='one {"id": ..., "bbox2d": ..., "bbox3d": ...} per line')
+    sc.add_argument("--gt", required=True, metavar="GT.jsonl",
+                    help='one {"id": ..., "bbox2d": ..., "bbox3d": ...} per line, or {"id": ..., "boxes": [...], "labels": [...]}')
     sc.add_argument("--schema", metavar="SCHEMA.json",
                     help="a JSON list of Field arguments (default: GT.schema.json beside the ground truth if it exists, "
                          "else the paper's schema)")
     sc.add_argument("--json", metavar="FILE", help="also write the metrics to FILE")
-    sc.add_argument("--render", metavar="DIR", help="write PNGs of the worst samples to DIR")
+    sc.add_argument("--render", metavar="DIR", help="write PNGs of the worst samples to DIR (every object of each)")
     sc.add_argument("--worst", type=int, default=8, help="how many samples --render draws (default 8)")
     sc.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
@@ -94,7 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             schema_path = args.schema or schema_beside(args.gt)
             if schema_path and not args.schema:
                 print(f"verireward score: schema from {schema_path} (written beside the ground truth)", file=sys.stderr)
-            result = score(args.pred, args.gt, load_schema(schema_path), args.render, args.worst,
+            result = score(args.pred, args.gt, load_schema(schema_path) if schema_path else None, args.render, args.worst,
                            progress=not args.no_progress)
         except (OSError, ValueError, TypeError) as e:
             print(f"verireward score: {e}", file=sys.stderr)

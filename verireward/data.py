@@ -1,7 +1,9 @@
 """Camera-calibrated synthetic data, seeded and built locally (no downloads), in the spirit of the
 GRCA paper's benchmark (§4.1): one object per sample — a box, a cylinder or a sphere — in a world
 with z up, seen by a pinhole camera framing it, with the ground truth the paper's schema asks for;
-and numeric spatial questions (size, distance, depth) for SNRA.
+detection scenes with several labelled yaw-rotated objects, or none (:func:`detection_scenes`),
+on images of real-world sizes with Qwen2.5-VL's resized frames; and numeric spatial questions
+(size, distance, depth) for SNRA.
 
 Grounding samples (:func:`grounding_samples`):
 
@@ -223,6 +225,119 @@ def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Opt
     return schema_path
 
 
+# Original image sizes of the detection scenes (W, H): landscape, portrait, square, phone, panorama.
+DETECTION_IMAGE_SIZES = ((640, 480), (1280, 720), (1920, 1080), (1024, 768), (720, 1280), (800, 800), (3024, 4032),
+                         (2560, 1080), (333, 500))
+DETECTION_LABELS = ("chair", "table", "sofa", "bed", "cabinet", "lamp", "box", "bin")
+
+
+@dataclass
+class DetectionScene:
+    """Several labelled objects (or none) on a floor, one camera, and the detection ground truth.
+
+    ``boxes3d [G, 7]``: each object's yaw box (cx, cy, cz, sx, sy, sz, yaw about z, radians) in the
+    world frame (metres; ``iou_3d_oriented(..., "z")``); ``boxes2d [G, 4]``: its projection
+    (:func:`verireward.project_box_3d` with ``seq="z"``) clipped to the image, in pixels of the
+    original image; ``labels``: G names. ``resized_size`` is what a Qwen2.5-VL processor resizes
+    the image to (:func:`verireward.qwen_resized_size`), and ``target`` the answer a perfect
+    Qwen2.5-VL writes: a fenced JSON list of ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}`` in
+    pixels of the resized image (``[]`` when there is nothing to find)."""
+
+    id: str
+    image_size: Tuple[int, int]
+    resized_size: Tuple[int, int]
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    labels: List[str]
+    boxes3d: np.ndarray
+    boxes2d: np.ndarray
+    target: str
+
+
+def detection_schema() -> Any:
+    """The schema the scenes' targets are written in: Qwen2.5-VL's ``bbox_2d`` in pixels of the
+    resized image (:meth:`verireward.Schema.qwen25vl_2d`); pass each scene's ``image_size`` and
+    ``resized_size`` when parsing to get original pixels."""
+    from verireward.parse import Schema
+
+    return Schema.qwen25vl_2d()
+
+
+def detection_scenes(n: int, seed: int = 0, *, max_objects: int = 6, negative_rate: float = 0.15) -> List[DetectionScene]:
+    """n scenes, the same for the same seed: with probability ``negative_rate`` nothing to find,
+    else 1 to ``max_objects`` objects (0.2–1.0 m, any yaw, apart from each other) on the floor
+    within ±2 m, seen by a camera 15–35° above the floor framing them all, on an image of one of
+    :data:`DETECTION_IMAGE_SIZES` (60° horizontal field of view). An object whose projection is
+    invalid or less than 2 pixels wide or high inside the image is left out of the ground truth."""
+    from verireward.frames import qwen_resized_size
+    from verireward.geometry import project_box_3d
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"detection_scenes: argument 'n' must be an int >= 0, got {n!r}")
+    if isinstance(max_objects, bool) or not isinstance(max_objects, int) or not 1 <= max_objects <= 64:
+        raise ValueError(f"detection_scenes: argument 'max_objects' must be an int in [1, 64], got {max_objects!r}")
+    if not (isinstance(negative_rate, (int, float)) and 0.0 <= negative_rate <= 1.0):
+        raise ValueError(f"detection_scenes: argument 'negative_rate' must be in [0, 1], got {negative_rate!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        W, H = DETECTION_IMAGE_SIZES[int(rng.integers(len(DETECTION_IMAGE_SIZES)))]
+        count = 0 if rng.uniform() < negative_rate else int(rng.integers(1, max_objects + 1))
+        boxes: List[np.ndarray] = []
+        for _ in range(200 * count):  # rejection sampling: footprints' circles apart
+            if len(boxes) == count:
+                break
+            size = rng.uniform(0.2, 1.0, size=3)
+            c = np.array([rng.uniform(-2, 2), rng.uniform(-2, 2), size[2] / 2])
+            r = float(np.linalg.norm(size[:2])) / 2
+            if all(np.linalg.norm(c[:2] - b[:2]) > r + float(np.linalg.norm(b[3:5])) / 2 for b in boxes):
+                boxes.append(np.concatenate([c, size, [rng.uniform(-math.pi, math.pi)]]))
+        b3 = np.array(boxes, dtype=np.float64).reshape(-1, 7)
+        centre = b3[:, :3].mean(0) if len(b3) else np.array([0.0, 0.0, 0.3])
+        reach = max([float(np.linalg.norm(b[:3] - centre)) + float(np.linalg.norm(b[3:6])) / 2 for b in b3] + [1.0])
+        f = W / 2 / math.tan(math.radians(FOV_DEG) / 2)
+        K = np.array([[f, 0.0, W / 2], [0.0, f, H / 2], [0.0, 0.0, 1.0]])
+        R, t = orbit_camera(rng, centre, reach, fill=(0.7, 0.9))
+        labels = [str(rng.choice(DETECTION_LABELS)) for _ in range(len(b3))]
+        keep, b2 = np.zeros(0, dtype=bool), np.zeros((0, 4))
+        if len(b3):
+            px, ok = project_box_3d(b3, K[None], R[None], t[None], seq="z")
+            b2 = np.clip(px, 0.0, [W, H, W, H])
+            keep = ok & (b2[:, 2] - b2[:, 0] >= 2) & (b2[:, 3] - b2[:, 1] >= 2)
+        b3, b2 = b3[keep], b2[keep]
+        labels = [lab for lab, k in zip(labels, keep) if k]
+        rw, rh = (int(v) for v in qwen_resized_size((W, H)).reshape(-1))
+        scale = np.array([rw / W, rh / H, rw / W, rh / H])
+        objects = [{"bbox_2d": [int(v) for v in np.round(b * scale)], "label": lab} for b, lab in zip(b2, labels)]
+        target = "```json\n" + json.dumps(objects, indent=1) + "\n```"
+        out.append(DetectionScene(f"det-{seed}-{i}", (W, H), (rw, rh), K, R, t, labels, b3, b2, target))
+    return out
+
+
+def write_detection_jsonl(scenes: Sequence[DetectionScene], gt_path: str, pred_path: Optional[str] = None,
+                          schema_path: Optional[str] = None) -> str:
+    """Multi-object ground truth for ``verireward score`` (id, ``boxes`` in original pixels,
+    ``labels``, ``image_size``, ``resized_size``, ``boxes3d``, K, R, t) and, with ``pred_path``,
+    each scene's target as a prediction (``{"id", "text"}``); the schema
+    (:func:`detection_schema`) beside the ground truth, as :func:`write_jsonl` does. Returns its path."""
+    if schema_path is None:
+        schema_path = os.path.splitext(gt_path)[0] + ".schema.json"
+    with open(schema_path, "w", encoding="utf-8") as f:
+        json.dump(detection_schema().to_json(), f, indent=1)
+    with open(gt_path, "w", encoding="utf-8") as f:
+        for s in scenes:
+            f.write(json.dumps({"id": s.id, "boxes": s.boxes2d.tolist(), "labels": s.labels,
+                                "image_size": list(s.image_size), "resized_size": list(s.resized_size),
+                                "boxes3d": s.boxes3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(),
+                                "t": s.t.tolist()}) + "\n")
+    if pred_path is not None:
+        with open(pred_path, "w", encoding="utf-8") as f:
+            for s in scenes:
+                f.write(json.dumps({"id": s.id, "text": s.target}) + "\n")
+    return schema_path
+
+
 @dataclass
 class NumericQuestion:
     """A numeric spatial question about a two-object scene seen by one camera."""
@@ -263,4 +378,5 @@ def numeric_questions(n: int, seed: int = 0) -> List[NumericQuestion]:
 
 
 __all__ = ["grounding_samples", "GroundingSample", "grounding_schema", "completion", "write_jsonl", "numeric_questions",
-           "NumericQuestion", "intrinsics", "look_at", "orbit_camera", "IMAGE_SIZE", "METRIC_RANGE"]
+           "NumericQuestion", "intrinsics", "look_at", "orbit_camera", "IMAGE_SIZE", "METRIC_RANGE", "detection_scenes",
+           "DetectionScene", "detection_schema", "write_detection_jsonl", "DETECTION_IMAGE_SIZES", "DETECTION_LABELS"]

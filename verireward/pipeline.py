@@ -20,7 +20,7 @@ import numpy as np
 from verireward import _C
 from verireward._backend import is_tensor, to_numpy
 from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
-from verireward.parse import ParseBuffers, Schema, encode_texts
+from verireward.parse import ParseBuffers, Schema, encode_texts, row_frames
 from verireward.tokens import TokenRows, _piece_table
 from verireward.verifier import GroundingVerifier, VerifierOutput
 
@@ -63,7 +63,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
                     eps: float = 1e-6, compat: Optional[str] = None, scale: str = "group",
                     skip_special_tokens: bool = True, gather: Optional[Callable[[Any], Any]] = None,
                     process_index: int = 0, verified: Optional[Verified] = None,
-                    answer_tag: Optional[str] = None) -> GRCAResult:
+                    answer_tag: Optional[str] = None, resized_size: Any = None) -> GRCAResult:
     """Per-token GRCA advantages for a batch of completions, in one call.
 
     For each completion: its fields are parsed (§3.2, §3.7), rewarded against the ground truth
@@ -84,7 +84,8 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
             the groups of the gathered batch.
         tokenizer: the tokenizer that produced the ids (``tokenizers`` or ``transformers``).
         schema: how completions are read (default :meth:`verireward.Schema.default`).
-        camera, image_size: as in :class:`verireward.GroundingVerifier` (RPC).
+        camera, image_size, resized_size: as in :class:`verireward.GroundingVerifier` (RPC; with
+            ``resized_size``, per-image frames for the schema's pixels-frame fields).
         lam: λ, the RPC weight in the background (the paper's 0.15); unused without RPC.
         mode: ``"routed"`` or ``"broadcast"``.
         use_rpc: let RPC shape the advantages (needs ``camera``); False computes it for logging only.
@@ -118,8 +119,9 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
             raise ValueError(f"{op}: argument 'gt' is required (or pass verified= rewards computed elsewhere)")
         rows = TokenRows.checked(op, tokenizer, token_ids, mask, texts, skip_special_tokens)  # texts checked there
         verifier = GroundingVerifier(schema, answer_tag=answer_tag)
-        out, token_spans = _cpu_stage(rows, verifier.schema, verifier.answer_tag)
-        ver = verifier.score_parsed(out, gt, camera=camera, image_size=image_size)
+        frames = row_frames(op, verifier.schema, rows.n, image_size, resized_size) if resized_size is not None else None
+        out, token_spans = _cpu_stage(rows, verifier.schema, verifier.answer_tag, frames)
+        ver = verifier.score_parsed(out, gt, camera=camera, image_size=image_size, resized_size=resized_size)
         geo = [ver.fields.index(f) for f in ver.reward_fields]
         rewards, rpc, valid, fields = ver.rewards, ver.rpc, ver.valid, ver.reward_fields
         token_spans = token_spans[:, geo]
@@ -134,11 +136,12 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     return GRCAResult(adv, rewards, rpc, valid, spans_dev, tuple(fields), ver)
 
 
-def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = ""):
-    """One native call: parse, token offsets from the piece table, token spans of every field;
-    then the rows the table did not rebuild, the decode way. Returns (ParsedBatch, spans [N, F, 2])."""
+def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = "", frames: Optional[np.ndarray] = None):
+    """One native call: parse (with per-row pixel ``frames`` [n, 2] or None), token offsets from the
+    piece table, token spans of every field; then the rows the table did not rebuild, the decode
+    way. Returns (ParsedBatch, spans [N, F, 2])."""
     n, L, F = rows.n, rows.L, len(schema.fields)
-    buffers = ParseBuffers(schema, n)
+    buffers = ParseBuffers(schema, n, frames)
     offsets = np.zeros((n, L + 1), dtype=np.int64)
     done = np.zeros(n, dtype=np.uint8)
     token_spans = np.zeros((n, F, 2), dtype=np.int64)

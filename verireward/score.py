@@ -7,6 +7,11 @@ for RPC and rendering, ``"K"`` (3×3), ``"R"`` (3×3), ``"t"`` (3) and ``"image_
 Lines are matched by ``id`` when every line has one, else by position. Coordinates are in the
 frame the schema converts to (the default schema: [0, 1] on every axis). ``image_size`` declares
 that a line's 2D coordinates are normalized and gives the pixel size for RPC and the pictures.
+
+A ground truth whose every line has ``boxes`` is many-object (detection): the file is scored by
+:mod:`verireward.score_detection` (mAP at IoU 0.25 and 0.5 and the set rewards); without a schema,
+Qwen2.5-VL's (``Schema.qwen25vl_2d``) when the lines carry ``resized_size``, else Qwen3-VL's
+(``Schema.qwen3vl_2d``, 0–1000).
 """
 
 from __future__ import annotations
@@ -68,7 +73,8 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
           worst: int = 8, progress: bool = True, chunk: int = 1024) -> Dict[str, Any]:
     import torch
 
-    schema = schema or Schema.default()
+    from verireward import score_detection as det
+
     preds, gts = _read_jsonl(pred_path, "PRED"), _read_jsonl(gt_path, "GT")
     if not preds:
         raise ValueError(f"PRED {pred_path} has no lines: nothing to score")
@@ -88,6 +94,11 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
         if missing:
             raise ValueError(f"GT {gt_path} has no line for id {missing[0]!r} ({len(missing)} missing)")
         gts = [by_id[json.dumps(p["id"], sort_keys=True)] for p in preds]
+    if det.is_detection(gts):  # many objects per line: mAP and set rewards
+        if schema is None:
+            schema = Schema.qwen25vl_2d() if any("resized_size" in g for g in gts) else Schema.qwen3vl_2d()
+        return det.score_detection(preds, gts, schema, pred_path, gt_path, render_dir, worst)
+    schema = schema or Schema.default()
     texts = [str(p.get("text", p.get("completion", p.get("response", "")))) for p in preds]
     n = len(texts)
     have_cam = n > 0 and all(all(k in g for k in ("K", "R", "t")) for g in gts)
@@ -204,6 +215,10 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List
 
 def print_table(result: Dict[str, Any], out) -> None:
     """The metrics as a table that fits in 100 columns."""
+    if result.get("mode") == "detection":
+        from verireward.score_detection import print_detection
+
+        return print_detection(result, out)
     m = result["metrics"]
     cols = [c for c in TABLE if c in m]
     widths = [max(len(c), 6) for c in cols]

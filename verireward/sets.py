@@ -7,7 +7,7 @@ false positives lower every one of them: each ground-truth box is matched at mos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -173,6 +173,48 @@ def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: f
     return SetRewards(soft, prec, rec, f1)
 
 
+def pack_truth(op: str, gt_boxes: Any, gt_labels: Optional[Sequence[Sequence[Any]]], n: int,
+               width: int) -> Tuple[np.ndarray, np.ndarray, Optional[List[List[Any]]]]:
+    """Per-answer ground truth (N lists of ``[G_i, width]`` boxes, N lists of labels or None) as
+    ``(boxes [N, G, width] NaN-padded, counts [N], labels)``; errors name ``gt_boxes``/``gt_labels``."""
+    if not isinstance(gt_boxes, Sequence) or isinstance(gt_boxes, str) or len(gt_boxes) != n:
+        raise ValueError(f"{op}: argument 'gt_boxes' must be a list of {n} arrays [G_i, {width}]")
+    rows = []
+    for i, g in enumerate(gt_boxes):
+        try:
+            a = np.asarray(to_numpy(g), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{op}: gt_boxes[{i}] must be an array [G, {width}] of numbers") from None
+        if a.size == 0:
+            a = a.reshape(0, width)
+        if a.ndim != 2 or a.shape[1] != width:
+            raise ValueError(f"{op}: gt_boxes[{i}] must have shape [G, {width}], got {list(a.shape)}")
+        rows.append(a)
+    G = max([len(a) for a in rows] + [1])
+    gt = np.full((n, G, width), np.nan)
+    for i, a in enumerate(rows):
+        gt[i, :len(a)] = a
+    gc = np.array([len(a) for a in rows], dtype=np.int64)
+    labels = None
+    if gt_labels is not None:
+        if not isinstance(gt_labels, Sequence) or len(gt_labels) != n:
+            raise ValueError(f"{op}: argument 'gt_labels' must be a list of {n} lists of labels")
+        labels = [list(x) for x in gt_labels]
+        for i, (lab, a) in enumerate(zip(labels, rows)):
+            if len(lab) != len(a):
+                raise ValueError(f"{op}: gt_labels[{i}] has {len(lab)} labels for {len(a)} boxes")
+    return gt, gc, labels
+
+
+def box_kind_of(field: Any) -> Dict[str, Any]:
+    """The ``box``, ``seq`` and ``degrees`` arguments of :func:`match_boxes` for a schema box field."""
+    if field.kind == "box2d":
+        return dict(box="2d_rotated" if field.oriented else "2d", seq=None, degrees=field.degrees if field.oriented else False)
+    if field.oriented:
+        return dict(box="3d_oriented", seq=field.seq, degrees=field.degrees)
+    return dict(box="3d", seq=None, degrees=False)
+
+
 def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels: Optional[Sequence[Sequence[Any]]] = None,
                        schema: Any = None, *, box: str = "2d", seq: Optional[str] = None, degrees: bool = False,
                        threshold: float = 0.5, max_objects: int = 64, answer_tag: Optional[str] = None,
@@ -202,31 +244,8 @@ def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels:
     objs = parse_objects(texts, schema, max_objects=max_objects, array="numpy", answer_tag=answer_tag,
                          image_size=image_size, resized_size=resized_size)
     n = len(texts)
-    if not isinstance(gt_boxes, Sequence) or isinstance(gt_boxes, str) or len(gt_boxes) != n:
-        raise ValueError(f"{op}: argument 'gt_boxes' must be a list of {n} arrays [G_i, W]")
     pred = objs.values[names[0]]
-    width = pred.shape[2]
-    rows = []
-    for i, g in enumerate(gt_boxes):
-        a = np.asarray(to_numpy(g), dtype=np.float64)
-        if a.size == 0:
-            a = a.reshape(0, width)
-        if a.ndim != 2 or a.shape[1] != width:
-            raise ValueError(f"{op}: gt_boxes[{i}] must have shape [G, {width}], got {list(a.shape)}")
-        rows.append(a)
-    G = max([len(a) for a in rows] + [1])
-    gt = np.full((n, G, width), np.nan)
-    for i, a in enumerate(rows):
-        gt[i, :len(a)] = a
-    gc = np.array([len(a) for a in rows], dtype=np.int64)
-    labels = None
-    if gt_labels is not None:
-        if not isinstance(gt_labels, Sequence) or len(gt_labels) != n:
-            raise ValueError(f"{op}: argument 'gt_labels' must be a list of {n} lists of labels")
-        labels = [list(x) for x in gt_labels]
-        for i, (lab, a) in enumerate(zip(labels, rows)):
-            if len(lab) != len(a):
-                raise ValueError(f"{op}: gt_labels[{i}] has {len(lab)} labels for {len(a)} boxes")
+    gt, gc, labels = pack_truth(op, gt_boxes, gt_labels, n, pred.shape[2])
     m = match_boxes(pred, objs.counts, gt, gc, box=box, seq=seq, degrees=degrees,
                     pred_labels=[list(r) for r in objs.labels] if labels is not None else None, gt_labels=labels)
     # every object written is a prediction (those past max_objects are unmatched ones)

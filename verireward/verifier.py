@@ -58,6 +58,12 @@ class GroundingVerifier:
     default schema's frame), so the 2D box is scaled to pixels first; leave it None when the 2D frame
     is pixels already.
 
+    Per-image frames (Qwen's dynamic resolution resizes every image differently): pass
+    ``resized_size`` (``(W, H)`` or ``[N, 2]``, what each model saw, e.g. from
+    :func:`verireward.qwen_resized_size`) with ``image_size`` the original sizes (``[N, 2]``); the
+    schema's pixels-frame fields are then read as pixels of row i's resized image and scaled to its
+    original image (as :func:`verireward.parse` does), and RPC takes that 2D box as the pixels it is.
+
     Example:
         >>> v = GroundingVerifier()
         >>> out = v(texts, {"bbox2d": gt2d, "bbox3d": gt3d}, camera=(K, R, t), image_size=(640, 480))
@@ -79,13 +85,17 @@ class GroundingVerifier:
         return next((f for f in self.geometric if f.kind == ("box2d" if dim == 2 else "box3d")), None)
 
     def __call__(self, texts: Sequence[str], gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
-                 image_size: Any = None) -> VerifierOutput:
-        return self.score_parsed(parse(texts, self.schema, answer_tag=self.answer_tag or None), gt, camera, image_size)
+                 image_size: Any = None, *, resized_size: Any = None) -> VerifierOutput:
+        frames = dict(image_size=image_size, resized_size=resized_size) if resized_size is not None else {}
+        parsed = parse(texts, self.schema, answer_tag=self.answer_tag or None, **frames)
+        return self.score_parsed(parsed, gt, camera, image_size, resized_size=resized_size)
 
     def score_parsed(self, parsed: ParsedBatch, gt: Dict[str, Any], camera: Optional[Tuple[Any, Any, Any]] = None,
-                     image_size: Any = None) -> VerifierOutput:
+                     image_size: Any = None, *, resized_size: Any = None) -> VerifierOutput:
         """The rewards of completions parsed already with this verifier's schema (what ``__call__``
-        does after parsing; :func:`verireward.grca_advantages` parses in its own native pass)."""
+        does after parsing; :func:`verireward.grca_advantages` parses in its own native pass).
+        ``resized_size`` says the parse used per-image frames (``image_size`` the original sizes):
+        RPC then takes a pixels-frame 2D box as it is (original pixels already)."""
         import torch
 
         op = "GroundingVerifier"
@@ -136,7 +146,7 @@ class GroundingVerifier:
             R = _gt_array(op, "camera[1] (R)", camera[1], n, (3, 3), device=dev, dtype=dt, shared_ok=True)
             t = _gt_array(op, "camera[2] (t)", camera[2], n, (3,), device=dev, dtype=dt, shared_ok=True)
             boxes2d = parsed.values[b2.name].to(device=dev, dtype=dt)
-            if image_size is not None:
+            if image_size is not None and not (resized_size is not None and b2.frame == "pixels"):
                 wh = _gt_array(op, "image_size", image_size, n, (2,), device=dev, dtype=dt, shared_ok=True).reshape(-1, 2)
                 if not bool(((wh > 0) & torch.isfinite(wh)).all()):
                     raise ValueError(f"{op}: argument 'image_size' must hold finite (width, height) > 0")

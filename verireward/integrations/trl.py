@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from verireward._backend import is_tensor
 from verireward.parse import Schema
 from verireward.verifier import GroundingVerifier, VerifierOutput
@@ -76,6 +78,11 @@ class GroundingRewards:
         schema: how completions are read (default: :func:`verireward.data.grounding_schema`).
         image_size: ``(W, H)`` the 2D fields are normalized by (RPC works in pixels).
         rpc: also provide an RPC reward function.
+
+    Dataset columns: ``bbox2d`` and/or ``bbox3d`` (those the schema needs), ``K``, ``R``, ``t`` for
+    RPC, and optionally ``image_size`` and ``resized_size`` (per row ``[W, H]``): per-image frames
+    for the schema's pixels-frame fields (see :class:`verireward.GroundingVerifier`); with them the
+    ``image_size`` argument is not used.
     """
 
     def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True):
@@ -89,11 +96,12 @@ class GroundingRewards:
     def verify(self, texts: Sequence[str], columns: Dict[str, Any], device: Any = None) -> VerifierOutput:
         """The verification of these texts against these ground-truth columns (cached for the batch)."""
         gt, camera = self.ground_truth(columns, device)
-        # the result depends on the texts, every ground-truth and camera column, and the device
-        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t")), str(device))
+        # the result depends on the texts, every ground-truth, camera and frame column, and the device
+        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t", "image_size", "resized_size")),
+               str(device))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        out = self.verifier(list(texts), gt, camera=camera, image_size=self.image_size if camera is not None else None)
+        out = self.verifier(list(texts), gt, camera=camera, **self.frames(columns, camera))
         self._last = (key, out)
         return out
 
@@ -101,15 +109,27 @@ class GroundingRewards:
         """``(gt, camera)`` float64 tensors from the dataset columns (camera None without K, R, t)."""
         import torch
 
-        for name in ("bbox2d", "bbox3d"):
+        needed = {"bbox2d" if f.kind in ("box2d", "points2d") else "bbox3d" for f in self.verifier.geometric}
+        for name in sorted(needed):
             if name not in columns:
                 raise ValueError(f"GroundingRewards: the dataset needs a {name!r} column")
         f64 = dict(dtype=torch.float64, device=device)
-        gt = {k: torch.as_tensor(columns[k], **f64) for k in ("bbox2d", "bbox3d")}
+        gt = {k: torch.as_tensor(columns[k], **f64) for k in sorted(needed)}
         camera = None
         if all(k in columns for k in ("K", "R", "t")):
             camera = tuple(torch.as_tensor(columns[k], **f64) for k in ("K", "R", "t"))
         return gt, camera
+
+    def frames(self, columns: Dict[str, Any], camera: Any) -> Dict[str, Any]:
+        """The verifier's frame arguments: the per-row ``image_size``/``resized_size`` columns, or
+        the fixed ``image_size`` for RPC."""
+        if columns.get("resized_size") is not None:
+            if columns.get("image_size") is None:
+                raise ValueError("GroundingRewards: the dataset has a 'resized_size' column but no 'image_size' "
+                                 "(per row, the original [W, H])")
+            return dict(image_size=np.asarray(columns["image_size"], dtype=np.float64),
+                        resized_size=np.asarray(columns["resized_size"], dtype=np.float64))
+        return dict(image_size=self.image_size if camera is not None else None)
 
     def functions(self) -> List[Any]:
         """One TRL reward function per geometric field (``verireward_<field>``), plus ``verireward_rpc``."""
@@ -280,13 +300,14 @@ def _grpo_trainer_class():
             from verireward.pipeline import grca_advantages
 
             ids, mask, texts = _local_texts(self, out)
-            columns = {k: [x[k] for x in inputs] for k in inputs[0] if k in ("bbox2d", "bbox3d", "K", "R", "t")}
+            columns = {k: [x[k] for x in inputs] for k in inputs[0]
+                       if k in ("bbox2d", "bbox3d", "K", "R", "t", "image_size", "resized_size")}
             gt, camera = self.grounding.ground_truth(columns)
             # every process's rows, in TRL's order, so that groups split over processes are standardized
             # whole, as TRL's own advantage is (std + 1e-4, its scale_rewards)
             res = grca_advantages(texts, ids, mask, gt, self.num_generations, tokenizer=self.processing_class,
                                   schema=self.grounding.verifier.schema, camera=camera,
-                                  image_size=self.grounding.image_size if camera is not None else None, lam=self.lam,
+                                  **self.grounding.frames(columns, camera), lam=self.lam,
                                   use_rpc=self.grca_mode == "routed_rpc", compat="trl", scale=trl_scale(self),
                                   gather=lambda x: self.accelerator.gather(x.to(ids.device)),
                                   process_index=self.accelerator.process_index)

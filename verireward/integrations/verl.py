@@ -56,8 +56,10 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
-    """verl's reward-function signature. ``ground_truth``: a dict (or its JSON) with ``bbox2d``,
-    ``bbox3d`` and, for RPC, ``K``, ``R``, ``t``."""
+    """verl's reward-function signature. ``ground_truth``: a dict (or its JSON) with ``bbox2d``
+    and/or ``bbox3d`` (those the schema's fields need) and, for RPC, ``K``, ``R``, ``t``.
+    ``extra_info`` may hold this sample's ``image_size`` and ``resized_size`` ([W, H]): a per-image
+    frame for the schema's pixels-frame fields (see :class:`verireward.GroundingVerifier`)."""
     import json
 
     import torch
@@ -66,11 +68,18 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
         configure(_STATE["tokenizer"])
     gt = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
     f64 = dict(dtype=torch.float64)
-    boxes = {k: torch.as_tensor(gt[k], **f64).reshape(1, -1) for k in ("bbox2d", "bbox3d")}
+    boxes = {k: torch.as_tensor(gt[k], **f64).reshape(1, -1) for k in ("bbox2d", "bbox3d") if k in gt}
     camera = None
     if all(k in gt for k in ("K", "R", "t")):
         camera = tuple(torch.as_tensor(gt[k], **f64)[None] for k in ("K", "R", "t"))
-    out = _STATE["verifier"]([solution_str], boxes, camera=camera, image_size=_STATE["image_size"] if camera else None)
+    extra = extra_info if isinstance(extra_info, dict) else {}
+    if extra.get("resized_size") is not None:  # this image's own frame
+        frames = dict(image_size=[extra.get("image_size")], resized_size=[extra["resized_size"]])
+        if frames["image_size"][0] is None:
+            raise ValueError("compute_score: extra_info has 'resized_size' but no 'image_size' (the original [W, H])")
+    else:
+        frames = dict(image_size=_STATE["image_size"] if camera else None)
+    out = _STATE["verifier"]([solution_str], boxes, camera=camera, **frames)
     geo = [out.fields.index(f) for f in out.reward_fields]
     rewards = out.rewards[0].tolist()
     rpc = float(out.rpc[0]) if out.rpc is not None else 0.0
