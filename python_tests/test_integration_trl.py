@@ -284,3 +284,28 @@ def test_set_reward_functions_in_a_plain_grpo_trainer(tmp_path, tokenizer, recor
     logged = {k for row in trainer.state.log_history for k in row}
     assert {"rewards/verireward_soft_f1/mean", "rewards/verireward_f1/mean"} <= logged
     assert any(row.get("rewards/verireward_soft_f1/mean", 0) > 0 for row in trainer.state.log_history)
+
+
+def test_set_grca_trainer_routes_per_object_advantages_into_trl_loss(tmp_path, tokenizer, records):
+    from verireward.integrations.trl import SetGRCAGRPOTrainer, SetRewardFunctions
+
+    box_field = [f for f in data.grounding_schema().fields if f.name == "bbox2d"]
+    sets = SetRewardFunctions(vr.Schema(tuple(box_field)))
+    rows = [{**r, "boxes": [r["bbox2d"]]} for r in records]
+    model = scripted_model(tokenizer, records)
+    before = [p.detach().clone() for p in model.parameters()]
+    trainer = SetGRCAGRPOTrainer(model=model, args=config(tmp_path), train_dataset=datasets.Dataset.from_list(rows),
+                                 processing_class=tokenizer, sets=sets, per_object=True)
+    seen = loss_spy(trainer)
+    trainer.train()
+    assert seen and all(adv.dim() == 2 for _, adv in seen)
+    ids, mask, routed = trainer.last_routed
+    # what reached the loss is what verireward computed for those completions
+    by_ids = {tuple(r): a for r, a in zip(ids.tolist(), routed)}
+    loss_ids, loss_adv = seen[-1]
+    for row_ids, row_adv in zip(loss_ids.tolist(), loss_adv):
+        assert torch.equal(row_adv, by_ids[tuple(row_ids)])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(math.isfinite(row.get("loss", 0.0)) for row in trainer.state.log_history)
+    with pytest.raises(ValueError, match="reward"):
+        SetGRCAGRPOTrainer(model=None, sets=sets, reward="map")

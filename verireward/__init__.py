@@ -72,9 +72,10 @@ from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_
 from verireward.verifier import GroundingVerifier, VerifierOutput
 from verireward.metrics import grounding_metrics, mra
 from verireward.tokens import token_char_offsets
-from verireward import detection, frames, oriented, pipeline, sets
+from verireward import detection, frames, oriented, pipeline, set_grca, sets
 from verireward.detection import DetectionMAP, detection_map
 from verireward.sets import Match, SetRewards, answer_set_rewards, match_boxes, set_rewards
+from verireward.set_grca import SetGRCAResult, grca_set_advantages
 from verireward.frames import qwen_resized_size
 from verireward.oriented import (
     box_corners_3d,
@@ -109,4 +110,4 @@ def cuda_available() -> bool:
 
 __all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
            *numeric.__all__, *preference.__all__, *w2r2.__all__,
-           *points.__all__, *pipeline.__all__, *oriented.__all__, *frames.__all__, *sets.__all__, *detection.__all__]
+           *points.__all__, *pipeline.__all__, *oriented.__all__, *frames.__all__, *sets.__all__, *set_grca.__all__, *detection.__all__]

@@ -319,6 +319,60 @@ def _grpo_trainer_class():
     return GRCAGRPOTrainer
 
 
+def _set_grpo_trainer_class():
+    from trl import GRPOTrainer
+
+    class SetGRCAGRPOTrainer(GRPOTrainer):
+        """TRL's ``GRPOTrainer`` with many-object GRCA advantages
+        (:func:`verireward.grca_set_advantages`): the set reward ``reward`` standardized per group
+        (TRL's ``std + 1e-4`` and ``scale_rewards``) and, with ``per_object=True``, each object's
+        tokens credited from its matched IoU. Groups split over processes are standardized whole.
+
+        Args:
+            sets: the :class:`SetRewardFunctions` (schema, box kind, threshold, answer tag) whose
+                functions become ``reward_funcs`` unless you pass your own; the dataset columns
+                are its (``boxes``, optional ``labels``, ``image_size``, ``resized_size``).
+            reward: the set reward standardized (``"soft_f1"``, ``"precision"``, ``"recall"``, ``"f1"``).
+            per_object: per-object credit.
+            Everything else: as ``trl.GRPOTrainer``.
+        """
+
+        def __init__(self, *args: Any, sets: SetRewardFunctions, reward: str = "soft_f1", per_object: bool = True,
+                     **kwargs: Any) -> None:
+            if reward not in SetRewardFunctions.REWARDS:
+                raise ValueError(f"SetGRCAGRPOTrainer: reward must be one of {', '.join(SetRewardFunctions.REWARDS)}, "
+                                 f"got {reward!r}")
+            kwargs.setdefault("reward_funcs", sets.functions())
+            super().__init__(*args, **kwargs)
+            self.sets, self.set_reward, self.per_object = sets, reward, per_object
+            self.last_routed = None  # (completion_ids, completion_mask, advantages) of the last scored batch
+
+        def _generate_and_score_completions(self, inputs: List[Dict[str, Any]]) -> Dict[str, Any]:
+            out = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return out
+            from verireward.set_grca import grca_set_advantages
+
+            ids, mask, texts = _local_texts(self, out)
+            if "boxes" not in inputs[0]:
+                raise ValueError("SetGRCAGRPOTrainer: the dataset needs a 'boxes' column (per row, a list of boxes)")
+            col = lambda k: [x[k] for x in inputs] if k in inputs[0] and inputs[0][k] is not None else None
+            o = self.sets.options
+            res = grca_set_advantages(texts, ids, mask, col("boxes"), self.num_generations,
+                                      tokenizer=self.processing_class, schema=self.sets.schema, gt_labels=col("labels"),
+                                      reward=self.set_reward, per_object=self.per_object, threshold=o["threshold"],
+                                      box=o["box"], seq=o["seq"], degrees=o["degrees"], max_objects=o["max_objects"],
+                                      answer_tag=o["answer_tag"], image_size=col("image_size"),
+                                      resized_size=col("resized_size"), compat="trl", scale=trl_scale(self),
+                                      gather=lambda x: self.accelerator.gather(x.to(ids.device)),
+                                      process_index=self.accelerator.process_index)
+            out["advantages"] = res.advantages.to(out["advantages"].device, out["advantages"].dtype)
+            self.last_routed = (ids, mask, out["advantages"])
+            return out
+
+    return SetGRCAGRPOTrainer
+
+
 def _ap_grpo_trainer_class():
     from trl import GRPOTrainer
 
@@ -363,7 +417,8 @@ def _ap_grpo_trainer_class():
     return APGRPOTrainer
 
 
-_LAZY = {"GRCAGRPOTrainer": _grpo_trainer_class, "APGRPOTrainer": _ap_grpo_trainer_class}
+_LAZY = {"GRCAGRPOTrainer": _grpo_trainer_class, "APGRPOTrainer": _ap_grpo_trainer_class,
+         "SetGRCAGRPOTrainer": _set_grpo_trainer_class}
 
 
 def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: importing this module needs no TRL
@@ -374,4 +429,5 @@ def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: i
     raise AttributeError(name)
 
 
-__all__ = ["GroundingRewards", "NumericRewards", "SetRewardFunctions", "GRCAGRPOTrainer", "APGRPOTrainer"]
+__all__ = ["GroundingRewards", "NumericRewards", "SetRewardFunctions", "GRCAGRPOTrainer", "APGRPOTrainer",
+           "SetGRCAGRPOTrainer"]
