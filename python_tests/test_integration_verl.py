@@ -148,3 +148,44 @@ def test_estimators_reject_missing_inputs():
         vr_verl.ap_grpo_advantage(torch.zeros(2, 3), mask, uid, None, {})
     out = vr_verl.compute_score_numeric("s", "no number", "1.5")  # a completion without a number: score 0, NaN error
     assert out["score"] == 0.0 and math.isnan(out["vr_error"])
+
+
+def test_grca_set_inside_verl_equals_grca_set_advantages():
+    """compute_score_set per sample, then the grca_set estimator through verl's compute_advantage
+    (groups by uid, not contiguous): the same advantages as grca_set_advantages on the batch."""
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    gt = [[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.8, 0.9]]
+    box = lambda b: '{"bbox_2d": [%d, %d, %d, %d], "label": "cup"}' % tuple(b)
+    a, b, c = [100, 100, 300, 300], [520, 480, 790, 900], [10, 900, 60, 990]
+    texts = ["[" + ", ".join(map(box, objs)) + "]" for objs in
+             ([a, b], [a, a], [b], [], [a, b, c], [c], [a], [b, b])]
+    uid = np.array(["p", "q", "p", "q", "p", "q", "p", "q"], dtype=object)
+    tok = bpe_tokenizer(texts * 3, 300)
+    vr_verl.configure(tok, set_schema=vr.Schema.qwen3vl_2d(), set_per_object=True)
+    try:
+        enc = [tok.encode(t, add_special_tokens=False) for t in texts]
+        texts = [tok.decode(e, skip_special_tokens=True) for e in enc]
+        L = max(map(len, enc)) + 2
+        ids = torch.zeros(len(texts), L, dtype=torch.int64)
+        mask = torch.zeros(len(texts), L)
+        for i, e in enumerate(enc):
+            ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), 1
+        scored = [vr_verl.compute_score_set("d", t, {"boxes": gt, "labels": ["cup", "cup"]}) for t in texts]
+        non_tensors = {"uid": uid}
+        for k in ("vr_set_reward", "vr_object_ious", "vr_object_spans"):  # as verl stores them: one object per row
+            col = np.empty(len(texts), dtype=object)
+            col[:] = [s[k] for s in scored]
+            non_tensors[k] = col
+        tlr = torch.zeros(len(texts), L)
+        d = proto({"token_level_rewards": tlr, "response_mask": mask, "responses": ids}, non_tensors)
+        got = compute_advantage(d, "grca_set", config=AlgoConfig()).batch["advantages"]
+        order = [0, 2, 4, 6, 1, 3, 5, 7]
+        want = vr.grca_set_advantages([texts[i] for i in order], ids[order], mask[order].bool(),
+                                      [gt] * 8, 4, tokenizer=tok, schema=vr.Schema.qwen3vl_2d(),
+                                      gt_labels=[["cup", "cup"]] * 8, per_object=True, compat="verl")
+        assert torch.allclose(got[order], want.advantages, atol=1e-6)
+        assert len({round(v, 5) for v in got[1][mask[1].bool()].tolist()}) > 1  # the duplicate's tokens differ
+    finally:
+        vr_verl.configure()

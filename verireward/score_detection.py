@@ -57,8 +57,7 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
                     gt_path: str, render_dir: Optional[str] = None, worst: int = 8,
                     thresholds: Sequence[float] = (0.25, 0.5), set_threshold: float = 0.5) -> Dict[str, Any]:
     from verireward.detection import detection_map
-    from verireward.objects import parse_objects
-    from verireward.sets import box_kind_of, match_boxes, pack_truth, set_rewards
+    from verireward.sets import box_kind_of, pack_truth, score_answers
 
     box_fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
     if not box_fields:
@@ -81,21 +80,21 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
             raise ValueError(f"GT {gt_path}:{missing[0]}: a line has no 'image_size'/'resized_size' while others do "
                              "(per-image frames need both on every line)")
         frames = dict(image_size=[g["image_size"] for g in gts], resized_size=[g["resized_size"] for g in gts])
-    objs = parse_objects(texts, schema, array="numpy", **frames)
-    pred = objs.values[field.name]
-    width = pred.shape[2]
     labelled = all("labels" in g for g in gts)
     try:
-        gt, gc, gt_labels = pack_truth("GT", [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
-                                       n, width)
+        objs, match, sets = score_answers("GT", texts, [g["boxes"] for g in gts],
+                                          [g["labels"] for g in gts] if labelled else None, schema, box=kind["box"],
+                                          seq=kind["seq"], degrees=kind["degrees"], threshold=set_threshold,
+                                          max_objects=64, answer_tag=None, **frames)
     except ValueError as e:
         raise ValueError(f"GT {gt_path}: {e}") from None
-    pred_labels = None
-    if labelled:  # an object without a label (or a schema without a text field) is the class "object"
-        pred_labels = [[(row[j] if j < len(row) and row[j] is not None else "object") for j in range(int(objs.counts[i]))]
-                       for i, row in enumerate(objs.labels)]
-    match = match_boxes(pred, objs.counts, gt, gc, **kind, pred_labels=pred_labels, gt_labels=gt_labels)
-    sets = set_rewards(match, objs.n_objects, gc, set_threshold)
+    pred = objs.values[field.name]
+    width = pred.shape[2]
+    gt, gc, gt_labels = pack_truth("GT", [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
+                                   n, width)
+    # an object without a label (or a schema without a text field) is the class "object"
+    pred_labels = [[(row[j] if j < len(row) and row[j] is not None else "object") for j in range(int(objs.counts[i]))]
+                   for i, row in enumerate(objs.labels)] if labelled else None
     # detections: every parsed object, scored by its object's score (1 for completions)
     flat_boxes, flat_scores, flat_labels, flat_image = [], [], [], []
     for i in range(n):

@@ -78,10 +78,8 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
     """
     import torch
 
-    from verireward.grpo import char_to_token_spans, routed_advantages
-    from verireward.parse import KINDS, Schema
-    from verireward.objects import parse_objects
-    from verireward.sets import box_kind_of, match_boxes, pack_truth, set_rewards
+    from verireward.grpo import char_to_token_spans
+    from verireward.sets import score_answers
     from verireward.tokens import token_char_offsets
 
     op = "grca_set_advantages"
@@ -89,31 +87,18 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(map(repr, REWARDS))}, got {reward!r}")
     if not isinstance(per_object, bool):
         raise TypeError(f"{op}: argument 'per_object' must be a bool, got {type(per_object).__name__}")
-    schema = schema or Schema.qwen3vl_2d()
-    fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
-    if not fields:
-        raise ValueError(f"{op}: argument 'schema' has no box field")
-    kind = box_kind_of(fields[0])
-    if box is not None:
-        kind = dict(box=box, seq=seq, degrees=bool(degrees))
-    objs = parse_objects(texts, schema, max_objects=max_objects, array="numpy", answer_tag=answer_tag,
-                         image_size=image_size, resized_size=resized_size)
+    objs, match, sets = score_answers(op, texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
+                                      threshold=threshold, max_objects=max_objects, answer_tag=answer_tag,
+                                      image_size=image_size, resized_size=resized_size)
     n = len(texts)
-    pred = objs.values[fields[0].name]
-    gt, gc, labels = pack_truth(op, gt_boxes, gt_labels, n, pred.shape[2])
-    pred_labels = None
-    if labels is not None:
-        pred_labels = [[(row[j] if j < len(row) else None) for j in range(int(objs.counts[i]))]
-                       for i, row in enumerate(objs.labels)]
-    match = match_boxes(pred, objs.counts, gt, gc, **kind, pred_labels=pred_labels, gt_labels=labels)
-    sets = set_rewards(match, objs.n_objects, gc, threshold)
+    M = objs.object_spans.shape[1]
     offsets = token_char_offsets(tokenizer, token_ids, mask, texts=texts, skip_special_tokens=skip_special_tokens)
     m = torch.as_tensor(to_numpy(mask)).bool()
     lengths = m.sum(1)
     spans = char_to_token_spans(torch.from_numpy(objs.object_spans), offsets, lengths)  # [N, M, 2]
     R = np.asarray(getattr(sets, reward), dtype=np.float64)
     counts = np.asarray(objs.counts, dtype=np.int64)
-    u = np.where(np.arange(pred.shape[1])[None, :] < counts[:, None], np.asarray(match.iou, dtype=np.float64), np.nan)
+    u = np.where(np.arange(M)[None, :] < counts[:, None], np.asarray(match.iou, dtype=np.float64), np.nan)
     rows = slice(0, n)
     if gather is not None:  # the whole batch's rewards, object IoUs and counts, in process order
         R_all = _gathered(gather, R)
@@ -125,26 +110,69 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
         R, u = R_all, u_all
     A, obj_adv = _credit(R, u, groups, per_object, eps, compat, scale)
     A, obj_adv = A[rows], (obj_adv[rows] if obj_adv is not None else None)
-    device = token_ids.device if is_tensor(token_ids) else None
-    if not per_object:
+    adv = _token_advantages(A, obj_adv, spans, counts, m)
+    if is_tensor(token_ids):
+        adv = adv.to(token_ids.device)
+    return SetGRCAResult(adv, sets, match, objs, spans, obj_adv, A)
+
+
+def route_set_credit(set_rewards: Any, object_ious: Sequence[Sequence[float]], object_char_spans: Sequence[Any],
+                     token_ids: Any, mask: Any, groups: Any, *, tokenizer: Any, per_object: bool = False,
+                     eps: float = 1e-6, compat: Optional[str] = None, scale: str = "group",
+                     skip_special_tokens: bool = True) -> Any:
+    """The same advantages from rewards computed elsewhere (verl's reward function runs per
+    sample): ``set_rewards [N]``, per answer its objects' matched IoUs and their character spans
+    ``[P_i, 2]`` in the decoded response. Returns ``[N, L]`` float32 on ``token_ids``' device."""
+    import torch
+
+    from verireward.grpo import char_to_token_spans
+    from verireward.tokens import token_char_offsets
+
+    op = "route_set_credit"
+    R = np.asarray(to_numpy(set_rewards), dtype=np.float64).reshape(-1)
+    n = R.shape[0]
+    if len(object_ious) != n or len(object_char_spans) != n:
+        raise ValueError(f"{op}: 'object_ious' and 'object_char_spans' need one entry per answer ({n})")
+    counts = np.array([len(x) for x in object_ious], dtype=np.int64)
+    M = max(int(counts.max()) if n else 0, 1)
+    u = np.full((n, M), np.nan)
+    cs = np.zeros((n, M, 2), dtype=np.int64)
+    for i in range(n):
+        u[i, :counts[i]] = np.asarray(object_ious[i], dtype=np.float64)
+        sp = np.asarray(object_char_spans[i], dtype=np.int64).reshape(-1, 2)
+        if sp.shape[0] != counts[i]:
+            raise ValueError(f"{op}: answer {i} has {counts[i]} IoUs but {sp.shape[0]} spans")
+        cs[i, :counts[i]] = sp
+    offsets = token_char_offsets(tokenizer, token_ids, mask, skip_special_tokens=skip_special_tokens)
+    m = torch.as_tensor(to_numpy(mask)).bool()
+    spans = char_to_token_spans(torch.from_numpy(cs), offsets, m.sum(1))
+    A, obj_adv = _credit(R, u, groups, per_object, eps, compat, scale)
+    adv = _token_advantages(A, obj_adv, spans, counts, m)
+    return adv.to(token_ids.device) if is_tensor(token_ids) else adv
+
+
+def _token_advantages(A: np.ndarray, obj_adv: Optional[np.ndarray], spans: Any, counts: np.ndarray, m: Any) -> Any:
+    """[N, L] float32: with obj_adv None the object list as one field of advantage A (routed:
+    every token gets A), else each object's tokens obj_adv, the rest A; padding 0."""
+    import torch
+
+    from verireward.grpo import routed_advantages
+
+    n, L = m.shape
+    if obj_adv is None:
         whole = np.zeros((n, 1, 2), dtype=np.int64)
         sp = spans.numpy()
         for i in range(n):  # the list: from its first object's first token to its last object's last
             if counts[i]:
                 whole[i, 0] = (sp[i, 0, 0], sp[i, counts[i] - 1, 1])
-        adv = routed_advantages(torch.from_numpy(A[:, None]).float(), torch.from_numpy(whole), m, 1, standardized=True)
-    else:
-        L = m.shape[1]
-        pos = torch.arange(L)[None, :]
-        adv = torch.from_numpy(A)[:, None].expand(n, L).clone()
-        oa = torch.from_numpy(np.nan_to_num(obj_adv))
-        for j in range(pred.shape[1]):
-            inside = (pos >= spans[:, j, :1]) & (pos < spans[:, j, 1:]) & torch.from_numpy(j < counts)[:, None]
-            adv = torch.where(inside, oa[:, j:j + 1], adv)
-        adv = torch.where(m, adv, torch.zeros((), dtype=adv.dtype)).float()
-    if device is not None:
-        adv = adv.to(device)
-    return SetGRCAResult(adv, sets, match, objs, spans, obj_adv, A)
+        return routed_advantages(torch.from_numpy(A[:, None]).float(), torch.from_numpy(whole), m, 1, standardized=True)
+    pos = torch.arange(L)[None, :]
+    adv = torch.from_numpy(A)[:, None].expand(n, L).clone()
+    oa = torch.from_numpy(np.nan_to_num(obj_adv))
+    for j in range(obj_adv.shape[1]):
+        inside = (pos >= spans[:, j, :1]) & (pos < spans[:, j, 1:]) & torch.from_numpy(j < counts)[:, None]
+        adv = torch.where(inside, oa[:, j:j + 1], adv)
+    return torch.where(m, adv, torch.zeros((), dtype=adv.dtype)).float()
 
 
 def _gathered(gather: Callable[[Any], Any], x: np.ndarray) -> np.ndarray:
@@ -162,6 +190,8 @@ def _credit(R: np.ndarray, u: np.ndarray, groups: Any, per_object: bool, eps: fl
     from verireward.grpo import group_standardize
 
     n = R.shape[0]
+    if is_tensor(groups):  # a group_ptr tensor: the statistics run on numpy here
+        groups = np.asarray(to_numpy(groups.cpu()), dtype=np.int64)
     A = np.asarray(group_standardize(R, groups, eps, compat=compat, scale=scale), dtype=np.float64)
     if not per_object:
         return A, None
@@ -181,4 +211,4 @@ def _credit(R: np.ndarray, u: np.ndarray, groups: Any, per_object: bool, eps: fl
     return A, obj
 
 
-__all__ = ["grca_set_advantages", "SetGRCAResult"]
+__all__ = ["grca_set_advantages", "SetGRCAResult", "route_set_credit"]

@@ -216,7 +216,8 @@ def box_kind_of(field: Any) -> Dict[str, Any]:
 
 
 def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels: Optional[Sequence[Sequence[Any]]] = None,
-                       schema: Any = None, *, box: str = "2d", seq: Optional[str] = None, degrees: bool = False,
+                       schema: Any = None, *, box: Optional[str] = None, seq: Optional[str] = None,
+                       degrees: Optional[bool] = None,
                        threshold: float = 0.5, max_objects: int = 64, answer_tag: Optional[str] = None,
                        image_size: Any = None, resized_size: Any = None) -> SetRewards:
     """The set rewards of many-object answers in one call: :func:`parse_objects` (the schema's first
@@ -229,27 +230,42 @@ def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels:
             ground truth's frame.
         gt_labels: N lists of G_i labels, or None (labels not compared).
         schema: one object's fields; :meth:`Schema.qwen3vl_2d` when None.
-        box, seq, degrees, threshold: as in :func:`match_boxes` / :func:`set_rewards`.
+        box, seq, degrees, threshold: as in :func:`match_boxes` / :func:`set_rewards`; ``box=None``
+            takes the kind of the schema's first box field (its layout, ``seq`` and ``degrees``).
         max_objects, answer_tag, image_size, resized_size: as in :func:`parse_objects`; objects
             written past ``max_objects`` are not matched but still count as predictions.
     Returns float64 numpy arrays ``[N]``.
     """
+    return score_answers("answer_set_rewards", texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
+                         threshold=threshold, max_objects=max_objects, answer_tag=answer_tag, image_size=image_size,
+                         resized_size=resized_size)[2]
+
+
+def score_answers(op: str, texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels: Optional[Sequence[Sequence[Any]]],
+                  schema: Any, *, box: Optional[str], seq: Optional[str], degrees: Optional[bool], threshold: float,
+                  max_objects: int, answer_tag: Optional[str], image_size: Any = None, resized_size: Any = None):
+    """``(ParsedObjects, Match, SetRewards)`` of many-object answers: what :func:`answer_set_rewards`,
+    :func:`verireward.grca_set_advantages` and the adapters compute (``box=None``: from the schema's
+    first box field). An object without a label matches no labelled ground truth."""
     from verireward.parse import KINDS, Schema, parse_objects
 
-    op = "answer_set_rewards"
     schema = schema or Schema.qwen3vl_2d()
-    names = [f.name for f in schema.fields if KINDS[f.kind][0] == 1]
-    if not names:
+    fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
+    if not fields:
         raise ValueError(f"{op}: the schema has no box field")
+    kind = box_kind_of(fields[0]) if box is None else dict(box=box, seq=seq, degrees=bool(degrees))
     objs = parse_objects(texts, schema, max_objects=max_objects, array="numpy", answer_tag=answer_tag,
                          image_size=image_size, resized_size=resized_size)
     n = len(texts)
-    pred = objs.values[names[0]]
+    pred = objs.values[fields[0].name]
     gt, gc, labels = pack_truth(op, gt_boxes, gt_labels, n, pred.shape[2])
-    m = match_boxes(pred, objs.counts, gt, gc, box=box, seq=seq, degrees=degrees,
-                    pred_labels=[list(r) for r in objs.labels] if labels is not None else None, gt_labels=labels)
+    pred_labels = None
+    if labels is not None:  # a schema without a text field: no object has a label
+        pred_labels = [[(row[j] if j < len(row) else None) for j in range(int(objs.counts[i]))]
+                       for i, row in enumerate(objs.labels)]
+    m = match_boxes(pred, objs.counts, gt, gc, **kind, pred_labels=pred_labels, gt_labels=labels)
     # every object written is a prediction (those past max_objects are unmatched ones)
-    return set_rewards(m, objs.n_objects, gc, threshold)
+    return objs, m, set_rewards(m, objs.n_objects, gc, threshold)
 
 
 __all__ = ["match_boxes", "Match", "set_rewards", "SetRewards", "answer_set_rewards"]

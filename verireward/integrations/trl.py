@@ -174,8 +174,8 @@ class SetRewardFunctions:
 
     REWARDS = ("soft_f1", "precision", "recall", "f1")
 
-    def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = REWARDS, *, box: str = "2d",
-                 seq: Optional[str] = None, degrees: bool = False, threshold: float = 0.5,
+    def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = REWARDS, *, box: Optional[str] = None,
+                 seq: Optional[str] = None, degrees: Optional[bool] = None, threshold: float = 0.5,
                  answer_tag: Optional[str] = None, max_objects: int = 64):
         bad = [r for r in rewards if r not in self.REWARDS]
         if bad or not rewards:

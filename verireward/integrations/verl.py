@@ -9,10 +9,12 @@ How the pieces meet in verl:
   the extra keys and stores them in ``batch.non_tensor_batch``. ``score`` (the mean field reward,
   mixed with RPC) is what verl's own estimators see.
 * The ``verl.plugins`` entry point (declared in pyproject.toml) imports this module when verl is
-  imported. That registers the estimators ``grca`` and ``ap_grpo`` with ``register_adv_est``. It
-  also wraps verl's ``compute_advantage`` so that, for these two only, the estimator receives the
+  imported. That registers the estimators ``grca``, ``grca_set`` and ``ap_grpo`` with ``register_adv_est``. It
+  also wraps verl's ``compute_advantage`` so that, for these only, the estimator receives the
   batch's extra data. verl passes that to no estimator but its own GDPO, and this wrapper is the one
   trainer-side override. Select one with ``algorithm.adv_estimator=grca`` (or ``ap_grpo``).
+* Many objects per answer: point the reward function at ``compute_score_set`` and select
+  ``algorithm.adv_estimator=grca_set`` (set rewards, per-object credit; see verireward.set_grca).
 * AP-GRPO: point the reward function at ``compute_score_numeric``. Its output keeps the raw
   squared error, and the ``ap_grpo`` estimator computes SNRA at the sharpness of the current step.
   The step counts the estimator's calls (verl computes advantages once per step, in the driver);
@@ -40,11 +42,20 @@ _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "veri
 def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
               image_size: Sequence[float] = (512, 512), total_steps: int = 1000, schedule: str = "sigmoid",
               k_min: float = 1.0, k_max: float = 100.0, e_max: float = 10.0, format_weight: float = 0.1,
-              alpha: float = 1.0, clip: Optional[float] = 1.5, set_schema: Any = None, set_threshold: float = 0.5) -> None:
+              alpha: float = 1.0, clip: Optional[float] = 1.5, set_schema: Any = None, set_threshold: float = 0.5,
+              set_reward: str = "soft_f1", set_per_object: bool = True) -> None:
     """Set, for ``grca``: the tokenizer (token offsets), λ, whether RPC shapes the background, and the
     schema and image size ``compute_score`` reads completions with; for ``ap_grpo``: the sharpness
     schedule over ``total_steps``, ``e_max``, the format weight λ of SmoothOp Eq. 4, α and the clip. Resets
-    the ``ap_grpo`` step counter; for ``compute_score_set``: one object's schema and the hit threshold."""
+    the ``ap_grpo`` step counter; for ``compute_score_set`` and the ``grca_set`` estimator: one
+    object's schema, the hit threshold, the set reward standardized (``set_reward``) and whether
+    each object's tokens get their own credit (``set_per_object``; see :mod:`verireward.set_grca`)."""
+    from verireward.set_grca import REWARDS
+
+    if set_reward not in REWARDS:
+        raise ValueError(f"configure: argument 'set_reward' must be one of {', '.join(REWARDS)}, got {set_reward!r}")
+    if not isinstance(set_per_object, bool):
+        raise TypeError(f"configure: argument 'set_per_object' must be a bool, got {type(set_per_object).__name__}")
     from verireward.data import grounding_schema
     from verireward.numeric import SharpnessSchedule
     from verireward.verifier import GroundingVerifier
@@ -52,7 +63,7 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
     _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
                   image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
                   e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0, set_schema=set_schema,
-                  set_threshold=set_threshold)
+                  set_threshold=set_threshold, set_reward=set_reward, set_per_object=set_per_object)
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
@@ -94,10 +105,12 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     ...], "labels": [...] (optional)}`` (an empty list: nothing to find); ``extra_info`` may hold
     ``image_size`` and ``resized_size`` ([W, H]). Returns ``{"score": soft F1, "precision", "recall",
     "f1"}`` from :func:`verireward.answer_set_rewards` with the schema and options given to
-    :func:`configure` (``set_schema``, default ``Schema.qwen3vl_2d()``; ``set_threshold``)."""
+    :func:`configure` (``set_schema``, default ``Schema.qwen3vl_2d()``; ``set_threshold``), and for
+    the ``grca_set`` estimator ``vr_set_reward`` (the configured ``set_reward``),
+    ``vr_object_ious`` and ``vr_object_spans`` (each stored object's matched IoU and character span)."""
     import json
 
-    from verireward.sets import answer_set_rewards
+    from verireward.sets import score_answers
 
     if isinstance(ground_truth, str):
         try:
@@ -109,10 +122,15 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     extra = extra_info if isinstance(extra_info, dict) else {}
     frames = {k: extra[k] for k in ("image_size", "resized_size") if extra.get(k) is not None}
     labels = ground_truth.get("labels")
-    out = answer_set_rewards([solution_str], [ground_truth["boxes"]], None if labels is None else [list(labels)],
-                             _STATE.get("set_schema"), threshold=_STATE.get("set_threshold", 0.5), **frames)
+    objs, match, out = score_answers("compute_score_set", [solution_str], [ground_truth["boxes"]],
+                                     None if labels is None else [list(labels)], _STATE.get("set_schema"), box=None,
+                                     seq=None, degrees=None, threshold=_STATE.get("set_threshold", 0.5),
+                                     max_objects=64, answer_tag=None, **frames)
+    count = int(objs.counts[0])
     return {"score": float(out.soft_f1[0]), "precision": float(out.precision[0]), "recall": float(out.recall[0]),
-            "f1": float(out.f1[0])}
+            "f1": float(out.f1[0]), "vr_set_reward": float(getattr(out, _STATE.get("set_reward", "soft_f1"))[0]),
+            "vr_object_ious": [float(v) for v in match.iou[0, :count]],
+            "vr_object_spans": objs.object_spans[0, :count].tolist()}
 
 
 def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -212,7 +230,37 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
     return adv, adv
 
 
-ESTIMATORS = {"grca": grca_advantage, "ap_grpo": ap_grpo_advantage}
+def grca_set_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
+                       non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None,
+                       norm_adv_by_std_in_grpo: Optional[bool] = None, **kwargs: Any):
+    """Many-object GRCA (:mod:`verireward.set_grca`) as a verl estimator, fed by
+    ``compute_score_set``: the set reward standardized per ``uid`` group (verl's conventions) and,
+    with ``configure(set_per_object=True)`` (the default), each object's tokens credited from its
+    matched IoU."""
+    import torch
+
+    from verireward.set_grca import route_set_credit
+
+    need = ("vr_set_reward", "vr_object_ious", "vr_object_spans")
+    if non_tensor_batch is None or batch is None or any(k not in non_tensor_batch for k in need):
+        raise ValueError("grca_set estimator: the reward function must be verireward.integrations.verl.compute_score_set")
+    tok = _STATE["tokenizer"]
+    if tok is None:
+        raise ValueError("grca_set estimator: call verireward.integrations.verl.configure(tokenizer) before training")
+    order, ptr, inv = _groups(index)
+    o = order.tolist()
+    R = np.asarray(non_tensor_batch["vr_set_reward"], dtype=np.float64)[o]
+    ious = [list(non_tensor_batch["vr_object_ious"][i]) for i in o]
+    spans = [np.asarray(non_tensor_batch["vr_object_spans"][i], dtype=np.int64).reshape(-1, 2) for i in o]
+    adv = route_set_credit(torch.from_numpy(R), ious, spans, batch["responses"].cpu()[order],
+                           response_mask.bool().cpu()[order], ptr, tokenizer=tok,
+                           per_object=_STATE.get("set_per_object", True), compat="verl",
+                           scale=_scale(config, norm_adv_by_std_in_grpo))
+    adv = adv[inv].to(token_level_rewards.dtype).to(token_level_rewards.device) * response_mask
+    return adv, adv
+
+
+ESTIMATORS = {"grca": grca_advantage, "ap_grpo": ap_grpo_advantage, "grca_set": grca_set_advantage}
 
 
 def _install() -> None:
@@ -253,4 +301,5 @@ except ImportError:  # verl is not installed: compute_score and grca_advantage s
     pass
 
 
-__all__ = ["configure", "compute_score", "compute_score_numeric", "compute_score_set", "grca_advantage", "ap_grpo_advantage", "ESTIMATORS"]
+__all__ = ["configure", "compute_score", "compute_score_numeric", "compute_score_set", "grca_advantage", "ap_grpo_advantage",
+           "grca_set_advantage", "ESTIMATORS"]
