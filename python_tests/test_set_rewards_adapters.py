@@ -72,8 +72,15 @@ def test_verl_reward_function():
     for text, boxes, labels in zip(TEXTS, BOXES, LABELS):
         out = vverl.compute_score_set("geo", text, json.dumps({"boxes": boxes, "labels": labels}), {})
         want = vr.answer_set_rewards([text], [boxes], [labels])
-        assert out == pytest.approx({"score": want.soft_f1[0], "precision": want.precision[0], "recall": want.recall[0],
-                                     "f1": want.f1[0]})
+        shown = {k: out[k] for k in ("score", "precision", "recall", "f1", "vr_set_reward")}
+        assert shown == pytest.approx({"score": want.soft_f1[0], "precision": want.precision[0], "recall": want.recall[0],
+                                       "f1": want.f1[0], "vr_set_reward": want.soft_f1[0]})
+        # what the grca_set estimator needs: each stored object's matched IoU and character span
+        objs = vr.parse_objects([text], vr.Schema.qwen3vl_2d(), array="numpy")
+        n = int(objs.counts[0])
+        assert out["vr_object_spans"] == objs.object_spans[0, :n].tolist() and len(out["vr_object_ious"]) == n
+        assert 2 * sum(out["vr_object_ious"]) / (objs.n_objects[0] + len(boxes) or 1) == pytest.approx(
+            want.soft_f1[0] if (objs.n_objects[0] + len(boxes)) else 0.0)
     vverl.configure(set_schema=vr.Schema.qwen25vl_2d(), set_threshold=0.9)
     out = vverl.compute_score_set("geo", '[{"bbox_2d": [0, 0, 50, 50]}]', {"boxes": [[0, 0, 100, 100]]},
                                   {"image_size": [200, 200], "resized_size": [100, 100]})

@@ -75,7 +75,7 @@ from verireward.tokens import token_char_offsets
 from verireward import detection, frames, oriented, pipeline, set_grca, sets
 from verireward.detection import DetectionMAP, detection_map
 from verireward.sets import Match, SetRewards, answer_set_rewards, match_boxes, set_rewards
-from verireward.set_grca import SetGRCAResult, grca_set_advantages
+from verireward.set_grca import SetGRCAResult, grca_set_advantages, route_set_credit
 from verireward.frames import qwen_resized_size
 from verireward.oriented import (
     box_corners_3d,
