@@ -144,6 +144,22 @@ bird's-eye IoU of the yaw rectangle turned into a volume IoU with the height ove
 angles, so it computes another quantity: it is timed, not compared. `rpc_oriented` projects
 9-DoF boxes (near-plane clipped) against vectorized torch doing the same in float64.
 
+### Set rewards and detection (`match_boxes`, `detection_map`)
+
+`match_boxes`: 4096 samples of 0 to 20 predictions against 0 to 20 ground-truth boxes (noisy
+copies of the truth, so most rows overlap several columns), the maximum total IoU per sample,
+against what set-reward code does today: a numpy IoU matrix and scipy's `linear_sum_assignment`
+per sample. Its C++ loads each box once, drops rows and columns without a positive IoU, pairs
+them off directly when each has one, and warm-starts the Hungarian method by row reduction; the
+≥ 50× goal is still missed (the dense 20 × 20 samples leave the IoU matrix and the shortest
+augmenting paths to do). `detection_map`: 10,000 scenes of `verireward.data.detection_scenes`
+(0 to 6 labelled objects of 8 classes, one scene in six with nothing to find, real-world image
+sizes) with detections around their ground truth (near copies, duplicates, wrong classes, false
+positives), mAP at IoU 0.5 and 0.75, against a straightforward Python COCO-style evaluator
+(`verireward/_bench/baselines.py`). Until 2026-12-01 this case ran on random boxes of 3 classes
+(0 to 9 per image), where the ratio was 73× to 121×; on the scenes the Python evaluator's
+per-class work grows with the 8 classes, so the ratio is higher for the same verireward code.
+
 How to read these numbers:
 
 - This is a shared 2-core VM, and both sides vary (see the spread line above), torch the most: in

@@ -199,3 +199,36 @@ def test_the_table_fits_in_100_columns(tmp_path, capsys):
     pred, gt, _ = synthetic_files(tmp_path, n=2)
     assert main(["score", pred, "--gt", gt, "--no-progress"]) == 0
     assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
+
+
+def test_score_with_per_image_frames(tmp_path, capsys):
+    """GT lines with image_size and resized_size: a pixels-frame field is read in each line's
+    resized pixels; the metrics are the verifier's with those frames, and the pictures draw the
+    original pixels as they are."""
+    schema = [{"name": "bbox_2d", "kind": "box2d", "frame": "pixels"}, {"name": "bbox3d", "kind": "box3d", "frame": "raw"}]
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    sizes, resized = [[640, 480], [1280, 960]], [[644, 476], [1148, 840]]
+    truth = [[195.0, 115.0, 445.0, 365.0], [390.0, 230.0, 890.0, 730.0]]
+    gts = [{"id": k, "bbox2d": b, "bbox3d": [-1, -1, 4, 1, 1, 6], "K": K, "R": I3, "t": [0, 0, 0], "image_size": s,
+            "resized_size": r} for k, (b, s, r) in enumerate(zip(truth, sizes, resized))]
+    seen = [[round(v * r[k % 2] / s[k % 2]) for k, v in enumerate(b)] for b, s, r in zip(truth, sizes, resized)]
+    preds = [{"id": k, "text": json.dumps({"bbox_2d": b, "bbox3d": [-1, -1, 4, 1, 1, 6]})} for k, b in enumerate(seen)]
+    pred, gt = write(tmp_path, preds, gts)
+    out_json = tmp_path / "m.json"
+    assert main(["score", pred, "--gt", gt, "--schema", str(tmp_path / "schema.json"), "--json", str(out_json),
+                 "--render", str(tmp_path / "png"), "--worst", "1", "--no-progress"]) == 0
+    m = json.loads(out_json.read_text())["metrics"]
+    v = vr.GroundingVerifier(vr.score.load_schema(str(tmp_path / "schema.json")))
+    f = lambda key: torch.tensor([g[key] for g in gts], dtype=torch.float64)
+    direct = vr.grounding_metrics(v([p["text"] for p in preds], {"bbox2d": f("bbox2d"), "bbox3d": f("bbox3d")},
+                                    camera=(f("K"), f("R"), f("t")), image_size=f("image_size"),
+                                    resized_size=f("resized_size")))
+    assert m == pytest.approx(direct)
+    assert m["IoU2D"] > 0.98  # the frames are applied (read as original pixels it would be far lower)
+    (png,) = sorted((tmp_path / "png").iterdir())
+    img = read_png(str(png))
+    assert img.shape[1] in (640, 1280)
+    gts[1].pop("resized_size")
+    pred, gt = write(tmp_path, preds, gts)
+    assert main(["score", pred, "--gt", gt, "--schema", str(tmp_path / "schema.json"), "--no-progress"]) == 2
+    assert "resized_size" in capsys.readouterr().err

@@ -6,7 +6,10 @@ PRED.jsonl, one object per line: ``{"id": ..., "text": "<completion>"}`` (``comp
 for RPC and rendering, ``"K"`` (3×3), ``"R"`` (3×3), ``"t"`` (3) and ``"image_size"`` ([W, H]).
 Lines are matched by ``id`` when every line has one, else by position. Coordinates are in the
 frame the schema converts to (the default schema: [0, 1] on every axis). ``image_size`` declares
-that a line's 2D coordinates are normalized and gives the pixel size for RPC and the pictures.
+that a line's 2D coordinates are normalized and gives the pixel size for RPC and the pictures;
+with ``"resized_size"`` too (on every line) the schema's pixels-frame fields are read in the
+per-image frame (the model's pixels of the resized image, scaled to the original ``image_size``),
+the 2D ground truth is in original pixels, and RPC and the pictures use those pixels as they are.
 
 A ground truth whose every line has ``boxes`` is many-object (detection): the file is scored by
 :mod:`verireward.score_detection` (mAP at IoU 0.25 and 0.5 and the set rewards); without a schema,
@@ -108,6 +111,12 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
     gt2d, gt3d = f64("bbox2d", (4,)), f64("bbox3d", (6,))
     cam = (f64("K", (3, 3)), f64("R", (3, 3)), f64("t", (3,))) if have_cam else None
     size = f64("image_size", (2,)) if have_size else None
+    frames = n > 0 and any("resized_size" in g for g in gts)  # per-image frames of a pixels-frame schema
+    if frames and not (have_size and all("resized_size" in g for g in gts)):
+        k = next(k for k, g in enumerate(gts, 1) if "resized_size" not in g or "image_size" not in g)
+        raise ValueError(f"GT {gt_path}:{k}: a line has no 'image_size'/'resized_size' while others do "
+                         "(per-image frames need both on every line)")
+    resized = f64("resized_size", (2,)) if frames else None
     verifier = GroundingVerifier(schema)
     outs = []
     bar = Progress(max(1, (n + chunk - 1) // chunk), progress)
@@ -115,13 +124,15 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
         e = min(n, b + chunk)
         outs.append(verifier(texts[b:e], {"bbox2d": gt2d[b:e], "bbox3d": gt3d[b:e]},
                              camera=tuple(x[b:e] for x in cam) if cam else None,
-                             image_size=size[b:e] if size is not None else None))
+                             image_size=size[b:e] if size is not None else None,
+                             resized_size=resized[b:e] if resized is not None else None))
         bar.step(f"scored {e:,} of {n:,}")
     merged = _concat(outs)
     metrics = grounding_metrics(merged)
     result: Dict[str, Any] = {"n": n, "metrics": metrics, "warnings": frame_warnings(schema, merged, gt2d, gt3d)}
     if render_dir:
-        result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size)
+        result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size,
+                                           normalized=not frames)
     return result
 
 
@@ -177,7 +188,7 @@ def _concat(outs: List[VerifierOutput]) -> VerifierOutput:
                           cat([o.valid for o in outs]), cat([o.char_spans for o in outs]), parsed)
 
 
-def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List[str]:
+def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, normalized=True) -> List[str]:
     from verireward import _render
 
     os.makedirs(out_dir, exist_ok=True)
@@ -193,7 +204,8 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size) -> List
     for k, i in enumerate(order):
         g = gts[i]
         size = g.get("image_size", [512, 512]) if have_size else [512, 512]
-        scale = np.array(size * 2, dtype=np.float64) if have_size else np.ones(4)
+        # normalized 2D coordinates are drawn scaled to the image; per-image frames are pixels already
+        scale = np.array(list(size) * 2, dtype=np.float64) if have_size and normalized else np.ones(4)
         pred2d = values[b2][i].numpy() * scale if b2 else None
         gt2d = np.array(g["bbox2d"], dtype=np.float64) * scale if "bbox2d" in g else None
         cam = (g["K"], g["R"], g["t"]) if have_cam else None

@@ -32,7 +32,7 @@ template <class T> inline double pair_iou(const T* a, const T* b, int kind, cons
 // row_to_col[i]. Scratch vectors are reused across calls.
 struct Hungarian {
   std::vector<double> u, v, minv;
-  std::vector<int64_t> p, way;
+  std::vector<int64_t> p, way, free_rows;
   std::vector<char> used;
   void solve(const double* cost, int64_t n, int64_t m, int64_t* row_to_col) {
     const double inf = 1e300;
@@ -40,7 +40,22 @@ struct Hungarian {
     v.assign(static_cast<size_t>(m + 1), 0.0);
     p.assign(static_cast<size_t>(m + 1), 0);
     way.assign(static_cast<size_t>(m + 1), 0);
+    // Warm start (row reduction): u_i = min_j cost_ij keeps every reduced cost cost_ij - u_i - v_j
+    // >= 0 with v = 0, and free columns keep v = 0 as the rectangular problem needs; a row whose
+    // cheapest column (the lowest such) is still free takes it, in row order. The shortest-path
+    // phase below then runs only for the rows left, and the optimum is the same (the duals stay
+    // feasible, the matched pairs tight).
+    free_rows.clear();
     for (int64_t i = 1; i <= n; ++i) {
+      int64_t best = 1;
+      double cb = cost[(i - 1) * m];
+      for (int64_t j = 2; j <= m; ++j)
+        if (cost[(i - 1) * m + (j - 1)] < cb) cb = cost[(i - 1) * m + (j - 1)], best = j;
+      u[static_cast<size_t>(i)] = cb;
+      if (p[static_cast<size_t>(best)] == 0) p[static_cast<size_t>(best)] = i;
+      else free_rows.push_back(i);
+    }
+    for (int64_t i : free_rows) {
       p[0] = i;
       int64_t j0 = 0;
       minv.assign(static_cast<size_t>(m + 1), inf);

@@ -222,18 +222,24 @@ def _match_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) ->
 
 
 def _detection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
-    """n images with 0-9 ground-truth boxes of 3 classes and detections around them (near copies,
-    duplicates, wrong classes, false positives); mAP at IoU 0.5 and 0.75, COCO's 101 points."""
-    per = torch.randint(0, 10, (n,), generator=gen)
+    """n synthetic detection scenes (:func:`verireward.data.detection_scenes`: 0-6 labelled objects
+    per image, one in six with nothing to find, real-world image sizes) and detections around their
+    ground truth (near copies, duplicates, wrong classes, false positives); mAP at IoU 0.5 and 0.75,
+    COCO's 101 points."""
+    from verireward.data import DETECTION_LABELS, detection_scenes
+
+    scenes = detection_scenes(n, seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    per = torch.tensor([len(s.labels) for s in scenes], dtype=torch.int64)
     T = int(per.sum())
-    g = torch.rand(T, 2, generator=gen, dtype=torch.float64) * 100
-    gt = torch.cat([g, g + 5 + torch.rand(T, 2, generator=gen, dtype=torch.float64) * 30], 1)
+    gt = torch.from_numpy(np.concatenate([s.boxes2d for s in scenes] + [np.zeros((0, 4))]))
     g_img = torch.repeat_interleave(torch.arange(n), per)
-    g_lab = torch.randint(0, 3, (T,), generator=gen)
+    g_lab = torch.tensor([DETECTION_LABELS.index(lab) for s in scenes for lab in s.labels], dtype=torch.int64)
+    C = len(DETECTION_LABELS)
     src = torch.randint(0, max(T, 1), (T * 3 // 2,), generator=gen)
-    det = gt[src] + torch.randn(len(src), 4, generator=gen, dtype=torch.float64) * 2
+    size = (gt[src, 2:] - gt[src, :2]).repeat(1, 2)
+    det = gt[src] + torch.randn(len(src), 4, generator=gen, dtype=torch.float64) * 0.08 * size
     det = torch.cat([torch.minimum(det[:, :2], det[:, 2:]), torch.maximum(det[:, :2], det[:, 2:]) + 0.1], 1)
-    d_img, d_lab = g_img[src], torch.where(torch.rand(len(src), generator=gen) < 0.9, g_lab[src], torch.randint(0, 3, (len(src),), generator=gen))
+    d_img, d_lab = g_img[src], torch.where(torch.rand(len(src), generator=gen) < 0.9, g_lab[src], torch.randint(0, C, (len(src),), generator=gen))
     score = torch.rand(len(src), generator=gen, dtype=torch.float64)
     thr = (0.5, 0.75)
     q = max(1, min(n, p // 10))
