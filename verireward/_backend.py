@@ -280,6 +280,40 @@ class LazyFunction:
         return self._fn.apply(*args)
 
 
+def wants_grad(*xs: Any) -> bool:
+    """Whether torch autograd should record an op on these arguments: all tensors, one requiring
+    grad, grad mode on."""
+    if not (all(is_tensor(x) for x in xs) and any(x.requires_grad for x in xs)):
+        return False
+    return bool(torch_module().is_grad_enabled())
+
+
+def pair_function(name: str, forward: Any, backward: Any) -> LazyFunction:
+    """The autograd function of an op of two box tensors ``a``, ``b`` with an analytic backward
+    kernel: ``apply(a, b, *rest)`` runs ``forward(a, b, *rest)``; its backward
+    ``backward(a, b, *rest, grad) -> (grad_a, grad_b)`` (``rest``: options, not differentiated)."""
+
+    def build() -> Any:
+        torch = torch_module()
+        from torch.autograd.function import once_differentiable
+
+        def fwd(ctx: Any, a: Any, b: Any, *rest: Any) -> Any:
+            ctx.save_for_backward(a, b)
+            ctx.rest = rest
+            return forward(a, b, *rest)
+
+        @once_differentiable
+        def bwd(ctx: Any, grad: Any) -> Any:
+            a, b = ctx.saved_tensors
+            ga, gb = backward(a, b, *ctx.rest, grad)
+            return (ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None,
+                    *([None] * len(ctx.rest)))
+
+        return type(name, (torch.autograd.Function,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd)})
+
+    return LazyFunction(build)
+
+
 def numel(x: Any) -> int:
     """Elements of a numpy array or torch tensor."""
     return int(x.size) if isinstance(x, np.ndarray) else int(x.numel())

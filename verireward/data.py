@@ -209,19 +209,24 @@ def write_jsonl(samples: Sequence[GroundingSample], gt_path: str, pred_path: Opt
     ``pred_path``, each sample's target as a prediction (``{"id", "text"}``). The schema the
     targets are written in (:func:`grounding_schema`) goes to ``schema_path`` (default: beside the
     ground truth, ``GT.schema.json``, where ``verireward score`` finds it). Returns that path."""
+    rows = [{"id": s.id, "bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(),
+             "t": s.t.tolist(), "image_size": [IMAGE_SIZE, IMAGE_SIZE]} for s in samples]
+    return _write_files(grounding_schema(), rows, samples, gt_path, pred_path, schema_path)
+
+
+def _write_files(schema: Any, gt_rows: Sequence[dict], samples: Sequence[Any], gt_path: str, pred_path: Optional[str],
+                 schema_path: Optional[str]) -> str:
+    """The schema (default: beside the ground truth), the ground-truth lines, and each sample's
+    ``target`` as a prediction line; returns the schema's path."""
     if schema_path is None:
         schema_path = os.path.splitext(gt_path)[0] + ".schema.json"
     with open(schema_path, "w", encoding="utf-8") as f:
-        json.dump(grounding_schema().to_json(), f, indent=1)
+        json.dump(schema.to_json(), f, indent=1)
     with open(gt_path, "w", encoding="utf-8") as f:
-        for s in samples:
-            f.write(json.dumps({"id": s.id, "bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(),
-                                "K": s.K.tolist(), "R": s.R.tolist(), "t": s.t.tolist(),
-                                "image_size": [IMAGE_SIZE, IMAGE_SIZE]}) + "\n")
+        f.writelines(json.dumps(row) + "\n" for row in gt_rows)
     if pred_path is not None:
         with open(pred_path, "w", encoding="utf-8") as f:
-            for s in samples:
-                f.write(json.dumps({"id": s.id, "text": s.target}) + "\n")
+            f.writelines(json.dumps({"id": s.id, "text": s.target}) + "\n" for s in samples)
     return schema_path
 
 
@@ -321,21 +326,10 @@ def write_detection_jsonl(scenes: Sequence[DetectionScene], gt_path: str, pred_p
     ``labels``, ``image_size``, ``resized_size``, ``boxes3d``, K, R, t) and, with ``pred_path``,
     each scene's target as a prediction (``{"id", "text"}``); the schema
     (:func:`detection_schema`) beside the ground truth, as :func:`write_jsonl` does. Returns its path."""
-    if schema_path is None:
-        schema_path = os.path.splitext(gt_path)[0] + ".schema.json"
-    with open(schema_path, "w", encoding="utf-8") as f:
-        json.dump(detection_schema().to_json(), f, indent=1)
-    with open(gt_path, "w", encoding="utf-8") as f:
-        for s in scenes:
-            f.write(json.dumps({"id": s.id, "boxes": s.boxes2d.tolist(), "labels": s.labels,
-                                "image_size": list(s.image_size), "resized_size": list(s.resized_size),
-                                "boxes3d": s.boxes3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(),
-                                "t": s.t.tolist()}) + "\n")
-    if pred_path is not None:
-        with open(pred_path, "w", encoding="utf-8") as f:
-            for s in scenes:
-                f.write(json.dumps({"id": s.id, "text": s.target}) + "\n")
-    return schema_path
+    rows = [{"id": s.id, "boxes": s.boxes2d.tolist(), "labels": s.labels, "image_size": list(s.image_size),
+             "resized_size": list(s.resized_size), "boxes3d": s.boxes3d.tolist(), "K": s.K.tolist(), "R": s.R.tolist(),
+             "t": s.t.tolist()} for s in scenes]
+    return _write_files(detection_schema(), rows, scenes, gt_path, pred_path, schema_path)
 
 
 @dataclass

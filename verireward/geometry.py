@@ -23,7 +23,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from verireward import _C
-from verireward._backend import Call, LazyFunction, broadcast_lead, data_ptr, is_tensor, torch_module
+from verireward._backend import Call, broadcast_lead, data_ptr, pair_function, torch_module, wants_grad
 
 Array = Any  # torch.Tensor | numpy.ndarray
 ImageSize = Union[None, Tuple[float, float], Array]
@@ -68,35 +68,13 @@ def _iou_backward(op: str, a: Array, b: Array, dim: int, grad: Array) -> Tuple[A
     return ga.sum_to_size(a.shape), gb.sum_to_size(b.shape)
 
 
-def _build_iou_function():
-    torch = torch_module()
-    from torch.autograd.function import once_differentiable
-
-    class BoxIoU(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b, dim, op):
-            ctx.save_for_backward(a, b)
-            ctx.dim, ctx.op = dim, op
-            return _iou_forward(op, a, b, dim)
-
-        @staticmethod
-        @once_differentiable
-        def backward(ctx, grad):
-            a, b = ctx.saved_tensors
-            ga, gb = _iou_backward(ctx.op, a, b, ctx.dim, grad)
-            return (ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None, None, None)
-
-    return BoxIoU
-
-
-_IOU_FUNCTION = LazyFunction(_build_iou_function)
+_IOU_FUNCTION = pair_function("BoxIoU", lambda a, b, dim, op: _iou_forward(op, a, b, dim),
+                              lambda a, b, dim, op, grad: _iou_backward(op, a, b, dim, grad))
 
 
 def _iou(op: str, a: Array, b: Array, dim: int) -> Array:
-    if is_tensor(a) and is_tensor(b) and (a.requires_grad or b.requires_grad):
-        torch = torch_module()
-        if torch.is_grad_enabled():
-            return _IOU_FUNCTION.apply(a, b, dim, op)
+    if wants_grad(a, b):
+        return _IOU_FUNCTION.apply(a, b, dim, op)
     return _iou_forward(op, a, b, dim)
 
 

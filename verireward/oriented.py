@@ -25,7 +25,7 @@ import math
 from typing import Any, NamedTuple, Optional, Tuple
 
 from verireward import _C
-from verireward._backend import Call, LazyFunction, broadcast_lead, data_ptr, is_tensor, torch_module
+from verireward._backend import Call, broadcast_lead, data_ptr, pair_function, wants_grad
 
 Array = Any
 _AXES = {"x": 0, "y": 1, "z": 2}
@@ -159,40 +159,14 @@ def _elementwise(op: str, a: Array, b: Array, spec: _Spec, grad: Optional[Array]
     return ga.sum_to_size(a.shape), gb.sum_to_size(b.shape)
 
 
-def _build_function():
-    torch = torch_module()
-    from torch.autograd.function import once_differentiable
-
-    class OrientedIoU(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b, op, spec):
-            ctx.save_for_backward(a, b)
-            ctx.op, ctx.spec = op, spec
-            return _elementwise(op, a, b, spec)
-
-        @staticmethod
-        @once_differentiable
-        def backward(ctx, grad):
-            a, b = ctx.saved_tensors
-            ga, gb = _elementwise(ctx.op, a, b, ctx.spec, grad)
-            return (ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None, None, None)
-
-    return OrientedIoU
-
-
-_FUNCTION = LazyFunction(_build_function)
-
-
-def _wants_grad(a: Array, b: Array) -> bool:
-    if not (is_tensor(a) and is_tensor(b) and (a.requires_grad or b.requires_grad)):
-        return False
-    return bool(torch_module().is_grad_enabled())
+_FUNCTION = pair_function("OrientedIoU", lambda a, b, op, spec: _elementwise(op, a, b, spec),
+                          lambda a, b, op, spec, grad: _elementwise(op, a, b, spec, grad))
 
 
 def _iou(op: str, a: Array, b: Array, spec: _Spec, pairwise: bool) -> Array:
     if pairwise:
         call, a, b = _checked(op, a, b, spec, pairwise=True)
-        if _wants_grad(a, b):  # every pair as one broadcast elementwise call, so autograd sees it
+        if wants_grad(a, b):  # every pair as one broadcast elementwise call, so autograd sees it
             return _FUNCTION.apply(a[:, None, :], b[None, :, :], op, spec)
         a, b = call.contiguous(a), call.contiguous(b)
         out = call.empty((a.shape[0], b.shape[0]))
@@ -201,7 +175,7 @@ def _iou(op: str, a: Array, b: Array, spec: _Spec, pairwise: bool) -> Array:
         args.a, args.b, args.out = data_ptr(a), data_ptr(b), data_ptr(out)
         _C.oriented_iou_pairwise(args)
         return out
-    if _wants_grad(a, b):
+    if wants_grad(a, b):
         return _FUNCTION.apply(a, b, op, spec)
     return _elementwise(op, a, b, spec)
 
