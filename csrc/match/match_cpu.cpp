@@ -14,6 +14,13 @@ struct MatchScratch {
   std::vector<Box<3>> boxes;  // axis-aligned kinds: every box loaded once (predictions, then truth)
   std::vector<char> ok;
   Hungarian h;
+  void start(int64_t np, int64_t ng) {  // a sample of np predictions and ng ground-truth boxes
+    w.assign(static_cast<size_t>(np * ng), 0.0);
+    row_hits.assign(static_cast<size_t>(np), 0);
+    col_hits.assign(static_cast<size_t>(ng), 0);
+    row_last.assign(static_cast<size_t>(np), -1);
+  }
+  void hit(int64_t i, int64_t j) { ++row_hits[i], ++col_hits[j], row_last[i] = j; }  // a positive IoU at (i, j)
 };
 
 // The IoU matrix w [np, ng] of sample s (0 where the labels differ).
@@ -36,9 +43,15 @@ template <class T, int D> void aabb_matrix(const MatchArgs& p, int64_t s, int64_
     for (int k = 0; k < D; ++k) a.lo[k] = m.boxes[i].lo[k], a.hi[k] = m.boxes[i].hi[k];
     for (int64_t j = 0; j < ng; ++j) {
       if (!m.ok[np + j] || (pl != nullptr && gl != nullptr && pl[s * p.P + i] != gl[s * p.G + j])) continue;
+      const Box<3>& gj = m.boxes[np + j];
+      bool apart = false;  // most pairs of a scene do not touch: IoU 0 without the division
+      for (int k = 0; k < D; ++k) apart = apart || !(vmin(a.hi[k], gj.hi[k]) > vmax(a.lo[k], gj.lo[k]));
+      if (apart) continue;
       Box<D> g;
-      for (int k = 0; k < D; ++k) g.lo[k] = m.boxes[np + j].lo[k], g.hi[k] = m.boxes[np + j].hi[k];
-      m.w[i * ng + j] = box_iou<D>(a, g);
+      for (int k = 0; k < D; ++k) g.lo[k] = gj.lo[k], g.hi[k] = gj.hi[k];
+      const double v = box_iou<D>(a, g);
+      m.w[i * ng + j] = v;
+      if (v > 0.0) m.hit(i, j);
     }
   }
 }
@@ -58,7 +71,7 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
     const int64_t np = std::min(std::max<int64_t>(pc[s], 0), p.P), ng = std::min(std::max<int64_t>(gc[s], 0), p.G);
     for (int64_t i = 0; i < p.P; ++i) assign[s * p.P + i] = -1, iou_out[s * p.P + i] = T(0);
     if (np == 0 || ng == 0) continue;
-    m.w.assign(static_cast<size_t>(np * ng), 0.0);
+    m.start(np, ng);
     if (p.kind == 0) {
       aabb_matrix<T, 2>(p, s, np, ng, m);
     } else if (p.kind == 1) {
@@ -67,18 +80,14 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
       for (int64_t i = 0; i < np; ++i)
         for (int64_t j = 0; j < ng; ++j) {
           if (pl != nullptr && gl != nullptr && pl[s * p.P + i] != gl[s * p.G + j]) continue;
-          m.w[i * ng + j] = pair_iou(pred + (s * p.P + i) * p.width, gt + (s * p.G + j) * p.width, p.kind, seq);
+          const double v = pair_iou(pred + (s * p.P + i) * p.width, gt + (s * p.G + j) * p.width, p.kind, seq);
+          m.w[i * ng + j] = v;
+          if (v > 0.0) m.hit(i, j);
         }
     }
     // Rows and columns without a positive IoU can only be matched at 0: they are left out (the
     // optimum's total is the same). When what is left pairs off (one positive per row and per
     // column), those pairs are the assignment; otherwise the Hungarian method solves the rest.
-    m.row_hits.assign(static_cast<size_t>(np), 0);
-    m.col_hits.assign(static_cast<size_t>(ng), 0);
-    m.row_last.assign(static_cast<size_t>(np), -1);
-    for (int64_t i = 0; i < np; ++i)
-      for (int64_t j = 0; j < ng; ++j)
-        if (m.w[i * ng + j] > 0.0) ++m.row_hits[i], ++m.col_hits[j], m.row_last[i] = j;
     m.rows.clear();
     m.cols.clear();
     bool paired = true;
