@@ -149,8 +149,9 @@ angles, so it computes another quantity: it is timed, not compared. `rpc_oriente
 `match_boxes`: 4096 samples of 0 to 20 predictions against 0 to 20 ground-truth boxes (noisy
 copies of the truth, so most rows overlap several columns), the maximum total IoU per sample,
 against what set-reward code does today: a numpy IoU matrix and scipy's `linear_sum_assignment`
-per sample. Its C++ loads each box once, drops rows and columns without a positive IoU, pairs
-them off directly when each has one, and warm-starts the Hungarian method by row reduction; the
+per sample. Its C++ loads each box once, skips the IoU of boxes that do not overlap, drops rows
+and columns without a positive IoU, pairs them off directly when each has one, and warm-starts
+the Hungarian method by row reduction; the
 ≥ 50× goal is still missed (the dense 20 × 20 samples leave the IoU matrix and the shortest
 augmenting paths to do). `detection_map`: 10,000 scenes of `verireward.data.detection_scenes`
 (0 to 6 labelled objects of 8 classes, one scene in six with nothing to find, real-world image
