@@ -269,8 +269,38 @@ struct BoxPair {
   double h[3], g[3], cbl[3], rel[9], inv;
 };
 
-// Loads the rows (cx, cy, cz, sx, sy, sz, k angles); false for a degenerate box or a pair whose
-// circumspheres are apart (IoU 0).
+// Whether a separating axis proves the boxes apart (the 15 axes of two boxes: A's, B's and their
+// cross products, in A's scaled frame). Only a clear gap counts (1e-12 of the larger box's extent,
+// and |R| padded, as parallel edges make a cross axis vanish): touching and coplanar pairs go on
+// to the clip, which gives them their exact 0. A fast exit only: the clip decides everything else.
+VR_HD inline bool separated(const BoxPair& P) {
+  constexpr double kGap = 1e-12;
+  const double* h = P.h;
+  const double* g = P.g;
+  const double* T = P.cbl;
+  double R[3][3], A[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) R[i][j] = P.rel[i * 3 + j], A[i][j] = fabs(R[i][j]) + kGap;
+  for (int i = 0; i < 3; ++i)  // A's axes
+    if (fabs(T[i]) > h[i] + g[0] * A[i][0] + g[1] * A[i][1] + g[2] * A[i][2] + kGap) return true;
+  for (int j = 0; j < 3; ++j) {  // B's axes
+    const double t = T[0] * R[0][j] + T[1] * R[1][j] + T[2] * R[2][j];
+    if (fabs(t) > h[0] * A[0][j] + h[1] * A[1][j] + h[2] * A[2][j] + g[j] + kGap) return true;
+  }
+  for (int i = 0; i < 3; ++i) {  // A_i x B_j
+    const int i1 = (i + 1) % 3, i2 = (i + 2) % 3;
+    for (int j = 0; j < 3; ++j) {
+      const int j1 = (j + 1) % 3, j2 = (j + 2) % 3;
+      const double t = T[i2] * R[i1][j] - T[i1] * R[i2][j];
+      const double r = h[i1] * A[i2][j] + h[i2] * A[i1][j] + g[j1] * A[i][j2] + g[j2] * A[i][j1];
+      if (fabs(t) > r + kGap) return true;
+    }
+  }
+  return false;
+}
+
+// Loads the rows (cx, cy, cz, sx, sy, sz, k angles); false for a degenerate box or a pair that is
+// apart (circumspheres, then a separating axis: IoU 0).
 template <class T> VR_HD inline bool load_box_pair(const T* a, const T* b, const int* axes, int k, bool intrinsic,
                                                    double unit, BoxPair& P) {
   double ha[3], hb[3];
@@ -304,7 +334,8 @@ template <class T> VR_HD inline bool load_box_pair(const T* a, const T* b, const
   const double* h = P.h;
   const double* g = P.g;
   const double reach = sqrt(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]) + sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
-  return P.cbl[0] * P.cbl[0] + P.cbl[1] * P.cbl[1] + P.cbl[2] * P.cbl[2] <= reach * reach * (1.0 + 1e-12);
+  if (P.cbl[0] * P.cbl[0] + P.cbl[1] * P.cbl[1] + P.cbl[2] * P.cbl[2] > reach * reach * (1.0 + 1e-12)) return false;
+  return !separated(P);
 }
 
 // A ∩ B in A's scaled frame: A's faces clipped by B's six half-spaces; null when empty. Every face
