@@ -11,7 +11,7 @@ import torch
 
 import verireward as vr
 from verireward import data
-from test_tokens import byte_bpe, unigram
+from test_tokens import byte_bpe, token_batch, unigram
 
 
 def steps(texts, ids, mask, gt, groups, tok, schema, camera, image_size, **kw):
@@ -39,14 +39,7 @@ def batch(tok, n_prompts=3, G=4, seed=0, broken=True):
             if g == 3:
                 t = t.replace(str(int(rng.integers(1, 9))), str(int(rng.integers(1, 9))))
             texts.append(t)
-    enc = [tok.encode(t).ids for t in texts]
-    texts = [tok.decode(e) for e in enc]
-    L = max(map(len, enc)) + 3
-    ids = torch.full((len(texts), L), 0, dtype=torch.int64)
-    mask = torch.zeros(len(texts), L, dtype=torch.bool)
-    for i, e in enumerate(enc):
-        ids[i, : len(e)] = torch.tensor(e)
-        mask[i, : len(e)] = True
+    texts, ids, mask = token_batch(tok, texts, pad=3)
     rep = lambda a: torch.tensor(np.repeat(np.stack(a), G, 0))
     gt = {"bbox2d": rep([s.bbox2d for s in samples]), "bbox3d": rep([s.bbox3d for s in samples])}
     cam = tuple(rep([getattr(s, k) for s in samples]) for k in "KRt")
@@ -152,13 +145,7 @@ def test_answer_tag_in_the_one_call():
     texts = []
     for s in samples:
         texts += [f"<think>{s.target}</think><answer>{s.target}</answer>", f"<think>{s.target}</think> no answer"]
-    enc = [tok.encode(t).ids for t in texts]
-    texts = [tok.decode(e) for e in enc]
-    L = max(map(len, enc))
-    ids = torch.zeros(len(texts), L, dtype=torch.int64)
-    mask = torch.zeros(len(texts), L, dtype=torch.bool)
-    for i, e in enumerate(enc):
-        ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), True
+    texts, ids, mask = token_batch(tok, texts)
     rep = lambda a: torch.tensor(np.repeat(np.stack(a), G, 0))
     gt = {"bbox2d": rep([s.bbox2d for s in samples]), "bbox3d": rep([s.bbox3d for s in samples])}
     schema = data.grounding_schema()

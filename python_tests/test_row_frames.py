@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import verireward as vr
-from test_tokens import byte_bpe
+from test_tokens import byte_bpe, token_batch
 
 SIZES = np.array([[640, 480], [1920, 1080], [333, 777], [4000, 300]])
 
@@ -66,13 +66,7 @@ def test_rpc_with_per_row_frames_uses_original_pixels():
 def test_grca_advantages_takes_per_row_frames():
     tok = byte_bpe()
     texts, truth, resized = texts_and_truth(np.random.default_rng(2))
-    enc = [tok.encode(x).ids for x in texts]
-    texts = [tok.decode(e) for e in enc]
-    L = max(map(len, enc))
-    ids = torch.zeros(len(texts), L, dtype=torch.int64)
-    mask = torch.zeros(len(texts), L, dtype=torch.bool)
-    for i, e in enumerate(enc):
-        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), True
+    texts, ids, mask = token_batch(tok, texts)
     out = vr.grca_advantages(texts, ids, mask, {"bbox2d": truth}, 2, tokenizer=tok, schema=pixel_schema(),
                              image_size=SIZES, resized_size=resized)
     want = vr.GroundingVerifier(pixel_schema())(texts, {"bbox2d": truth}, image_size=SIZES, resized_size=resized)

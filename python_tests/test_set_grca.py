@@ -15,21 +15,14 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import verireward as vr
-from test_tokens import byte_bpe
+from test_tokens import byte_bpe, token_batch
 
 TOK = byte_bpe()
 SCHEMA = vr.Schema.qwen3vl_2d()  # bbox_2d in 0-1000 bins over [0, 1], label
 
 
 def encode(texts):
-    enc = [TOK.encode(t).ids for t in texts]
-    texts = [TOK.decode(e) for e in enc]
-    L = max(map(len, enc)) + 2
-    ids = torch.zeros(len(texts), L, dtype=torch.int64)
-    mask = torch.zeros(len(texts), L, dtype=torch.bool)
-    for i, e in enumerate(enc):
-        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), True
-    return texts, ids, mask
+    return token_batch(TOK, texts, pad=2)
 
 
 def answer(boxes, labels=None):

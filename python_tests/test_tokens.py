@@ -52,6 +52,18 @@ def byte_bpe() -> Tokenizer:
     return _tiny.byte_bpe(CORPUS, 400, special_tokens=("<|endoftext|>",))
 
 
+def token_batch(tok: Tokenizer, texts, pad: int = 0):
+    """(decoded texts, ids [N, L], bool mask [N, L]) of texts encoded by a ``tokenizers``
+    tokenizer, right-padded with id 0 to the longest row plus ``pad``."""
+    enc = [tok.encode(t).ids for t in texts]
+    L = max(map(len, enc)) + pad
+    ids = torch.zeros(len(texts), L, dtype=torch.int64)
+    mask = torch.zeros(len(texts), L, dtype=torch.bool)
+    for i, e in enumerate(enc):
+        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e, dtype=torch.int64), True
+    return [tok.decode(e) for e in enc], ids, mask
+
+
 def unigram() -> Tokenizer:
     tok = Tokenizer(models.Unigram())
     tok.pre_tokenizer = pre_tokenizers.Metaspace()

@@ -111,11 +111,7 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
     gt2d, gt3d = f64("bbox2d", (4,)), f64("bbox3d", (6,))
     cam = (f64("K", (3, 3)), f64("R", (3, 3)), f64("t", (3,))) if have_cam else None
     size = f64("image_size", (2,)) if have_size else None
-    frames = n > 0 and any("resized_size" in g for g in gts)  # per-image frames of a pixels-frame schema
-    if frames and not (have_size and all("resized_size" in g for g in gts)):
-        k = next(k for k, g in enumerate(gts, 1) if "resized_size" not in g or "image_size" not in g)
-        raise ValueError(f"GT {gt_path}:{k}: a line has no 'image_size'/'resized_size' while others do "
-                         "(per-image frames need both on every line)")
+    frames = det.per_image_frames(gts, gt_path) is not None  # per-image frames of a pixels-frame schema
     resized = f64("resized_size", (2,)) if frames else None
     verifier = GroundingVerifier(schema)
     outs = []

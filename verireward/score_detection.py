@@ -35,6 +35,19 @@ def is_detection(gts: Sequence[Dict[str, Any]]) -> bool:
     return bool(gts) and all("boxes" in g for g in gts)
 
 
+def per_image_frames(gts: Sequence[Dict[str, Any]], gt_path: str) -> Optional[Dict[str, Any]]:
+    """The per-image frames of a ground-truth file (``image_size`` and ``resized_size`` lists,
+    as the parsers take them), None when no line has a ``resized_size``; a ValueError naming the
+    first line without both when only some have it."""
+    if not any("resized_size" in g for g in gts):
+        return None
+    missing = [k for k, g in enumerate(gts, 1) if "resized_size" not in g or "image_size" not in g]
+    if missing:
+        raise ValueError(f"GT {gt_path}:{missing[0]}: a line has no 'image_size'/'resized_size' while others do "
+                         "(per-image frames need both on every line)")
+    return dict(image_size=[g["image_size"] for g in gts], resized_size=[g["resized_size"] for g in gts])
+
+
 def _objects_text(objects: Any, where: str) -> Tuple[str, List[Tuple[int, float]]]:
     """A list of objects as the JSON text parse_objects reads, and each object's (start, score)."""
     if not isinstance(objects, list):
@@ -57,7 +70,7 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
                     gt_path: str, render_dir: Optional[str] = None, worst: int = 8,
                     thresholds: Sequence[float] = (0.25, 0.5), set_threshold: float = 0.5) -> Dict[str, Any]:
     from verireward.detection import detection_map
-    from verireward.sets import box_kind_of, pack_truth, score_answers
+    from verireward.sets import box_kind_of, score_answers
 
     box_fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
     if not box_fields:
@@ -73,25 +86,18 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
             text, starts = str(p.get("text", p.get("completion", p.get("response", "")))), None
         texts.append(text)
         scores_at.append(starts)
-    frames: Dict[str, Any] = {}
-    if any("resized_size" in g for g in gts):
-        missing = [k for k, g in enumerate(gts, 1) if "resized_size" not in g or "image_size" not in g]
-        if missing:
-            raise ValueError(f"GT {gt_path}:{missing[0]}: a line has no 'image_size'/'resized_size' while others do "
-                             "(per-image frames need both on every line)")
-        frames = dict(image_size=[g["image_size"] for g in gts], resized_size=[g["resized_size"] for g in gts])
+    frames = per_image_frames(gts, gt_path) or {}
     labelled = all("labels" in g for g in gts)
     try:
-        objs, match, sets = score_answers("GT", texts, [g["boxes"] for g in gts],
-                                          [g["labels"] for g in gts] if labelled else None, schema, box=kind["box"],
-                                          seq=kind["seq"], degrees=kind["degrees"], threshold=set_threshold,
-                                          max_objects=64, answer_tag=None, **frames)
+        scored = score_answers("GT", texts, [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
+                               schema, box=None, seq=None, degrees=None, threshold=set_threshold, max_objects=64,
+                               answer_tag=None, **frames)
     except ValueError as e:
         raise ValueError(f"GT {gt_path}: {e}") from None
+    objs, match, sets = scored.objects, scored.match, scored.rewards
+    gt, gc, gt_labels = scored.gt, scored.gt_counts, scored.gt_labels
     pred = objs.values[field.name]
     width = pred.shape[2]
-    gt, gc, gt_labels = pack_truth("GT", [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
-                                   n, width)
     # an object without a label (or a schema without a text field) is the class "object"
     pred_labels = [[(row[j] if j < len(row) and row[j] is not None else "object") for j in range(int(objs.counts[i]))]
                    for i, row in enumerate(objs.labels)] if labelled else None

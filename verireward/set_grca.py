@@ -76,26 +76,20 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
             :func:`verireward.grca_advantages`: the set rewards and object IoUs are gathered and
             standardized over the whole batch; this process's rows are returned.
     """
-    import torch
-
-    from verireward.grpo import char_to_token_spans
     from verireward.sets import score_answers
-    from verireward.tokens import token_char_offsets
 
     op = "grca_set_advantages"
     if reward not in REWARDS:
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(map(repr, REWARDS))}, got {reward!r}")
     if not isinstance(per_object, bool):
         raise TypeError(f"{op}: argument 'per_object' must be a bool, got {type(per_object).__name__}")
-    objs, match, sets = score_answers(op, texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
+    scored = score_answers(op, texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
                                       threshold=threshold, max_objects=max_objects, answer_tag=answer_tag,
                                       image_size=image_size, resized_size=resized_size)
+    objs, match, sets = scored.objects, scored.match, scored.rewards
     n = len(texts)
     M = objs.object_spans.shape[1]
-    offsets = token_char_offsets(tokenizer, token_ids, mask, texts=texts, skip_special_tokens=skip_special_tokens)
-    m = torch.as_tensor(to_numpy(mask)).bool()
-    lengths = m.sum(1)
-    spans = char_to_token_spans(torch.from_numpy(objs.object_spans), offsets, lengths)  # [N, M, 2]
+    spans, m = _object_token_spans(objs.object_spans, tokenizer, token_ids, mask, texts, skip_special_tokens)
     R = np.asarray(getattr(sets, reward), dtype=np.float64)
     counts = np.asarray(objs.counts, dtype=np.int64)
     u = np.where(np.arange(M)[None, :] < counts[:, None], np.asarray(match.iou, dtype=np.float64), np.nan)
@@ -123,11 +117,6 @@ def route_set_credit(set_rewards: Any, object_ious: Sequence[Sequence[float]], o
     """The same advantages from rewards computed elsewhere (verl's reward function runs per
     sample): ``set_rewards [N]``, per answer its objects' matched IoUs and their character spans
     ``[P_i, 2]`` in the decoded response. Returns ``[N, L]`` float32 on ``token_ids``' device."""
-    import torch
-
-    from verireward.grpo import char_to_token_spans
-    from verireward.tokens import token_char_offsets
-
     op = "route_set_credit"
     R = np.asarray(to_numpy(set_rewards), dtype=np.float64).reshape(-1)
     n = R.shape[0]
@@ -143,12 +132,23 @@ def route_set_credit(set_rewards: Any, object_ious: Sequence[Sequence[float]], o
         if sp.shape[0] != counts[i]:
             raise ValueError(f"{op}: answer {i} has {counts[i]} IoUs but {sp.shape[0]} spans")
         cs[i, :counts[i]] = sp
-    offsets = token_char_offsets(tokenizer, token_ids, mask, skip_special_tokens=skip_special_tokens)
-    m = torch.as_tensor(to_numpy(mask)).bool()
-    spans = char_to_token_spans(torch.from_numpy(cs), offsets, m.sum(1))
+    spans, m = _object_token_spans(cs, tokenizer, token_ids, mask, None, skip_special_tokens)
     A, obj_adv = _credit(R, u, groups, per_object, eps, compat, scale)
     adv = _token_advantages(A, obj_adv, spans, counts, m)
     return adv.to(token_ids.device) if is_tensor(token_ids) else adv
+
+
+def _object_token_spans(char_spans: np.ndarray, tokenizer: Any, token_ids: Any, mask: Any,
+                        texts: Optional[Sequence[str]], skip_special_tokens: bool):
+    """(token spans [N, M, 2] of the objects' character spans [N, M, 2], the bool mask [N, L])."""
+    import torch
+
+    from verireward.grpo import char_to_token_spans
+    from verireward.tokens import token_char_offsets
+
+    offsets = token_char_offsets(tokenizer, token_ids, mask, texts=texts, skip_special_tokens=skip_special_tokens)
+    m = torch.as_tensor(to_numpy(mask)).bool()
+    return char_to_token_spans(torch.from_numpy(np.ascontiguousarray(char_spans)), offsets, m.sum(1)), m
 
 
 def _token_advantages(A: np.ndarray, obj_adv: Optional[np.ndarray], spans: Any, counts: np.ndarray, m: Any) -> Any:

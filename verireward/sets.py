@@ -238,13 +238,27 @@ def answer_set_rewards(texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels:
     """
     return score_answers("answer_set_rewards", texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
                          threshold=threshold, max_objects=max_objects, answer_tag=answer_tag, image_size=image_size,
-                         resized_size=resized_size)[2]
+                         resized_size=resized_size).rewards
+
+
+@dataclass
+class ScoredAnswers:
+    """What :func:`score_answers` computes: the parsed ``objects``, the ``match``, the set
+    ``rewards``, and the packed ground truth (``gt [N, G, W]`` NaN-padded, ``gt_counts [N]``,
+    ``gt_labels`` or None)."""
+
+    objects: Any
+    match: Match
+    rewards: SetRewards
+    gt: np.ndarray
+    gt_counts: np.ndarray
+    gt_labels: Optional[List[List[Any]]]
 
 
 def score_answers(op: str, texts: Sequence[str], gt_boxes: Sequence[Any], gt_labels: Optional[Sequence[Sequence[Any]]],
                   schema: Any, *, box: Optional[str], seq: Optional[str], degrees: Optional[bool], threshold: float,
                   max_objects: int, answer_tag: Optional[str], image_size: Any = None, resized_size: Any = None):
-    """``(ParsedObjects, Match, SetRewards)`` of many-object answers: what :func:`answer_set_rewards`,
+    """The :class:`ScoredAnswers` of many-object answers: what :func:`answer_set_rewards`,
     :func:`verireward.grca_set_advantages` and the adapters compute (``box=None``: from the schema's
     first box field). An object without a label matches no labelled ground truth."""
     from verireward.parse import KINDS, Schema, parse_objects
@@ -265,7 +279,7 @@ def score_answers(op: str, texts: Sequence[str], gt_boxes: Sequence[Any], gt_lab
                        for i, row in enumerate(objs.labels)]
     m = match_boxes(pred, objs.counts, gt, gc, **kind, pred_labels=pred_labels, gt_labels=labels)
     # every object written is a prediction (those past max_objects are unmatched ones)
-    return objs, m, set_rewards(m, objs.n_objects, gc, threshold)
+    return ScoredAnswers(objs, m, set_rewards(m, objs.n_objects, gc, threshold), gt, gc, labels)
 
 
 __all__ = ["match_boxes", "Match", "set_rewards", "SetRewards", "answer_set_rewards"]

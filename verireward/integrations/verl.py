@@ -122,10 +122,11 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     extra = extra_info if isinstance(extra_info, dict) else {}
     frames = {k: extra[k] for k in ("image_size", "resized_size") if extra.get(k) is not None}
     labels = ground_truth.get("labels")
-    objs, match, out = score_answers("compute_score_set", [solution_str], [ground_truth["boxes"]],
+    scored = score_answers("compute_score_set", [solution_str], [ground_truth["boxes"]],
                                      None if labels is None else [list(labels)], _STATE.get("set_schema"), box=None,
                                      seq=None, degrees=None, threshold=_STATE.get("set_threshold", 0.5),
                                      max_objects=64, answer_tag=None, **frames)
+    objs, match, out = scored.objects, scored.match, scored.rewards
     count = int(objs.counts[0])
     return {"score": float(out.soft_f1[0]), "precision": float(out.precision[0]), "recall": float(out.recall[0]),
             "f1": float(out.f1[0]), "vr_set_reward": float(getattr(out, _STATE.get("set_reward", "soft_f1"))[0]),
