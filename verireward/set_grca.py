@@ -58,7 +58,10 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
                         resized_size: Any = None, eps: float = 1e-6, compat: Optional[str] = None,
                         scale: str = "group", skip_special_tokens: bool = True,
                         gather: Optional[Callable[[Any], Any]] = None, process_index: int = 0) -> SetGRCAResult:
-    """Per-token GRCA advantages for many-object answers (the rule: see :mod:`verireward.set_grca`).
+    """Per-token GRCA advantages for many-object answers (the rule: see :mod:`verireward.set_grca`):
+    the set reward standardized per group, ``Â_i = (R_i − μ_g) / (σ_g + eps)`` (GRCA Eq. 9), routed
+    to tokens as a field is (GRCA Eq. 10); with ``per_object`` an object's tokens get
+    ``(Â_i + Ũ_ij) / 2``. Returns ``advantages [N, L]``.
 
     Args:
         texts, token_ids, mask, tokenizer, skip_special_tokens: as in :func:`verireward.grca_advantages`.
