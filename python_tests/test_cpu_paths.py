@@ -78,3 +78,38 @@ def test_routing_paths_agree_bitwise(restore_path, dtype, mode):
         for got, want in zip(results[path], results["scalar"]):
             np.testing.assert_array_equal(got, want)
     assert np.any(results["scalar"][0] != 0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_match_paths_agree_bitwise(restore_path, dtype, dim):
+    """match_boxes: the scalar path (pairwise box_iou_raw, the one-column solver) and the lane paths
+    (the structure-of-arrays IoU rows, the solver on lanes, fixed widths up to 32 columns) give the
+    same assignment and the same IoUs, on hostile boxes, labels and ties, at every width."""
+    rng = np.random.default_rng(10 + dim)
+    n, P, G = 80, 40, 37
+
+    def crowded(k):  # boxes on a small integer grid: most pairs overlap, many IoUs are equal
+        lo = rng.integers(0, 4, (n, k, dim)).astype(float)
+        box = np.concatenate([lo, lo + rng.integers(0, 4, (n, k, dim))], 2)  # some zero extents
+        mask = rng.random(box.shape) < 0.01
+        box[mask] = rng.choice([math.nan, math.inf, -math.inf, 1e300, -1e300], size=mask.sum())
+        with np.errstate(over="ignore"):
+            return box.astype(dtype)
+
+    pred, gt = crowded(P), crowded(G)
+    pred[n // 2:] = hostile_boxes(rng, n // 2 * P, dim, dtype).reshape(n // 2, P, 2 * dim)  # sparse, extreme
+    gt[::4] = pred[::4, :G]  # exact copies
+    pc, gc = rng.integers(0, P + 1, n), rng.integers(0, G + 1, n)
+    pl = [rng.choice(["a", "b"], P).tolist() for _ in range(n)]
+    gl = [rng.choice(["a", "b"], G).tolist() for _ in range(n)]
+    results = {}
+    for path in PATHS:
+        _C.set_cpu_path(path)
+        results[path] = [vr.match_boxes(pred, pc, gt, gc, box=f"{dim}d"),
+                         vr.match_boxes(pred, pc, gt, gc, box=f"{dim}d", pred_labels=pl, gt_labels=gl)]
+    for path in PATHS[1:]:
+        for got, want in zip(results[path], results["scalar"]):
+            np.testing.assert_array_equal(got.assignment, want.assignment)
+            np.testing.assert_array_equal(got.iou, want.iou)
+    assert (results["scalar"][0].assignment >= 0).sum() > n  # matches were made

@@ -92,6 +92,39 @@ def test_match_maximizes_the_total_iou(batch, use_labels):
         assert total == pytest.approx(best_total(w), abs=1e-9)
 
 
+def crowded_scene(rng, P, G, dim):
+    """P predictions against G ground-truth boxes on an integer grid: most pairs overlap, many
+    IoUs are exactly equal (copies, shifted copies, duplicates), some boxes are degenerate."""
+    lo = rng.integers(0, 4, (G, dim)).astype(float)
+    gt = np.concatenate([lo, lo + rng.integers(1, 4, (G, dim))], 1)
+    src = rng.integers(0, max(G, 1), P)
+    pred = gt[src] + rng.integers(-1, 2, (P, 2 * dim)) if G else rng.uniform(0, 4, (P, 2 * dim))
+    flat = rng.random(P) < 0.05
+    pred[flat, dim] = pred[flat, 0]  # a zero extent now and then
+    return pred, gt
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_match_is_optimal_at_every_size(dim):
+    """Every number of columns the solver specializes (1 to 32, in lanes of 4) and the general loop
+    beyond, with rows on either side (P < G and P > G), on crowded scenes full of exact ties."""
+    rng = np.random.default_rng(dim)
+    sizes = [(P, G) for P in (1, 6, 19, 41) for G in (2, 5, 9, 13, 17, 24, 31, 32, 36, 45)]
+    W = 2 * dim
+    for P, G in sizes + [(G, P) for P, G in sizes]:
+        scenes = [crowded_scene(rng, P, G, dim) for _ in range(2)]
+        pred, gt = np.stack([s[0] for s in scenes]), np.stack([s[1] for s in scenes])
+        m = vr.match_boxes(pred, [P] * 2, gt, [G] * 2, box=f"{dim}d")
+        for i, (pp, gg) in enumerate(scenes):
+            w = np.array([[oracles.iou(a, b, dim) for b in gg] for a in pp])
+            a = m.assignment[i]
+            used = a[a >= 0]
+            assert len(set(used.tolist())) == len(used)
+            assert np.all(w[np.nonzero(a >= 0)[0], used] > 0)
+            assert m.iou[i][a >= 0] == pytest.approx(w[np.nonzero(a >= 0)[0], used], abs=1e-12)
+            assert float(m.iou[i].sum()) == pytest.approx(best_total(w), abs=1e-9), (P, G)
+
+
 def test_matching_is_deterministic_and_other_box_kinds():
     rng = np.random.default_rng(0)
     pred, gt = rng.uniform(0, 5, (20, 8, 4)), rng.uniform(0, 5, (20, 6, 4))

@@ -1,10 +1,11 @@
 // One-to-one matching of predicted and ground-truth boxes per sample (the set rewards of many-object
 // answers): the assignment that maximizes the total IoU over pairs with equal labels and IoU > 0,
-// exactly, by the Hungarian method with potentials (Kuhn-Munkres in the O(n^2 m) form of Jonker
-// and Volgenant's shortest augmenting paths), on costs -IoU (0 for pairs that may not match). The
-// algorithm's order is fixed — rows in index order, the lowest column among equal reduced costs —
-// so ties resolve the same way on every run. Pairs assigned at cost 0 are left unmatched (-1).
-// CPU only: the IoU matrix and the algorithm's state live in per-thread scratch.
+// exactly, on costs -IoU (0 for pairs that may not match). Rows and columns without a positive IoU
+// are dropped first; what pairs off directly is taken as it is; the rest goes to match/assign.h's
+// solver (shortest augmenting paths with potentials), whose order is fixed — rows in index order,
+// the lowest column among equal reduced costs — so ties resolve the same way on every run and on
+// every CPU path. Pairs assigned at cost 0 are left unmatched (-1). CPU only: the IoU matrix and the
+// solver's state live in per-thread scratch (match_cpu.cpp).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,70 +28,6 @@ template <class T> inline double pair_iou(const T* a, const T* b, int kind, cons
       return seq.k == 1 ? yaw_iou(a, b, seq.axes[0], seq.unit) : oriented_box_iou(a, b, seq.axes, seq.k, seq.intrinsic, seq.unit);
   }
 }
-
-// Minimum-cost assignment of the n rows of cost [n, m] (n <= m, row-major) to distinct columns:
-// row_to_col[i]. Scratch vectors are reused across calls.
-struct Hungarian {
-  std::vector<double> u, v, minv;
-  std::vector<int64_t> p, way, free_rows;
-  std::vector<char> used;
-  void solve(const double* cost, int64_t n, int64_t m, int64_t* row_to_col) {
-    const double inf = 1e300;
-    u.assign(static_cast<size_t>(n + 1), 0.0);
-    v.assign(static_cast<size_t>(m + 1), 0.0);
-    p.assign(static_cast<size_t>(m + 1), 0);
-    way.assign(static_cast<size_t>(m + 1), 0);
-    // Warm start (row reduction): u_i = min_j cost_ij keeps every reduced cost cost_ij - u_i - v_j
-    // >= 0 with v = 0, and free columns keep v = 0 as the rectangular problem needs; a row whose
-    // cheapest column (the lowest such) is still free takes it, in row order. The shortest-path
-    // phase below then runs only for the rows left, and the optimum is the same (the duals stay
-    // feasible, the matched pairs tight).
-    free_rows.clear();
-    for (int64_t i = 1; i <= n; ++i) {
-      int64_t best = 1;
-      double cb = cost[(i - 1) * m];
-      for (int64_t j = 2; j <= m; ++j)
-        if (cost[(i - 1) * m + (j - 1)] < cb) cb = cost[(i - 1) * m + (j - 1)], best = j;
-      u[static_cast<size_t>(i)] = cb;
-      if (p[static_cast<size_t>(best)] == 0) p[static_cast<size_t>(best)] = i;
-      else free_rows.push_back(i);
-    }
-    for (int64_t i : free_rows) {
-      p[0] = i;
-      int64_t j0 = 0;
-      minv.assign(static_cast<size_t>(m + 1), inf);
-      used.assign(static_cast<size_t>(m + 1), 0);
-      do {
-        used[static_cast<size_t>(j0)] = 1;
-        const int64_t i0 = p[static_cast<size_t>(j0)];
-        double delta = inf;
-        int64_t j1 = 0;
-        for (int64_t j = 1; j <= m; ++j) {
-          if (used[static_cast<size_t>(j)]) continue;
-          const double cur = cost[(i0 - 1) * m + (j - 1)] - u[static_cast<size_t>(i0)] - v[static_cast<size_t>(j)];
-          if (cur < minv[static_cast<size_t>(j)]) minv[static_cast<size_t>(j)] = cur, way[static_cast<size_t>(j)] = j0;
-          if (minv[static_cast<size_t>(j)] < delta) delta = minv[static_cast<size_t>(j)], j1 = j;
-        }
-        for (int64_t j = 0; j <= m; ++j) {
-          if (used[static_cast<size_t>(j)]) {
-            u[static_cast<size_t>(p[static_cast<size_t>(j)])] += delta;
-            v[static_cast<size_t>(j)] -= delta;
-          } else {
-            minv[static_cast<size_t>(j)] -= delta;
-          }
-        }
-        j0 = j1;
-      } while (p[static_cast<size_t>(j0)] != 0);
-      do {
-        const int64_t j1 = way[static_cast<size_t>(j0)];
-        p[static_cast<size_t>(j0)] = p[static_cast<size_t>(j1)];
-        j0 = j1;
-      } while (j0 != 0);
-    }
-    for (int64_t j = 1; j <= m; ++j)
-      if (p[static_cast<size_t>(j)] != 0) row_to_col[p[static_cast<size_t>(j)] - 1] = j - 1;
-  }
-};
 
 // The box kind of the ops that take any kind of box (match_boxes, detection_map): one list, one
 // check, one BoxSeq.
