@@ -45,6 +45,32 @@ VR_LANE_INLINE int64_t first_equal(const double* x, int64_t m, double want) {
   return j;
 }
 
+// Warm start, one row: row i's cheapest column (cost cb) is `best`; u_i = cb, and the row takes
+// the column when it is free, else joins the free rows (branch-free: which happens is data).
+VR_LANE_INLINE void warm_row(int64_t i, int64_t best, double cb, double* U, int64_t* cr, int64_t* rc, int64_t* fr,
+                             int64_t& nfree) {
+  U[i] = cb;
+  const bool take = cr[best] < 0;
+  cr[best] = take ? i : cr[best];
+  rc[i] = take ? best : -1;
+  fr[nfree] = i, nfree += !take;
+}
+
+// After a search from `start` that settled its sink at distance lo: the reached rows' duals (the
+// columns' are the caller's) and the flip of the path's pairs. dist: each column's distance; from:
+// the row each column was reached from; rr[0, nrr): the rows reached, start first.
+VR_LANE_INLINE void augment(int64_t start, int64_t sink, double lo, const double* dist, const double* from,
+                            const int64_t* rr, int64_t nrr, double* U, int64_t* cr, int64_t* rc) {
+  U[start] += lo;
+  for (int64_t k = 1; k < nrr; ++k) U[rr[k]] += lo - dist[rc[rr[k]]];
+  for (int64_t j = sink;;) {
+    const int64_t r = static_cast<int64_t>(from[j]), next = rc[r];
+    cr[j] = r, rc[r] = j;
+    if (r == start) break;
+    j = next;
+  }
+}
+
 // cost: n rows of `ld = assign_stride(m)` doubles, columns [m, ld) holding kAssignPad; finite costs.
 // row_to_col[i]: row i's column.
 template <class V>
@@ -72,12 +98,7 @@ VR_LANE_INLINE void assign_lanes(const double* cost, int64_t n, int64_t m, Assig
     V lo = splat<V>(kAssignPad);
     for (int64_t j = 0; j < ld; j += L::n) lo = vmin(lo, L::load(row + j));
     const double cb = lane_min(lo);
-    const int64_t best = first_equal(row, m, cb);
-    U[i] = cb;
-    const bool take = cr[best] < 0;  // branch-free: whether it is taken is data, not a pattern
-    cr[best] = take ? i : cr[best];
-    rc[i] = take ? best : -1;
-    fr[nfree] = i, nfree += !take;
+    warm_row(i, first_equal(row, m, cb), cb, U, cr, rc, fr, nfree);
   }
   for (int64_t f = 0; f < nfree; ++f) {
     const int64_t start = fr[f];
@@ -110,15 +131,8 @@ VR_LANE_INLINE void assign_lanes(const double* cost, int64_t n, int64_t m, Assig
     }
     // The duals: each settled column's v and each reached row's u move by how far short of the
     // sink's distance they were settled; every reduced cost stays >= 0 and the path becomes tight.
-    U[start] += lo;
-    for (int64_t k = 1; k < nrr; ++k) U[rr[k]] += lo - d[rc[rr[k]]];
     for (int64_t k = 0; k < ncs; ++k) Vd[cs[k]] -= lo - d[cs[k]];
-    for (int64_t j = sink;;) {  // flip the path's pairs
-      const int64_t r = static_cast<int64_t>(from[j]), next = rc[r];
-      cr[j] = r, rc[r] = j;
-      if (r == start) break;
-      j = next;
-    }
+    augment(start, sink, lo, d, from, rr, nrr, U, cr, rc);
   }
   for (int64_t i = 0; i < n; ++i) row_to_col[i] = rc[i];
 }
@@ -156,12 +170,7 @@ VR_LANE_INLINE void assign_fixed(const double* cost, int64_t n, int64_t m, Assig
     const double cb = lane_min(lo);
     d4 first = none;
     for (int k = 0; k < K; ++k) first = vmin(first, c[k] == cb ? idx[k] : none);
-    const int64_t best = static_cast<int64_t>(lane_min(first));
-    U[i] = cb;
-    const bool take = cr[best] < 0;  // branch-free: whether it is taken is data, not a pattern
-    cr[best] = take ? i : cr[best];
-    rc[i] = take ? best : -1;
-    fr[nfree] = i, nfree += !take;
+    warm_row(i, static_cast<int64_t>(lane_min(first)), cb, U, cr, rc, fr, nfree);
   }
   for (int64_t f = 0; f < nfree; ++f) {
     const int64_t start = fr[f];
@@ -198,14 +207,7 @@ VR_LANE_INLINE void assign_fixed(const double* cost, int64_t n, int64_t m, Assig
       const m4 settled = cols[k] & ~open[k];
       V[k] = settled ? V[k] - (splat<d4>(lo) - d[k]) : V[k];
     }
-    U[start] += lo;
-    for (int64_t q = 1; q < nrr; ++q) U[rr[q]] += lo - dist[rc[rr[q]]];
-    for (int64_t j = sink;;) {
-      const int64_t r = static_cast<int64_t>(src[j]), next = rc[r];
-      cr[j] = r, rc[r] = j;
-      if (r == start) break;
-      j = next;
-    }
+    augment(start, sink, lo, dist, src, rr, nrr, U, cr, rc);
   }
   for (int64_t i = 0; i < n; ++i) row_to_col[i] = rc[i];
 }
