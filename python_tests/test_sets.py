@@ -17,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 
 import verireward as vr
 import oracles
+from verireward import _C
 
 
 @st.composite
@@ -173,3 +174,25 @@ def test_match_misuse():
         vr.match_boxes(np.zeros((1, 1, 4)), np.array([1]), np.zeros((1, 1, 4)), np.array([1]), pred_labels=[["a"]])
     with pytest.raises(ValueError, match="set_rewards: argument 'threshold' must be a number in"):
         vr.set_rewards(vr.match_boxes(np.zeros((1, 1, 4)), np.array([1]), np.zeros((1, 1, 4)), np.array([1])), [1], [1], 0)
+
+
+def test_boxes_per_sample_are_bounded():
+    """Each sample's IoU matrix is dense: P and G are bounded (a clear error, not a process killed
+    for memory), and the many-object entry points name their own arguments."""
+    limit = _C.MATCH_MAX_BOXES
+    assert limit == 4096
+    ok = vr.match_boxes(np.zeros((1, limit, 4)), [0], np.zeros((1, limit, 4)), [0])
+    assert ok.assignment.shape == (1, limit) and np.all(ok.assignment == -1)
+    with pytest.raises(ValueError, match=f"match_boxes: argument 'pred' has {limit + 1} boxes per sample; at most {limit}"):
+        vr.match_boxes(np.zeros((1, limit + 1, 4)), [1], np.zeros((1, 1, 4)), [1])
+    with pytest.raises(ValueError, match=f"match_boxes: argument 'gt' has {limit + 1} boxes per sample; at most {limit}"):
+        vr.match_boxes(np.zeros((1, 1, 4)), [1], np.zeros((1, limit + 1, 4)), [1])
+    text = ['[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]']
+    with pytest.raises(ValueError, match=f"answer_set_rewards: argument 'max_objects' must be at most {limit}"):
+        vr.answer_set_rewards(text, [np.zeros((1, 4))], max_objects=limit + 1)
+    with pytest.raises(ValueError, match=f"answer_set_rewards: argument 'gt_boxes' has an answer with {limit + 1} boxes"):
+        vr.answer_set_rewards(text, [np.tile([0.0, 0, 10, 10], (limit + 1, 1))])
+    with pytest.raises(ValueError, match="verireward._C.match_boxes: at most MATCH_MAX_BOXES boxes per sample"):
+        args = _C.MatchArgs()
+        args.P, args.G = limit + 1, 1
+        _C.match_boxes(args)

@@ -78,7 +78,8 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
     Args:
         pred: ``[N, P, W]`` predicted boxes, padded; the first ``pred_counts[i]`` of row i count.
         pred_counts: ``[N]`` integers in ``[0, P]``.
-        gt: ``[N, G, W]`` ground-truth boxes, padded; ``gt_counts [N]`` in ``[0, G]``.
+        gt: ``[N, G, W]`` ground-truth boxes, padded; ``gt_counts [N]`` in ``[0, G]``. P and G are at
+            most ``verireward._C.MATCH_MAX_BOXES`` (4096): each sample's IoU matrix is dense.
         box: ``"2d"`` (x1, y1, x2, y2), ``"3d"`` (x1, y1, z1, x2, y2, z2), ``"2d_rotated"``
             (cx, cy, w, h, θ) or ``"3d_oriented"`` (cx, cy, cz, sx, sy, sz, *angles with ``seq``).
         seq, degrees: the rotation of ``"3d_oriented"`` boxes (and ``degrees`` of ``"2d_rotated"``).
@@ -100,6 +101,9 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
     n, P = pred.shape[0], pred.shape[1]
     call.shape(gt, "gt", f"[{n}, G, {width}]", gt.ndim == 3 and gt.shape[0] == n and gt.shape[2] == width)
     G = gt.shape[1]
+    for name, count in (("pred", P), ("gt", G)):  # the dense per-sample matrices bound the scratch
+        if count > _C.MATCH_MAX_BOXES:
+            raise ValueError(f"{op}: argument '{name}' has {count} boxes per sample; at most {_C.MATCH_MAX_BOXES}")
     pc = call.ints(_like(pred_counts, pred), "pred_counts")
     gc = call.ints(_like(gt_counts, pred), "gt_counts")
     call.shape(pc, "pred_counts", f"[{n}]", tuple(pc.shape) == (n,))
@@ -268,11 +272,16 @@ def score_answers(op: str, texts: Sequence[str], gt_boxes: Sequence[Any], gt_lab
     if not fields:
         raise ValueError(f"{op}: the schema has no box field")
     kind = box_kind_of(fields[0]) if box is None else dict(box=box, seq=seq, degrees=bool(degrees))
+    limit = _C.MATCH_MAX_BOXES
+    if isinstance(max_objects, (int, np.integer)) and not isinstance(max_objects, bool) and max_objects > limit:
+        raise ValueError(f"{op}: argument 'max_objects' must be at most {limit} (what match_boxes takes), got {max_objects}")
     objs = parse_objects(texts, schema, max_objects=max_objects, array="numpy", answer_tag=answer_tag,
                          image_size=image_size, resized_size=resized_size)
     n = len(texts)
     pred = objs.values[fields[0].name]
     gt, gc, labels = pack_truth(op, gt_boxes, gt_labels, n, pred.shape[2])
+    if gt.shape[1] > limit:
+        raise ValueError(f"{op}: argument 'gt_boxes' has an answer with {gt.shape[1]} boxes; at most {limit}")
     pred_labels = None
     if labels is not None:  # a schema without a text field: no object has a label
         pred_labels = [[(row[j] if j < len(row) else None) for j in range(int(objs.counts[i]))]

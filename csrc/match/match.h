@@ -45,6 +45,10 @@ template <class A> inline bool box_kind_ok(const A& p, const char** why) {
   return true;
 }
 
+// At most this many boxes per sample on either side (P, G): a sample's IoU matrix and the
+// solver's cost matrix are dense, 2 * P * G doubles of scratch per thread (256 MiB at the limit).
+constexpr int64_t kMatchMaxBoxes = 4096;
+
 #define VR_MATCH_ARGS(X)                                                          \
   X(DType, dtype, DType::Float32)                                                 \
   X(int64_t, n, 0)                                                                \

@@ -6,11 +6,12 @@ namespace vr {
 
 void bind_match(py::module_& m) {
   VR_BIND_ARGS(m, MatchArgs, VR_MATCH_ARGS);
+  m.attr("MATCH_MAX_BOXES") = kMatchMaxBoxes;
   m.def("match_boxes", [](const MatchArgs& p) {
     const char* op = "match_boxes";
     const char* why = "";
     require(box_kind_ok(p, &why), op, why);
-    require(p.P <= (int64_t{1} << 16) && p.G <= (int64_t{1} << 16), op, "at most 65536 boxes per sample");
+    require(p.P <= kMatchMaxBoxes && p.G <= kMatchMaxBoxes, op, "at most MATCH_MAX_BOXES boxes per sample");
     elements(op, {p.n, p.P, p.width});
     elements(op, {p.n, p.G, p.width});
     require_ptrs(op, p.n, {p.pred_counts, p.gt_counts});
