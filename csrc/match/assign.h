@@ -4,8 +4,8 @@
 // and every matched pair's is 0, so each augmentation along a shortest path keeps the rows done so
 // far optimally assigned.
 //
-// Lane-generic: V = double (one column at a time; the scalar CPU path) or d4 (four; the SSE2 and
-// AVX2 clones). Both do the same double arithmetic in the same order and break ties the same way —
+// Lane-generic: V = double (one column at a time; the scalar and SSE2 CPU paths) or d4 (four; the
+// AVX2 clone). Both do the same double arithmetic in the same order and break ties the same way —
 // the lowest column among equal costs, rows in index order — so every path returns the same
 // assignment, on every run. Host code only (match_boxes runs on the CPU).
 #pragma once

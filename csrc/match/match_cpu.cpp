@@ -144,16 +144,18 @@ template <class T> void matrix(const SampleView<T>& v, int kind, const BoxSeq& s
   matrix_scalar(v, kind, seq, m);
 }
 
-// The assignment of one reduced problem on the path in force (the same result on every path).
+// The assignment of one reduced problem on the path in force (the same result on every path). The
+// four-lane solver runs only in the AVX2 clone: emulated on SSE2's two lanes, its masked selects
+// cost more than they save, so the SSE2 path takes the one-column solver, as the scalar path does.
 #ifdef VR_HAVE_D4
-VR_CPU_CLONES(VR_NOT_TEMPLATE, solve_assignment, (const double* cost, int64_t n, int64_t m, AssignScratch& s, int64_t* rc),
-              (assign_d4(cost, n, m, s, rc)))
+__attribute__((target("avx2"))) void solve_assignment_avx2(const double* cost, int64_t n, int64_t m, AssignScratch& s,
+                                                           int64_t* rc) {
+  assign_d4(cost, n, m, s, rc);
+}
 #endif
 void solve_assignment(const double* cost, int64_t n, int64_t m, AssignScratch& s, int64_t* rc) {
 #ifdef VR_HAVE_D4
-  const CpuPath path = cpu_path();
-  if (path == CpuPath::Avx2) return solve_assignment_avx2(cost, n, m, s, rc);
-  if (path == CpuPath::Lanes) return solve_assignment_default(cost, n, m, s, rc);
+  if (cpu_path() == CpuPath::Avx2) return solve_assignment_avx2(cost, n, m, s, rc);
 #endif
   assign_lanes<double>(cost, n, m, s, rc);
 }
