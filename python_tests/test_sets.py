@@ -111,7 +111,6 @@ def test_match_is_optimal_at_every_size(dim):
     beyond, with rows on either side (P < G and P > G), on crowded scenes full of exact ties."""
     rng = np.random.default_rng(dim)
     sizes = [(P, G) for P in (1, 6, 19, 41) for G in (2, 5, 9, 13, 17, 24, 31, 32, 36, 45)]
-    W = 2 * dim
     for P, G in sizes + [(G, P) for P, G in sizes]:
         scenes = [crowded_scene(rng, P, G, dim) for _ in range(2)]
         pred, gt = np.stack([s[0] for s in scenes]), np.stack([s[1] for s in scenes])
@@ -192,7 +191,7 @@ def test_boxes_per_sample_are_bounded():
         vr.answer_set_rewards(text, [np.zeros((1, 4))], max_objects=limit + 1)
     with pytest.raises(ValueError, match=f"answer_set_rewards: argument 'gt_boxes' has an answer with {limit + 1} boxes"):
         vr.answer_set_rewards(text, [np.tile([0.0, 0, 10, 10], (limit + 1, 1))])
+    args = _C.MatchArgs()
+    args.P, args.G = limit + 1, 1
     with pytest.raises(ValueError, match="verireward._C.match_boxes: at most MATCH_MAX_BOXES boxes per sample"):
-        args = _C.MatchArgs()
-        args.P, args.G = limit + 1, 1
         _C.match_boxes(args)

@@ -28,14 +28,16 @@ VR_LANE_INLINE double lane_min(double x) { return x; }
 VR_LANE_INLINE double lane_min(d4 x) { return vmin(vmin(x[0], x[1]), vmin(x[2], x[3])); }
 #endif
 
-// Scratch of the solver; buffers only grow, so repeated calls allocate nothing.
+// A scratch buffer of at least n elements: it only grows, so repeated calls allocate nothing.
+template <class X> inline X* scratch(std::vector<X>& x, int64_t n) {
+  if (x.size() < static_cast<size_t>(n)) x.resize(static_cast<size_t>(n));
+  return x.data();
+}
+
+// Scratch of the solver.
 struct AssignScratch {
   std::vector<double> u, v, dist, open, from;
   std::vector<int64_t> col_row, row_col, rows_reached, cols_settled, free_rows;
-  template <class X> static X* sized(std::vector<X>& x, int64_t n) {
-    if (x.size() < static_cast<size_t>(n)) x.resize(static_cast<size_t>(n));
-    return x.data();
-  }
 };
 
 // The lowest j < m with x[j] == want (one exists).
@@ -77,16 +79,16 @@ template <class V>
 VR_LANE_INLINE void assign_lanes(const double* cost, int64_t n, int64_t m, AssignScratch& s, int64_t* row_to_col) {
   using L = Lanes<V>;
   const int64_t ld = assign_stride(m);
-  double* U = AssignScratch::sized(s.u, n);
-  double* Vd = AssignScratch::sized(s.v, ld);
-  double* d = AssignScratch::sized(s.dist, ld);        // shortest path length to each column so far
-  double* open = AssignScratch::sized(s.open, ld);     // 1: not yet settled (padding: never open)
-  double* from = AssignScratch::sized(s.from, ld);     // the row each column was reached from
-  int64_t* cr = AssignScratch::sized(s.col_row, ld);   // the row matched to column j, or -1
-  int64_t* rc = AssignScratch::sized(s.row_col, n);    // the column matched to row i, or -1
-  int64_t* rr = AssignScratch::sized(s.rows_reached, n);
-  int64_t* cs = AssignScratch::sized(s.cols_settled, ld);
-  int64_t* fr = AssignScratch::sized(s.free_rows, n);  // the rows the warm start left, in order
+  double* U = scratch(s.u, n);
+  double* Vd = scratch(s.v, ld);
+  double* d = scratch(s.dist, ld);        // shortest path length to each column so far
+  double* open = scratch(s.open, ld);     // 1: not yet settled (padding: never open)
+  double* from = scratch(s.from, ld);     // the row each column was reached from
+  int64_t* cr = scratch(s.col_row, ld);   // the row matched to column j, or -1
+  int64_t* rc = scratch(s.row_col, n);    // the column matched to row i, or -1
+  int64_t* rr = scratch(s.rows_reached, n);
+  int64_t* cs = scratch(s.cols_settled, ld);
+  int64_t* fr = scratch(s.free_rows, n);  // the rows the warm start left, in order
   int64_t nfree = 0;
   std::fill(Vd, Vd + ld, 0.0);
   std::fill(cr, cr + ld, int64_t{-1});
@@ -154,10 +156,10 @@ VR_LANE_INLINE void assign_fixed(const double* cost, int64_t n, int64_t m, Assig
     idx[k] = d4{4.0 * k, 4.0 * k + 1, 4.0 * k + 2, 4.0 * k + 3};
     cols[k] = idx[k] < static_cast<double>(m);
   }
-  double* U = AssignScratch::sized(s.u, n);
-  int64_t* rc = AssignScratch::sized(s.row_col, n);
-  int64_t* rr = AssignScratch::sized(s.rows_reached, n);
-  int64_t* fr = AssignScratch::sized(s.free_rows, n);
+  double* U = scratch(s.u, n);
+  int64_t* rc = scratch(s.row_col, n);
+  int64_t* rr = scratch(s.rows_reached, n);
+  int64_t* fr = scratch(s.free_rows, n);
   int64_t nfree = 0;
   int64_t cr[ld];
   for (int64_t j = 0; j < ld; ++j) cr[j] = -1;

@@ -15,16 +15,12 @@
 namespace vr {
 
 namespace {
-// Per-thread scratch of one sample's matching; buffers only grow.
+// Per-thread scratch of one sample's matching (buffers grown by assign.h's scratch()).
 struct MatchScratch {
   int64_t stride = 0;  // of w's rows: ng, or ng rounded up to whole lanes
   std::vector<double> w, cost, glo, ghi, gok;
   std::vector<int64_t> rc, rows, cols, row_hits, col_hits, glab;
   AssignScratch a;
-  template <class V> static V* sized(std::vector<V>& v, int64_t n) {
-    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-    return v.data();
-  }
 };
 
 template <class T> struct SampleView {  // sample s of the batch
@@ -39,9 +35,9 @@ template <class T> struct SampleView {  // sample s of the batch
 // Scalar: w[i, j] = IoU, 0 where the labels differ; any box kind.
 template <class T> void matrix_scalar(const SampleView<T>& v, int kind, const BoxSeq& seq, MatchScratch& m) {
   m.stride = v.ng;
-  double* w = MatchScratch::sized(m.w, v.np * v.ng);
-  int64_t* rh = MatchScratch::sized(m.row_hits, v.np);
-  int64_t* ch = MatchScratch::sized(m.col_hits, v.ng);
+  double* w = scratch(m.w, v.np * v.ng);
+  int64_t* rh = scratch(m.row_hits, v.np);
+  int64_t* ch = scratch(m.col_hits, v.ng);
   std::fill(ch, ch + v.ng, int64_t{0});
   for (int64_t i = 0; i < v.np; ++i) {
     rh[i] = 0;
@@ -73,13 +69,13 @@ VR_LANE_INLINE bool any(m4 x) { return (x[0] | x[1] | x[2] | x[3]) != 0; }
 template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& v, MatchScratch& m) {
   const int64_t ng = v.ng, st = (ng + kLanes - 1) / kLanes * kLanes;
   m.stride = st;
-  double* glo = MatchScratch::sized(m.glo, D * st);
-  double* ghi = MatchScratch::sized(m.ghi, D * st);
-  double* gok = MatchScratch::sized(m.gok, st);
-  int64_t* glab = MatchScratch::sized(m.glab, st);
-  int64_t* ch = MatchScratch::sized(m.col_hits, st);
-  int64_t* rh = MatchScratch::sized(m.row_hits, v.np);
-  double* w = MatchScratch::sized(m.w, v.np * st);
+  double* glo = scratch(m.glo, D * st);
+  double* ghi = scratch(m.ghi, D * st);
+  double* gok = scratch(m.gok, st);
+  int64_t* glab = scratch(m.glab, st);
+  int64_t* ch = scratch(m.col_hits, st);
+  int64_t* rh = scratch(m.row_hits, v.np);
+  double* w = scratch(m.w, v.np * st);
   for (int64_t j = 0; j < st; ++j) {  // padding lanes: dead boxes
     Box<D> b;
     const bool ok = j < ng && load_live_box<D>(v.gt + j * v.width, b);
@@ -185,8 +181,8 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
     // Rows and columns without a positive IoU can only be matched at 0: they are left out (the
     // optimum's total is the same). When what is left pairs off (one positive per row and per
     // column), those pairs are the assignment; otherwise the Hungarian method solves the rest.
-    int64_t* rows = MatchScratch::sized(m.rows, np);
-    int64_t* cols = MatchScratch::sized(m.cols, ng);
+    int64_t* rows = scratch(m.rows, np);
+    int64_t* cols = scratch(m.cols, ng);
     int64_t nr = 0, nc = 0;
     bool paired = true;
     for (int64_t i = 0; i < np; ++i) {  // branch-free: which rows have a hit is data, not a pattern
@@ -212,7 +208,7 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
     // the reduced problem, rows the smaller side, rows padded to whole lanes
     const bool flip = nr > nc;
     const int64_t hr = flip ? nc : nr, hc = flip ? nr : nc, ld = assign_stride(hc);
-    double* cost = MatchScratch::sized(m.cost, hr * ld);
+    double* cost = scratch(m.cost, hr * ld);
     for (int64_t r = 0; r < hr; ++r) {
       double* row = cost + r * ld;
       if (!flip) {
@@ -222,7 +218,7 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
       }
       std::fill(row + hc, row + ld, kAssignPad);
     }
-    int64_t* rc = MatchScratch::sized(m.rc, hr);
+    int64_t* rc = scratch(m.rc, hr);
     solve_assignment(cost, hr, hc, m.a, rc);
     for (int64_t r = 0; r < hr; ++r) {  // every row has a column (hr <= hc); pairs at IoU 0 stay -1
       const int64_t c = rc[r];
