@@ -52,3 +52,60 @@ def test_console_script_help():
     script = Path(sys.executable).parent / "verireward"  # installed beside the interpreter
     out = subprocess.run([str(script), "bench", "--help"], capture_output=True, text=True, check=True)
     assert "--json FILE" in out.stdout
+
+
+def test_bench_skips_a_baseline_or_case_whose_package_is_missing(monkeypatch, capsys, tmp_path):
+    import verireward._bench.cases as cases
+
+    missing = {"scipy", "tokenizers", "shapely"}
+    monkeypatch.setattr(cases, "_installed", lambda module: module not in missing)
+    out = tmp_path / "b.json"
+    code = main(["bench", "--ops", "match_boxes,grca_pipeline,iou_2d", "--size", "match_boxes=50", "--size",
+                 "iou_2d=500", "--repeat", "1", "--no-progress", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "skipped baseline scipy of match_boxes: scipy is not installed" in text
+    assert "skipped baseline shapely of iou_2d: shapely is not installed" in text
+    assert "skipped case grca_pipeline: it needs tokenizers" in text
+    data = json.loads(out.read_text())
+    assert [c["op"] for c in data["cases"]] == ["match_boxes", "iou_2d"]
+    assert len(data["skipped"]) == 3
+    assert [r["impl"] for r in data["cases"][0]["results"]] == ["verireward"]
+
+
+def _third_party_imports(path: Path) -> set:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in {"numpy", "torch", "verireward"}}
+
+
+def test_bench_extra_installs_every_package_the_bench_imports():
+    """`pip install ".[bench]"` must hold every third-party package the bench imports (the README's
+    first command died on scipy once); each such import must also be guarded by the skip tables."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        pytest.skip("tomllib needs Python 3.11")
+    import re
+
+    import verireward
+    import verireward._bench.cases as cases
+
+    root = Path(verireward.__file__).parent
+    pyproject = root.parent / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("an installed (non-editable) package has no pyproject.toml beside it")
+    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["bench"]
+    declared = {re.split(r"[<>=!;\[ ]", req, maxsplit=1)[0].lower() for req in extra}
+    imported = set().union(*(_third_party_imports(f) for f in (root / "_bench").glob("*.py")))
+    imported |= set(cases.CASE_NEEDS.values())  # imported through verireward._tiny
+    guarded = set(cases.BASELINE_NEEDS.values()) | set(cases.CASE_NEEDS.values())
+    assert imported, "the scan found no third-party import: it is broken"
+    assert imported <= declared, f"imported by the bench but not in [bench]: {sorted(imported - declared)}"
+    assert imported <= guarded, f"imported by the bench but never skipped when missing: {sorted(imported - guarded)}"

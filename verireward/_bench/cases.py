@@ -6,6 +6,7 @@ tolerance. :mod:`verireward._bench.runner` checks agreement, times and reports t
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 from dataclasses import dataclass, field
@@ -37,6 +38,15 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "pairwise_iou_3d_oriented": 1000,
 }
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
+
+# Optional packages: a baseline (by name) or a whole case (by op) that needs one is skipped, with a
+# line saying so, when it is not installed. `pip install "verireward[bench]"` installs them all.
+BASELINE_NEEDS: Dict[str, str] = {"shapely": "shapely", "shapely-bev": "shapely", "scipy": "scipy"}
+CASE_NEEDS: Dict[str, str] = {"grca_pipeline": "tokenizers"}  # the case trains a tokenizer at bench time
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 @dataclass
@@ -356,10 +366,30 @@ _BUILDERS = {
 }
 
 
-def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, seed: int) -> List[Case]:
-    """One Case per op in `sizes` (op -> n; for pairwise ops n x n), from one seeded generator."""
+def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, seed: int,
+                skipped: List[str] = None) -> List[Case]:
+    """One Case per op in `sizes` (op -> n; for pairwise ops n x n), from one seeded generator.
+
+    A case or baseline whose optional package is not installed is left out, and one line saying
+    which and why is appended to `skipped` (when given)."""
     gen = torch.Generator().manual_seed(seed)
     tol = 1e-5 if dtype == torch.float32 else 1e-9
-    return [_BUILDERS[op](op, gen, n, min(n, python_limit), dtype, device, tol) for op, n in sizes.items()]
+    notes = skipped if skipped is not None else []
+    hint = 'pip install "verireward[bench]"'
+    cases = []
+    for op, n in sizes.items():
+        need = CASE_NEEDS.get(op)
+        if need and not _installed(need):
+            notes.append(f"skipped case {op}: it needs {need}, which is not installed ({hint})")
+            continue
+        case = _BUILDERS[op](op, gen, n, min(n, python_limit), dtype, device, tol)
+        for table in (case.baselines, case.prefix_baselines):
+            for name in list(table):
+                need = BASELINE_NEEDS.get(name)
+                if need and not _installed(need):
+                    del table[name]
+                    notes.append(f"skipped baseline {name} of {op}: {need} is not installed ({hint})")
+        cases.append(case)
+    return cases
 
 
