@@ -58,7 +58,11 @@ def answer(draw):
             body = f"({b[0]}, {b[1]}),({b[2]},{b[3]})" if e is not None else "(1,2,3),(4)"
             parts.append((lab or "") + body)
         text = "Boxes: " + "; ".join(parts) + "."
-        kept = [(e, lab) for (_, e, lab), part in zip(objs, parts) if e is not None]
+        kept, last = [], None  # a box without a label of its own takes the previous box's
+        for _, e, lab in objs:
+            if e is not None:
+                last = lab if lab is not None else last
+                kept.append((e, last))
         return text, kept, [p for (_, e, _), p in zip(objs, parts) if e is not None]
     if form == "tokens":
         objs = [(o, e if e is not None and not isinstance(o["bbox_2d"][0], list) else None,
@@ -70,7 +74,11 @@ def answer(draw):
             ref = f"<|object_ref_start|>{lab}<|object_ref_end|>" if lab is not None else ""
             parts.append(ref + "<|box_start|>" + body + "<|box_end|>")
         text = "Found: " + " and ".join(parts) + "."
-        return text, [(e, None if lab is None else lab.strip()) for _, e, lab in objs], parts
+        expected, last = [], None  # a group without a reference takes the last reference's label
+        for _, e, lab in objs:
+            last = lab.strip() if lab is not None else last
+            expected.append((e, last))
+        return text, expected, parts
     pieces = [dump(o) for o, _, _ in objs]
     if form == "list":
         text = "Answer: [" + ", ".join(pieces) + "]"

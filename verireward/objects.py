@@ -3,8 +3,7 @@ native scanner and field reader that :func:`verireward.parse` uses (``csrc/parse
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -34,28 +33,17 @@ class ParsedObjects:
     counts: Any
     n_objects: Any
     labels: List[List[Optional[str]]]
+    decoded: Dict[str, List[List[Optional[str]]]] = field(default_factory=dict, repr=False)
 
     def text(self, name: str) -> List[List[Optional[str]]]:
-        """A text field's values as strings: a quoted JSON string decoded (``'"cat"'`` -> ``cat``),
-        anything else as written, stripped; None where missing. What ``match_boxes`` takes as
-        labels."""
-        if name not in self.values or not isinstance(self.values[name], list):
+        """A text field's values as strings, decoded by the native scanner: stripped of ASCII
+        whitespace, a quoted string decoded as JSON and Python decode it, in either quote
+        (``'"cat"'`` -> ``cat``, ``'say \\"hi\\"'`` -> ``say "hi"``), a quoted value that does not
+        decode as its inside, anything else as written; None where missing. What ``match_boxes``
+        takes as labels."""
+        if name not in self.decoded:
             raise ValueError(f"ParsedObjects.text: argument 'name' must be a text field, got {name!r}")
-        return _decoded(self.values[name])
-
-
-def _decoded(rows: List[List[Optional[str]]]) -> List[List[Optional[str]]]:
-    return [[None if v is None else _text_value(v) for v in row] for row in rows]
-
-
-def _text_value(raw: str) -> str:
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        try:
-            return json.loads('"' + raw[1:-1].replace("\\'", "'").replace('"', '\\"') + '"') if raw[0] == "'" else json.loads(raw)
-        except ValueError:
-            return raw[1:-1]
-    return raw
+        return [list(row) for row in self.decoded[name]]
 
 
 def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_objects: int = 64,
@@ -66,14 +54,19 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
 
     An object is a JSON object carrying a key (name or alias) of one of the schema's numeric
     fields, found at any depth of any JSON value in the text (a list of them, ``{"objects": [...]}``,
-    several in prose or fences), and not searched inside once found; or a Qwen2-VL box-token group
+    several in prose or fences), and not searched inside once found. A schema with a 2D corner
+    box field also reads Qwen2-VL's box-token groups
     ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (the
-    label goes to the schema's first text field, the box to its first 2D box field; the label part
-    is optional), also as decoded with ``skip_special_tokens``: ``label(x1,y1),(x2,y2)``, the label
-    being the text before it back to the previous object, a line break or one of ``.;:,)>``.
-    Objects are in the order written. Each object's fields are read exactly as :func:`parse` reads
-    the one object's: an object whose box is malformed is still an object (a false positive for
-    :func:`match_boxes`), with that field invalid.
+    label goes to the schema's first text field, the box to its first 2D box field; a group
+    without its own label takes the last label written before it, so one reference followed by
+    several boxes labels them all) and, only when the answer holds neither a JSON object nor a
+    box-token group, the same form as decoded with ``skip_special_tokens``:
+    ``label(x1,y1),(x2,y2)``, the label being the text before it back to the previous object, a
+    line break or one of ``.;:,)>`` (empty: the previous box's). Objects are in the order
+    written. Each object's fields are read exactly as :func:`parse` reads the one object's: an
+    object whose box is malformed (``NaN``, ``None``, a string) is still an object (a false
+    positive for :func:`match_boxes`), with that field invalid. See SEMANTICS.md, "Many objects
+    per answer".
 
     Args:
         texts: N decoded completions.
@@ -92,8 +85,10 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     out = ParseBuffers(schema, n * M, row_frames(op, schema, n, image_size, resized_size))
     object_spans = np.empty((n, M, 2), dtype=np.int64)
     n_objects = np.empty(n, dtype=np.int64)
-    _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
-                     object_spans.ctypes.data, n_objects.ctypes.data, M, tag)
+    decoded_lists = _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
+                                     object_spans.ctypes.data, n_objects.ctypes.data, M, tag)
+    text_names = [f.name for f in schema.fields if KINDS[f.kind][0] == 0]
+    decoded = dict(zip(text_names, decoded_lists))
     stored = np.minimum(n_objects, M)
     valid = out.valid.view(bool).reshape(n, M, F)
     spans = out.spans.reshape(n, M, F, 2)
@@ -112,9 +107,9 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
         values = {k: (conv(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
         point_counts = {k: conv(v) for k, v in point_counts.items()}
         valid, spans, object_spans, n_objects, stored = map(conv, (valid, spans, object_spans, n_objects, stored))
-    first_text = next((f.name for f in schema.fields if KINDS[f.kind][0] == 0), None)
-    labels = _decoded(values[first_text]) if first_text is not None else [[] for _ in range(n)]
-    return ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, labels)
+    labels = decoded[text_names[0]] if text_names else [[] for _ in range(n)]
+    return ParsedObjects(schema.names, values, point_counts, valid, spans, object_spans, stored, n_objects, labels,
+                         decoded)
 
 
 __all__ = ["ParsedObjects", "parse_objects"]

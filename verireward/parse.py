@@ -336,8 +336,12 @@ def parse(texts: Sequence[str], schema: Optional[Schema] = None, *, array: str =
         texts: N decoded completions.
         schema: the fields to read; :meth:`Schema.default` when None.
         array: ``"torch"`` (CPU tensors) or ``"numpy"`` for the returned arrays.
-        answer_tag: e.g. ``"answer"``: only the inside of the last complete ``<answer>…</answer>``
-            is read (a box written inside ``<think>`` never counts); a text without one has
+        answer_tag: e.g. ``"answer"``: only the final answer is read. The text after the last
+            ``</think>`` (all of it when there is none) is searched; a ``<think>`` in it (reasoning
+            never closed) means no answer. The answer is the inside of the last ``<answer>`` there,
+            up to the first ``</answer>`` after it. When that ``</answer>`` is missing the final
+            answer was cut off: nothing is valid (an earlier, complete ``<answer>`` is never read
+            instead, and one inside ``<think>…</think>`` never counts). A text without an answer has
             nothing valid. Spans stay indices into the whole text.
         image_size, resized_size: per-text frames for the schema's pixels-frame fields, each
             ``(W, H)`` or ``[N, 2]`` (both or neither): a box written in pixels of text i's resized

@@ -99,7 +99,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         process_index: this process's place in ``gather``'s order.
         verified: field rewards computed elsewhere (:class:`Verified`); then ``gt``, ``schema``,
             ``camera`` and ``image_size`` are unused.
-        answer_tag: read only the last complete ``<answer_tag>…</answer_tag>`` (see
+        answer_tag: read only the final ``<answer_tag>…</answer_tag>`` (see
             :func:`verireward.parse`); its fields' tokens are routed as usual, everything else
             (the thinking) gets the background advantage.
 

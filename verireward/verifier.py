@@ -46,7 +46,7 @@ class GroundingVerifier:
         schema: the output schema (default :meth:`Schema.default`). Its frames convert what the model
             writes into the ground truth's frame at parse time.
         near: near-plane depth for RPC's projection.
-        answer_tag: read only the last complete ``<answer_tag>…</answer_tag>`` of each completion
+        answer_tag: read only the final ``<answer_tag>…</answer_tag>`` of each completion
             (see :func:`verireward.parse`).
 
     Call with ``texts`` (N str), ``gt`` (a dict with ``"bbox2d" [N|1, 4]`` and/or ``"bbox3d" [N|1, 6]``

@@ -2,7 +2,6 @@
 #include "parse/parse.h"
 
 #include "common/cpu_exec.h"
-#include "common/utf8.h"
 #include "parse/scanner.h"
 
 namespace vr {
@@ -13,15 +12,20 @@ using namespace parse_detail;
 
 struct ObjectScan {
   std::string_view text;
-  bool ascii;
+  StrIndex index;  // byte offset -> Python str index
   const std::vector<FieldSpec>& fields;
   const ParseOutputs& out;
   const ObjectOutputs& objs;
   int64_t row;
   int64_t found = 0;  // objects seen (stored while < max_objects)
   int64_t text_f = -1, box_f = -1;  // where box tokens go: the first text and first 2D box field
+  bool bare = false;                // this pass reads the bare (decoded) box form
+  bool have_label = false;          // a labelled box-token (or bare) group was seen: its label
+  size_t last_label_b = 0, last_label_e = 0;
+  std::vector<std::string>* decoded;  // this row's decoded text values, or null
   ObjectScan(std::string_view t, const std::vector<FieldSpec>& f, const ParseOutputs& o, const ObjectOutputs& ob, int64_t r)
-      : text(t), ascii(is_ascii(t)), fields(f), out(o), objs(ob), row(r) {
+      : text(t), index(t), fields(f), out(o), objs(ob), row(r),
+        decoded(ob.decoded ? &(*ob.decoded)[static_cast<size_t>(r)] : nullptr) {
     for (int64_t k = 0; k < static_cast<int64_t>(fields.size()); ++k) {
       if (fields[k].kind == 0 && text_f < 0) text_f = k;
       if (fields[k].kind == 1 && fields[k].dim == 2 && fields[k].max_values == 4 && box_f < 0) box_f = k;
@@ -57,9 +61,9 @@ struct ObjectScan {
   void record(size_t b, size_t e) {
     if (found < objs.max_objects) {
       const int64_t slot = row * objs.max_objects + found;
-      read_fields(text, ascii, pairs, fields, out, slot, row, flat);
-      objs.object_spans[slot * 2] = str_index(text, ascii, b);
-      objs.object_spans[slot * 2 + 1] = str_index(text, ascii, e);
+      read_fields(text, index, pairs, fields, out, slot, row, flat, decoded);
+      objs.object_spans[slot * 2] = index(b);
+      objs.object_spans[slot * 2 + 1] = index(e);
     }
     ++found;
   }
@@ -141,10 +145,13 @@ struct ObjectScan {
     return ok && flat.size() == 4;
   }
 
-  // One box-token object: the label at [label_b, label_e) when labelled, the corner pairs at
-  // [vb, ve), the whole object at [ob, oe); the next slot (counted even when not stored).
+  // One box-token object: the label at [label_b, label_e) when labelled (else the last group's
+  // label, when there was one), the corner pairs at [vb, ve), the whole object at [ob, oe); the
+  // next slot (counted even when not stored).
   void store_token_object(bool labelled, size_t label_b, size_t label_e, size_t vb, size_t ve, size_t ob, size_t oe) {
     const int64_t F = static_cast<int64_t>(fields.size());
+    if (labelled) have_label = true, last_label_b = label_b, last_label_e = label_e;
+    else if (have_label) labelled = true, label_b = last_label_b, label_e = last_label_e;
     if (found < objs.max_objects) {
       const int64_t slot = row * objs.max_objects + found;
       if (box_f >= 0) {
@@ -156,12 +163,18 @@ struct ObjectScan {
         ok = ok && tail.i == ve && to_frame(spec, row, flat.data(), 4);
         if (ok) {
           std::memcpy(ptr<double>(spec.values) + slot * spec.max_values, flat.data(), sizeof(double) * 4);
-          mark_valid(out, F, slot, box_f, text, ascii, vb, ve);
+          mark_valid(out, F, slot, box_f, index, vb, ve);
         }
       }
-      if (labelled && text_f >= 0) mark_valid(out, F, slot, text_f, text, ascii, label_b, label_e);
-      objs.object_spans[slot * 2] = str_index(text, ascii, ob);
-      objs.object_spans[slot * 2 + 1] = str_index(text, ascii, oe);
+      if (labelled && text_f >= 0) mark_valid(out, F, slot, text_f, index, label_b, label_e);
+      if (decoded)  // one string per text field: the label goes to the first
+        for (int64_t f = 0; f < F; ++f) {
+          if (fields[f].kind != 0) continue;
+          decoded->emplace_back();
+          if (f == text_f && labelled) text_value(text, label_b, label_e, &decoded->back());
+        }
+      objs.object_spans[slot * 2] = index(ob);
+      objs.object_spans[slot * 2 + 1] = index(oe);
     }
     ++found;
   }
@@ -190,26 +203,37 @@ struct ObjectScan {
     }
     size_t begin, end;
     if (answer_region(text, out.answer_tag, &begin, &end)) {
-      // left to right: each complete JSON value starting at '{' or '[' is searched for objects and
-      // skipped whole; a box-token group is one object; anything else is prose
-      size_t floor = begin;  // a bare box's label starts after the last object
-      for (size_t start = begin; start < end;) {
-        const char ch = text[start];
-        size_t after = start + 1;
-        bool object = false;
-        if (ch == '{' || ch == '[') {
-          Scanner sc{text.data(), end, start};
-          if (sc.value(0)) { walk(start, sc.i, 1); after = sc.i, object = true; }
-        } else if (ch == '<') {
-          object = box_tokens(start, end, &after);
-        } else if (ch == '(') {
-          object = bare_box(start, end, floor, &after);
-        }
-        if (object) floor = after;
-        start = after;
+      scan(begin, end);
+      // the bare form is a fallback: read only when the answer holds no other object (prose
+      // coordinates beside a JSON or box-token answer are not objects)
+      if (found == 0 && box_f >= 0) {
+        bare = true;
+        scan(begin, end);
       }
     }
     objs.counts[row] = found;
+  }
+
+  // One left-to-right pass over [begin, end): each complete JSON value starting at '{' or '[' is
+  // searched for objects and skipped whole; a box-token group (or, in the bare pass, a bare box) is
+  // one object; anything else is prose. Box forms only when the schema has a 2D corner box field.
+  void scan(size_t begin, size_t end) {
+    size_t floor = begin;  // a bare box's label starts after the last object
+    for (size_t start = begin; start < end;) {
+      const char ch = text[start];
+      size_t after = start + 1;
+      bool object = false;
+      if (ch == '{' || ch == '[') {
+        Scanner sc{text.data(), end, start};
+        if (sc.value(0)) { walk(start, sc.i, 1); after = sc.i, object = true; }
+      } else if (ch == '<' && box_f >= 0) {
+        object = box_tokens(start, end, &after);
+      } else if (ch == '(' && bare) {
+        object = bare_box(start, end, floor, &after);
+      }
+      if (object) floor = after;
+      start = after;
+    }
   }
 };
 

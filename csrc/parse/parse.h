@@ -53,24 +53,30 @@ constexpr int kMaxDepth = 32;
 // Many objects per answer (parse_objects): slot (row, m) of every field's arrays, of valid and of
 // spans is row * max_objects + m; object_spans [n, max_objects, 2] is each object's text;
 // counts [n] is how many objects the text holds (only the first max_objects are stored).
+// decoded (optional) [n]: row i receives, for each stored object in order, its text fields' values
+// decoded (text_value in scanner.h; empty where invalid), one string per text field.
 struct ObjectOutputs {
   int64_t max_objects = 1;
   int64_t* object_spans = nullptr;
   int64_t* counts = nullptr;
+  std::vector<std::vector<std::string>>* decoded = nullptr;
 };
 
 void parse_texts(const std::vector<std::string_view>& texts, const std::vector<FieldSpec>& fields,
                  const ParseOutputs& out);
 
-// Every object in each text (its answer region): a JSON object carrying a key of one of the
-// schema's numeric fields, at any depth of any JSON value in the text (a list of them, a dict of
-// them, several in prose), not entered once found; and each Qwen2-VL box-token group
-// <|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|> (label into
-// the first text field, box into the first 2D box field), also as decoded without its special
-// tokens: label(x1,y1),(x2,y2), the label running back to the previous object, a line break or
-// one of ".;:,)>". Fields are read from each object as
-// parse_texts reads them from the one object, into the object's slot. Here FieldSpec arrays
-// hold n * max_objects rows.
+// Every object in each text (its answer region), in the order written:
+//  - a JSON object carrying a key of one of the schema's numeric fields, at any depth of any JSON
+//    value in the text (a list of them, a dict of them, several in prose), not entered once found;
+//  - when the schema has a 2D corner box field: each Qwen2-VL box-token group
+//    [<|object_ref_start|>label<|object_ref_end|>]<|box_start|>(x1,y1),(x2,y2)<|box_end|> (label into
+//    the first text field, box into the first 2D box field); a group without its own label takes
+//    the label of the last labelled group before it (one reference followed by several boxes);
+//  - only when neither of those is in the answer (a fallback), the same form as decoded without its
+//    special tokens: label(x1,y1),(x2,y2), the label running back to the previous object, a line
+//    break or one of ".;:,)>", and an empty label again taking the previous box's.
+// Fields are read from each object as parse_texts reads them from the one object, into the
+// object's slot. Here FieldSpec arrays hold n * max_objects rows.
 void parse_objects(const std::vector<std::string_view>& texts, const std::vector<FieldSpec>& fields,
                    const ParseOutputs& out, const ObjectOutputs& objs);
 

@@ -47,9 +47,47 @@ void bind_parse(py::module_& m) {
     require(n == 0 || (object_spans && counts && (fields.empty() || (valid && spans))), "parse_objects", "null data pointer");
     check_field_specs("parse_objects", fields, slots);
     ParseOutputs out{ptr<uint8_t>(valid), ptr<int64_t>(spans), answer_tag};
-    ObjectOutputs objs{max_objects, ptr<int64_t>(object_spans), ptr<int64_t>(counts)};
-    py::gil_scoped_release release;
-    parse_objects(views, fields, out, objs);
+    int64_t T = 0;  // text fields
+    for (const auto& f : fields) T += f.kind == 0;
+    std::vector<std::vector<std::string>> decoded(static_cast<size_t>(T > 0 ? n : 0));
+    ObjectOutputs objs{max_objects, ptr<int64_t>(object_spans), ptr<int64_t>(counts), T > 0 ? &decoded : nullptr};
+    {
+      py::gil_scoped_release release;
+      parse_objects(views, fields, out, objs);
+    }
+    // each text field's decoded values: [T] lists of n lists (one str per stored object, None
+    // where the field is invalid). UTF-8 decoded keeping lone surrogates (what a \ud800 escape or a
+    // str holding one gives), else with replacement characters.
+    py::list result;
+    for (int64_t t = 0; t < T; ++t) result.append(py::list());
+    int64_t f_text = 0;
+    for (size_t f = 0; f < fields.size(); ++f) {
+      if (fields[f].kind != 0) continue;
+      py::list rows = result[static_cast<size_t>(f_text)];
+      const int64_t F = static_cast<int64_t>(fields.size());
+      for (int64_t i = 0; i < n; ++i) {
+        const auto& strs = decoded[static_cast<size_t>(i)];
+        const int64_t stored = static_cast<int64_t>(strs.size()) / T;
+        py::list row(static_cast<size_t>(stored));
+        for (int64_t m = 0; m < stored; ++m) {
+          if (!ptr<uint8_t>(valid)[(i * max_objects + m) * F + static_cast<int64_t>(f)]) {
+            row[static_cast<size_t>(m)] = py::none();
+            continue;
+          }
+          const std::string& v = strs[static_cast<size_t>(m * T + f_text)];
+          PyObject* u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "surrogatepass");
+          if (u == nullptr) {
+            PyErr_Clear();
+            u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace");
+          }
+          if (u == nullptr) throw py::error_already_set();
+          row[static_cast<size_t>(m)] = py::reinterpret_steal<py::object>(u);
+        }
+        rows.append(std::move(row));
+      }
+      ++f_text;
+    }
+    return result;
   }, py::arg("texts"), py::arg("fields"), py::arg("valid"), py::arg("spans"), py::arg("object_spans"),
      py::arg("counts"), py::arg("max_objects"), py::arg("answer_tag") = "");
 

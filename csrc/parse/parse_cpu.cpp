@@ -21,8 +21,8 @@ void parse_one(std::string_view text, const std::vector<FieldSpec>& fields, cons
     found = sc.object(1, &pairs);
   }
   if (!found) return;
-  // Python str indices are code points; for an ASCII text (most completions) they are byte offsets
-  read_fields(text, is_ascii(text), pairs, fields, out, row, row, flat);
+  StrIndex index(text);  // Python str indices are code points
+  read_fields(text, index, pairs, fields, out, row, row, flat);
 }
 
 }  // namespace

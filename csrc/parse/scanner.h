@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/abi.h"
+#include "common/utf8.h"
 #include "parse/parse.h"
 
 namespace vr {
@@ -162,7 +163,10 @@ struct Scanner {
     if (c == '[' || c == '(') return sequence(depth + 1, nullptr);
     if (c == '"' || c == '\'') return string(nullptr);
     if (number(nullptr)) return true;
-    return literal("true") || literal("false") || literal("null");
+    // JSON's literals, Python's, and the non-finite numbers json.dumps writes: the value parses (so
+    // the object around it counts), but it is never a number (a field holding one is invalid)
+    return literal("true") || literal("false") || literal("null") || literal("True") || literal("False") ||
+           literal("None") || literal("NaN") || literal("Infinity") || literal("-Infinity");
   }
 
   // '[...]' or '(...)'. Numbers reports what the sequence holds: leaves are collected into *flat
@@ -244,12 +248,27 @@ struct Scanner {
   }
 };
 
-// Python str index of byte offset `b`: the number of code points (UTF-8 lead bytes) before it.
-inline int64_t code_points(const char* s, size_t b) {
-  int64_t k = 0;
-  for (size_t j = 0; j < b; ++j) k += (static_cast<unsigned char>(s[j]) & 0xC0) != 0x80;
-  return k;
-}
+// Python str indices of byte offsets in one text: the number of code points (UTF-8 lead bytes)
+// before the offset. An ASCII text's are its byte offsets; otherwise a cursor moves from the last
+// offset asked, forwards or backwards, so offsets asked in (roughly) text order cost O(text) in
+// all, not O(text) each.
+class StrIndex {
+ public:
+  explicit StrIndex(std::string_view text) : s_(text.data()), ascii_(is_ascii(text)) {}
+  int64_t operator()(size_t b) {
+    if (ascii_) return static_cast<int64_t>(b);
+    if (b < byte_ / 2) byte_ = 0, cp_ = 0;  // nearer the start than the cursor
+    for (; byte_ < b; ++byte_) cp_ += (static_cast<unsigned char>(s_[byte_]) & 0xC0) != 0x80;
+    for (; byte_ > b; --byte_) cp_ -= (static_cast<unsigned char>(s_[byte_ - 1]) & 0xC0) != 0x80;
+    return cp_;
+  }
+
+ private:
+  const char* s_;
+  bool ascii_;
+  size_t byte_ = 0;
+  int64_t cp_ = 0;
+};
 
 // Clears slot `row` of every field: invalid, span (0, 0), NaN values, zero points.
 inline void clear_slot(const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row) {
@@ -265,22 +284,25 @@ inline void clear_slot(const std::vector<FieldSpec>& fields, const ParseOutputs&
   }
 }
 
-// The region read: the whole text, or the inside of its last complete <tag>...</tag>; false when
-// a tag is asked for and the text has none.
+// The region read: the whole text, or the answer of a think-then-answer completion. With a tag:
+// what follows the last "</think>" (the whole text when there is none) is searched; a "<think>"
+// in it (reasoning never closed) leaves no answer. The answer is the last "<tag>" there, up to the
+// first "</tag>" after it; without that close the final answer was cut off and there is no answer
+// (an earlier, complete one is never read instead). False: no answer, nothing is valid.
 inline bool answer_region(std::string_view text, const std::string& tag, size_t* begin, size_t* end) {
   *begin = 0, *end = text.size();
   if (tag.empty()) return true;
+  static constexpr std::string_view think_open = "<think>", think_close = "</think>";
+  const size_t tc = text.rfind(think_close);
+  const size_t from = tc == std::string_view::npos ? 0 : tc + think_close.size();
+  if (text.find(think_open, from) != std::string_view::npos) return false;
   const std::string open = "<" + tag + ">", close = "</" + tag + ">";
-  const size_t c = text.rfind(close);
-  if (c == std::string_view::npos || c < open.size()) return false;
-  const size_t o = text.rfind(open, c - open.size());
-  if (o == std::string_view::npos) return false;
+  const size_t o = text.rfind(open);
+  if (o == std::string_view::npos || o < from) return false;
+  const size_t c = text.find(close, o + open.size());
+  if (c == std::string_view::npos) return false;
   *begin = o + open.size(), *end = c;
   return true;
-}
-
-inline int64_t str_index(std::string_view text, bool ascii, size_t b) {
-  return ascii ? static_cast<int64_t>(b) : code_points(text.data(), b);
 }
 
 // The scale of number `a` of a field for text `text_row` (its own frame, or the text's).
@@ -304,18 +326,36 @@ inline bool to_frame(const FieldSpec& spec, int64_t text_row, double* flat, int6
 }
 
 // Marks field f of slot `row` valid, its value text at bytes [b, e).
-inline void mark_valid(const ParseOutputs& out, int64_t F, int64_t row, int64_t f, std::string_view text, bool ascii,
-                       size_t b, size_t e) {
+inline void mark_valid(const ParseOutputs& out, int64_t F, int64_t row, int64_t f, StrIndex& index, size_t b, size_t e) {
   out.valid[row * F + f] = 1;
-  out.spans[(row * F + f) * 2] = str_index(text, ascii, b);
-  out.spans[(row * F + f) * 2 + 1] = str_index(text, ascii, e);
+  out.spans[(row * F + f) * 2] = index(b);
+  out.spans[(row * F + f) * 2 + 1] = index(e);
 }
 
-// Reads every field from one object's top-level `pairs` into slot `row` (already cleared).
+// A text field's value as a string: stripped of ASCII whitespace, and a quoted string decoded as
+// JSON (and Python) decode it, in either quote ('say \"hi\"' is say "hi"); a quoted value that does
+// not decode is its inside as written; anything else is itself. Into *out (replaced).
+inline void text_value(std::string_view text, size_t b, size_t e, std::string* out) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (b < e && space(text[b])) ++b;
+  while (e > b && space(text[e - 1])) --e;
+  out->clear();
+  if (e - b >= 2 && (text[b] == '"' || text[b] == '\'') && text[e - 1] == text[b]) {
+    Scanner sc{text.data(), e, b};
+    if (sc.string(out) && sc.i == e) return;
+    out->assign(text.data() + b + 1, e - b - 2);
+    return;
+  }
+  out->assign(text.data() + b, e - b);
+}
 
-inline void read_fields(std::string_view text, bool ascii, const std::vector<Scanner::Pair>& pairs,
+// Reads every field from one object's top-level `pairs` into slot `row` (already cleared). With
+// `decoded`, each text field's value (text_value; empty when invalid) is appended to it, in field
+// order.
+
+inline void read_fields(std::string_view text, StrIndex& index, const std::vector<Scanner::Pair>& pairs,
                  const std::vector<FieldSpec>& fields, const ParseOutputs& out, int64_t row, int64_t text_row,
-                 std::vector<double>& flat) {
+                 std::vector<double>& flat, std::vector<std::string>* decoded = nullptr) {
   const int64_t F = static_cast<int64_t>(fields.size());
   for (int64_t f = 0; f < F; ++f) {
     const FieldSpec& spec = fields[f];
@@ -324,6 +364,10 @@ inline void read_fields(std::string_view text, bool ascii, const std::vector<Sca
     for (const auto& p : pairs)
       for (const auto& k : spec.keys)
         if (p.key == k) { hit = &p; ++hits; break; }
+    if (decoded && spec.kind == 0) {
+      decoded->emplace_back();
+      if (hits == 1) text_value(text, hit->value_begin, hit->value_end, &decoded->back());
+    }
     if (hits != 1) continue;  // missing or duplicated
     bool ok = true;
     if (spec.kind != 0) {
@@ -344,7 +388,7 @@ inline void read_fields(std::string_view text, bool ascii, const std::vector<Sca
         if (spec.kind == 2) ptr<int64_t>(spec.counts)[row] = count / spec.dim;
       }
     }
-    if (ok) mark_valid(out, F, row, f, text, ascii, hit->value_begin, hit->value_end);
+    if (ok) mark_valid(out, F, row, f, index, hit->value_begin, hit->value_end);
   }
 }
 
