@@ -280,7 +280,7 @@ def test_misuse_names_the_argument():
               gt_labels=["a"], gt_image=[0])
     cases = [("pred_boxes", [[0, 0, 1]], ValueError), ("gt_boxes", [[0, 0, 1, 1, 2]], ValueError),
              ("pred_scores", [0.5, 0.6], ValueError), ("pred_labels", ["a", "b"], ValueError),
-             ("gt_image", [[0]], TypeError), ("pred_boxes", [["a", "b", "c", "d"]], TypeError)]
+             ("gt_image", [[0]], ValueError), ("pred_boxes", [["a", "b", "c", "d"]], TypeError)]
     for name, value, err in cases:
         with pytest.raises(err, match=name):
             vr.detection_map(**{**ok, name: value})

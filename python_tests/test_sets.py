@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
@@ -195,3 +195,75 @@ def test_boxes_per_sample_are_bounded():
     args.P, args.G = limit + 1, 1
     with pytest.raises(ValueError, match="verireward._C.match_boxes: at most MATCH_MAX_BOXES boxes per sample"):
         _C.match_boxes(args)
+
+
+# ---- issue 18: counts that cannot belong to the match, labels as arrays, the duplicate rule ------
+
+def _two_by_two():
+    pred = np.array([[[0, 0, 2, 2], [5, 5, 7, 7]]], dtype=float)
+    gt = np.array([[[0, 0, 2, 2], [5, 5, 7, 7]]], dtype=float)
+    return pred, gt, vr.match_boxes(pred, [2], gt, [2])
+
+
+@pytest.mark.parametrize("pc, gc, name", [([-1], [2], "pred_counts"), ([1], [2], "pred_counts"), ([2], [-1], "gt_counts"),
+                                          ([2], [3], "gt_counts"), ([2], [1], "gt_counts"), ([2.0], [2], "pred_counts"),
+                                          ([2, 2], [2], "pred_counts")])
+def test_set_rewards_refuses_counts_that_cannot_belong_to_the_match(pc, gc, name):
+    _, _, m = _two_by_two()
+    with pytest.raises(ValueError, match=f"set_rewards: argument '{name}'"):
+        vr.set_rewards(m, np.array(pc), np.array(gc))
+
+
+def test_set_rewards_takes_predictions_written_past_the_slots():
+    _, _, m = _two_by_two()
+    r = vr.set_rewards(m, [4], [2])  # two more objects were written than the two slots held
+    assert r.f1.tolist() == [2 * 2 / 6] and r.precision.tolist() == [0.5] and r.recall.tolist() == [1.0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 5), st.integers(0, 5), st.integers(0, 2**31 - 1), st.sampled_from(["numpy", "torch"]))
+def test_integer_label_arrays_match_as_label_lists_do(n, P, G, seed, kind):
+    rng = np.random.default_rng(seed)
+    pred = rng.uniform(0, 4, (n, P, 4)); pred[..., 2:] += pred[..., :2] + 0.5
+    gt = rng.uniform(0, 4, (n, G, 4)); gt[..., 2:] += gt[..., :2] + 0.5
+    pc, gc = rng.integers(0, P + 1, n), rng.integers(0, G + 1, n)
+    pl, gl = rng.integers(0, 3, (n, P)), rng.integers(0, 3, (n, G))
+    pl[np.arange(P)[None] >= pc[:, None]] = -1  # padding past the counts: ignored
+    gl[np.arange(G)[None] >= gc[:, None]] = rng.integers(-5, 5)
+    as_lists = vr.match_boxes(pred, pc, gt, gc, pred_labels=[r[:c].tolist() for r, c in zip(pl, pc)],
+                              gt_labels=[r[:c].tolist() for r, c in zip(gl, gc)])
+    conv = torch.from_numpy if kind == "torch" else (lambda x: x)
+    as_arrays = vr.match_boxes(pred, pc, gt, gc, pred_labels=conv(pl), gt_labels=conv(gl))
+    np.testing.assert_array_equal(as_arrays.assignment, as_lists.assignment)
+    np.testing.assert_array_equal(as_arrays.iou, as_lists.iou)
+    # labels mixed: an integer array on one side, lists of Python ints on the other
+    mixed = vr.match_boxes(pred, pc, gt, gc, pred_labels=pl, gt_labels=[r[:c].tolist() for r, c in zip(gl, gc)])
+    np.testing.assert_array_equal(mixed.assignment, as_lists.assignment)
+
+
+def test_label_rows_shorter_than_their_count_or_unhashable_are_errors():
+    pred, gt, _ = _two_by_two()
+    with pytest.raises(ValueError, match=r"match_boxes: pred_labels\[0\] must be a list of 2 to 2 labels"):
+        vr.match_boxes(pred, [2], gt, [2], pred_labels=[["a"]], gt_labels=[["a", "b"]])
+    with pytest.raises(ValueError, match=r"match_boxes: gt_labels\[0\] must be a list of 2 to 2 labels"):
+        vr.match_boxes(pred, [2], gt, [2], pred_labels=[["a", "b"]], gt_labels=[[]])
+    with pytest.raises(ValueError, match="match_boxes: argument 'gt_labels' must hold hashable labels"):
+        vr.match_boxes(pred, [2], gt, [2], pred_labels=[["a", "b"]], gt_labels=[[["a"], "b"]])
+    with pytest.raises(ValueError, match="match_boxes: argument 'pred_labels' as an array must be integers"):
+        vr.match_boxes(pred, [2], gt, [2], pred_labels=np.zeros((1, 2)), gt_labels=[["a", "b"]])
+    # shorter rows are fine when the count is shorter too
+    m = vr.match_boxes(pred, [1], gt, [2], pred_labels=[["a"]], gt_labels=[["a", "b"]])
+    assert m.assignment.tolist() == [[0, -1]]
+
+
+def test_a_box_written_twice_can_match_two_overlapping_truths():
+    """What the docs say of duplicates (sets.py, set_rewards): each truth is matched at most once,
+    but one box written twice over two overlapping truths of its label matches both."""
+    gt = np.array([[[0, 0, 4, 4], [0, 0, 4, 3]]], dtype=float)
+    pred = np.array([[[0, 0, 4, 3.5], [0, 0, 4, 3.5]]], dtype=float)
+    m = vr.match_boxes(pred, [2], gt, [2])
+    assert sorted(m.assignment[0].tolist()) == [0, 1]
+    assert vr.set_rewards(m, [2], [2]).f1.tolist() == [1.0]
+    one_truth = vr.match_boxes(pred, [2], gt[:, :1], [1])  # where one truth lies the copy is unmatched
+    assert sorted(one_truth.assignment[0].tolist()) == [-1, 0]
+    assert vr.set_rewards(one_truth, [2], [1]).f1.tolist() == [2 / 3]

@@ -55,11 +55,12 @@ def _codes(op: str, a: Tuple[str, Any, int], b: Tuple[str, Any, int]) -> Tuple[n
                 values = values.tolist()
             if not isinstance(values, (list, tuple)):
                 raise TypeError(f"{op}: argument '{name}' must be a sequence of labels or ids, got {type(values).__name__}")
-            try:
-                for v in values:
+            for k, v in enumerate(values):
+                try:
                     hash(v)
-            except TypeError:
-                raise TypeError(f"{op}: argument '{name}' must hold hashable labels or ids") from None
+                except TypeError:
+                    raise ValueError(f"{op}: argument '{name}' must hold hashable labels or ids; entry {k} is "
+                                     f"{type(v).__name__} {v!r:.40}") from None
         n_got = len(arr) if arr is not None else len(values)
         if n_got != n:
             raise ValueError(f"{op}: argument '{name}' must hold {n} entries (one per box), got {n_got}")

@@ -1,7 +1,9 @@
 """One-to-one set rewards for answers with many objects: the matching of predicted to ground-truth
 boxes that maximizes the total IoU (``match_boxes``, exact Hungarian in C++, batched over samples)
-and the rewards of the matched set (``set_rewards``: soft F1, precision, recall, F1). Duplicates and
-false positives lower every one of them: each ground-truth box is matched at most once.
+and the rewards of the matched set (``set_rewards``: soft F1, precision, recall, F1). Each
+ground-truth box is matched at most once, so a false positive, or a duplicate of a box where only
+one truth lies, lowers every reward; a box written twice over two overlapping truths of its label
+can match both.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Match:
 
     assignment: Any
     iou: Any
+    gt_size: Optional[int] = None  # G, the ground-truth slots per sample (set by match_boxes)
 
 
 def box_kind_args(op: str, args: Any, box: str, seq: Optional[str], degrees: bool) -> int:
@@ -48,16 +51,46 @@ def box_kind_args(op: str, args: Any, box: str, seq: Optional[str], degrees: boo
     return width
 
 
-def _labels(op: str, name: str, labels: Optional[Sequence[Sequence[Any]]], n: int, width: int, vocab: dict) -> np.ndarray:
+def _labels(op: str, name: str, labels: Any, n: int, width: int, counts: np.ndarray) -> Any:
+    """One side's labels, the first ``counts[i]`` of each row, flat in row order: an int64 array
+    (from an integer array ``[n, width]``, torch or numpy, whatever lies past the counts) or a list
+    (from ``n`` lists of hashables, each at least ``counts[i]`` and at most ``width`` long)."""
+    if hasattr(labels, "shape") and not isinstance(labels, (list, tuple)):
+        arr = to_numpy(labels)
+        if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < int(counts.max(initial=0)):
+            raise ValueError(f"{op}: argument '{name}' as an array must be integers [{n}, {width}], got "
+                             f"{arr.dtype} {list(arr.shape)}")
+        return arr[np.arange(arr.shape[1])[None, :] < counts[:, None]].astype(np.int64)
     if not isinstance(labels, (list, tuple)) or len(labels) != n:
-        raise ValueError(f"{op}: argument '{name}' must be a list of {n} lists of labels")
-    out = np.full((n, width), -1, dtype=np.int64)
+        raise ValueError(f"{op}: argument '{name}' must be a list of {n} lists of labels, or an integer array [{n}, {width}]")
+    flat: List[Any] = []
     for i, row in enumerate(labels):
-        if not isinstance(row, (list, tuple)) or len(row) > width:
-            raise ValueError(f"{op}: {name}[{i}] must be a list of at most {width} labels")
-        for j, lab in enumerate(row):
-            out[i, j] = vocab.setdefault(lab, len(vocab))
-    return out
+        if hasattr(row, "shape") and not isinstance(row, (list, tuple)):
+            row = to_numpy(row).reshape(-1).tolist()
+        if not isinstance(row, (list, tuple)) or not counts[i] <= len(row) <= width:
+            got = f"{len(row)} labels" if isinstance(row, (list, tuple)) else type(row).__name__
+            raise ValueError(f"{op}: {name}[{i}] must be a list of {int(counts[i])} to {width} labels (one per counted "
+                             f"box), got {got}")
+        flat.extend(row[:int(counts[i])])
+    return flat
+
+
+def _label_codes(op: str, pred_labels: Any, gt_labels: Any, pc: np.ndarray, gc: np.ndarray, P: int,
+                 G: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``[n, P]`` and ``[n, G]`` int64 codes of the two sides' labels in one vocabulary (equal labels,
+    equal codes; detection_map's encoding), −1 past the counts."""
+    from verireward.detection import _codes
+
+    n = len(pc)
+    pf = _labels(op, "pred_labels", pred_labels, n, P, pc)
+    gf = _labels(op, "gt_labels", gt_labels, n, G, gc)
+    pcode, gcode, _ = _codes(op, ("pred_labels", pf, len(pf)), ("gt_labels", gf, len(gf)))
+    out = []
+    for codes, counts, width in ((pcode, pc, P), (gcode, gc, G)):
+        table = np.full((n, width), -1, dtype=np.int64)
+        table[np.arange(width)[None, :] < counts[:, None]] = codes
+        out.append(table)
+    return out[0], out[1]
 
 
 def _like(x: Any, ref: Any) -> Any:
@@ -83,8 +116,12 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
         box: ``"2d"`` (x1, y1, x2, y2), ``"3d"`` (x1, y1, z1, x2, y2, z2), ``"2d_rotated"``
             (cx, cy, w, h, θ) or ``"3d_oriented"`` (cx, cy, cz, sx, sy, sz, *angles with ``seq``).
         seq, degrees: the rotation of ``"3d_oriented"`` boxes (and ``degrees`` of ``"2d_rotated"``).
-        pred_labels, gt_labels: optional lists (per sample) of hashable labels; a prediction only
-            matches a ground-truth box with an equal label.
+        pred_labels, gt_labels: optional labels, both or neither: ``N`` lists of hashables (row i
+            holds at least ``pred_counts[i]`` labels, one per counted box, and at most P), or
+            integer arrays ``[N, P]`` / ``[N, G]`` (torch or numpy; entries past the counts, −1 or
+            any padding, are ignored). A prediction only matches a ground-truth box with an equal
+            label. A row shorter than its count, or an unhashable label, is a ``ValueError``
+            naming the argument.
 
     Returns:
         :class:`Match`. Ties between equally good assignments resolve the same way on every run
@@ -124,8 +161,7 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
         iou = np.empty((n, P), dtype=pred.dtype)
     keep = []
     if pred_labels is not None:
-        vocab: dict = {}
-        pl, gl = _labels(op, "pred_labels", pred_labels, n, P, vocab), _labels(op, "gt_labels", gt_labels, n, G, vocab)
+        pl, gl = _label_codes(op, pred_labels, gt_labels, to_numpy(pc_).astype(np.int64), to_numpy(gc_).astype(np.int64), P, G)
         keep += [pl, gl]
         args.pred_labels, args.gt_labels = pl.ctypes.data, gl.ctypes.data
     args.dtype, args.n, args.P, args.G = call.dtype_code, n, P, G
@@ -134,7 +170,7 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
     _C.match_boxes(args)
     if device is not None and device.type != "cpu":
         assignment, iou = assignment.to(device), iou.to(device)
-    return Match(assignment, iou)
+    return Match(assignment, iou, G)
 
 
 @dataclass
@@ -150,19 +186,37 @@ class SetRewards:
 
 def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: float = 0.5) -> SetRewards:
     """The set rewards of a :func:`match_boxes` result. P = G = 0 gives 1 (the model rightly said
-    there is nothing); exactly one of them 0 gives 0. Every reward is in [0, 1]; a duplicate or a
-    false positive raises P without a match, so it lowers every one of them."""
+    there is nothing); exactly one of them 0 gives 0. Every reward is in [0, 1]. Each ground-truth
+    box is matched at most once, so a false positive, or a box written twice where one truth lies,
+    raises P without adding a match and lowers every reward. (A box written twice can still match
+    two different overlapping truths of its label: it then counts as two predictions, each matched.)
+
+    ``pred_counts``/``gt_counts`` ``[N]`` integers: the predictions and truths of each sample.
+    ``gt_counts[i]`` must lie in [matched pairs of row i, G]; ``pred_counts[i]`` must be at least
+    the matched pairs and may exceed P by predictions written past the stored slots
+    (:class:`ParsedObjects` ``n_objects``: unmatched predictions). Anything else is a
+    ``ValueError`` naming the argument."""
     op = "set_rewards"
     threshold = check_number(op, threshold, "threshold", lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
     if not isinstance(match, Match):
         raise TypeError(f"{op}: argument 'match' must be the Match of verireward.match_boxes, got {type(match).__name__}")
     iou = match.iou
+    n = iou.shape[0]
+    pairs = (to_numpy(match.assignment) >= 0).sum(1)
+    for name, counts, top in (("pred_counts", pred_counts, None), ("gt_counts", gt_counts, match.gt_size)):
+        c = to_numpy(counts) if hasattr(counts, "shape") else np.asarray(counts)
+        if c.dtype.kind not in "iu" or c.shape != (n,):
+            raise ValueError(f"{op}: argument '{name}' must be {n} integers (shape [{n}]), got {c.dtype} {list(c.shape)}")
+        bad = np.flatnonzero((c < pairs) | ((c > top) if top is not None else False))
+        if bad.size:
+            i = int(bad[0])
+            limit = f"[{int(pairs[i])}, {top}]" if top is not None else f">= {int(pairs[i])}"
+            raise ValueError(f"{op}: argument '{name}'[{i}] is {int(c[i])}; it must be in {limit} (the matched pairs "
+                             f"of row {i}{', at most G' if top is not None else ''})")
     lib = torch_module() if is_tensor(iou) else np
     to = (lambda x: lib.as_tensor(x, device=iou.device)) if lib is not np else np.asarray
     P = to(pred_counts).to(iou.dtype) if lib is not np else np.asarray(pred_counts).astype(iou.dtype)
     G = to(gt_counts).to(iou.dtype) if lib is not np else np.asarray(gt_counts).astype(iou.dtype)
-    if tuple(P.shape) != (iou.shape[0],) or tuple(G.shape) != (iou.shape[0],):
-        raise ValueError(f"{op}: pred_counts and gt_counts must have shape [{iou.shape[0]}]")
     matched = match.assignment >= 0
     total = (iou * matched).sum(1)
     hits = ((iou >= threshold) & matched).sum(1)
