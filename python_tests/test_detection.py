@@ -48,7 +48,8 @@ def oracle_ap(dets, gts, thr, interpolation, iou):
             out[c] = None
             continue
         mine = [(i, d) for i, d in enumerate(dets) if d[2] == c]
-        key = lambda item: (-(item[1][1] if not math.isnan(item[1][1]) else -math.inf), item[1][3], item[0])
+        # descending score, a NaN after every number (-inf included), then image, then input order
+        key = lambda item: (math.isnan(item[1][1]), -item[1][1] if not math.isnan(item[1][1]) else 0.0, item[1][3], item[0])
         mine.sort(key=key)
         taken = set()
         hits = []
@@ -105,9 +106,10 @@ def scene(draw, max_images=4, classes="abc"):
                 d = [v + draw(st.integers(-3, 3)) for v in box]
                 dets.append((d, draw(st.floats(0, 1)), label if draw(st.integers(0, 4)) else draw(st.sampled_from(classes)), img))
         for _ in range(draw(st.integers(0, 3))):  # false positives, ties, a NaN score, a broken box
-            kind = draw(st.sampled_from(["random", "tie", "nan_score", "nan_box"]))
+            kind = draw(st.sampled_from(["random", "tie", "nan_score", "nan_box", "minus_inf"]))
             box = box2d(draw(st.integers(0, 50)), draw(st.integers(0, 50)), draw(st.integers(1, 20)), draw(st.integers(1, 20)))
-            score = {"random": draw(st.floats(0, 1)), "tie": 0.5, "nan_score": math.nan, "nan_box": 0.3}[kind]
+            score = {"random": draw(st.floats(0, 1)), "tie": 0.5, "nan_score": math.nan, "nan_box": 0.3,
+                     "minus_inf": -math.inf}[kind]
             if kind == "nan_box":
                 box = [math.nan] * 4
             dets.append((box, score, draw(st.sampled_from(classes)), img))
@@ -288,3 +290,11 @@ def test_misuse_names_the_argument():
                      ({"thresholds": (1.5,)}, "thresholds"), ({"thresholds": ()}, "thresholds"), ({"seq": "z"}, "seq")]:
         with pytest.raises(ValueError, match=name):
             vr.detection_map(**ok, **kw)
+
+
+def test_a_nan_score_ranks_after_minus_inf():
+    # one truth; a NaN-scored miss written first, then a -inf-scored hit: NaN last gives AP 1 (a tie
+    # with -inf, broken by input order, would rank the miss first: AP 0.5)
+    r = vr.detection_map([[50, 50, 60, 60], [0, 0, 10, 10]], [math.nan, -math.inf], ["a", "a"], [0, 0],
+                         [[0, 0, 10, 10]], ["a"], [0], thresholds=(0.5,))
+    assert r.ap.tolist() == [[1.0]]

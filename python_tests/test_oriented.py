@@ -315,6 +315,23 @@ def test_yaw_fast_path_equals_the_general_path(data):
     assert general == pytest.approx(fast, abs=1e-9)
 
 
+@given(data=st.data(), shift=st.sampled_from([0.0, 1e4, 1e8, -1e8, 3e12]), seq=st.sampled_from(["z", "y", "x"]))
+def test_yaw_iou_is_where_independent(data, shift, seq):
+    """The overlap along the axis is relative to the boxes, as the rectangle's is: far from the
+    origin a box of size 1e-3 has IoU exactly 1 with itself, and the fast path still equals the
+    general path to 1e-9 (seq "z" = "zx" with a zero second angle, likewise for the others)."""
+    small = [shift, -shift, shift, 1e-3, 2e-3, 1.5e-3, 0.3]
+    for s_ in (seq, seq.upper()):
+        assert vr.iou_3d_oriented(np.array([small]), np.array([small]), s_)[0] == 1.0
+    f = st.floats(-2, 2)
+    boxes = [[shift + data.draw(f) * 1e-3 for _ in range(3)] + [data.draw(st.floats(0.1, 3)) * 1e-3 for _ in range(3)]
+             + [data.draw(st.floats(-7, 7))] for _ in range(2)]
+    other = {"z": "x", "y": "z", "x": "y"}[seq]
+    fast = vr.iou_3d_oriented(np.array([boxes[0]]), np.array([boxes[1]]), seq)[0]
+    general = vr.iou_3d_oriented(np.array([boxes[0] + [0.0]]), np.array([boxes[1] + [0.0]]), seq + other)[0]
+    assert general == pytest.approx(fast, abs=1e-9)
+
+
 def euler_xyz(rot):
     """scipy's extrinsic xyz angles of a rotation; at gimbal lock scipy warns and still returns
     angles of the same rotation, which is all these tests need."""

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -10,8 +12,15 @@
 namespace vr {
 namespace {
 
-// A score for ordering: NaN is the lowest.
-double order_score(double s) { return std::isnan(s) ? -std::numeric_limits<double>::infinity() : s; }
+// A score's ordering key: increasing with the score, -0 equal to +0, and a NaN below every
+// number, -inf included (it ranks last, as COCOeval ranks it).
+uint64_t order_score(double s) {
+  if (std::isnan(s)) return 0;
+  if (s == 0.0) s = 0.0;
+  uint64_t bits;
+  std::memcpy(&bits, &s, sizeof bits);
+  return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);  // -inf: 0x000F...F > 0
+}
 
 // The AP of one class at one threshold from its detections' hit flags in descending-score order.
 double average_precision(const std::vector<char>& hit, int64_t npos, int interpolation, std::vector<double>& rec,
@@ -55,7 +64,7 @@ double average_precision(const std::vector<char>& hit, int64_t npos, int interpo
 }
 
 struct Ranked {
-  double score;
+  uint64_t score;  // order_score
   int64_t slot;
 };
 

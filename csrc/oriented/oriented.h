@@ -129,7 +129,11 @@ template <class T> VR_HD inline double yaw_iou(const T* a, const T* b, int axis,
   const double inv = ldexp(1.0, -e);
   double hwa, hha;
   const double inter2 = rect_inter_scaled(A, B, inv, hwa, hha);
-  const double lo = vmax((ca - 0.5 * sa) * inv, (cb - 0.5 * sb) * inv), hi = vmin((ca + 0.5 * sa) * inv, (cb + 0.5 * sb) * inv);
+  // the overlap along the axis relative to A's centre, as the rectangle's is: where the boxes are
+  // does not matter (identical boxes at 1e8 overlap by exactly their size; an overflowing
+  // difference is an infinite distance, no overlap)
+  const double d = (cb - ca) * inv;
+  const double lo = vmax(-0.5 * sa * inv, d - 0.5 * sb * inv), hi = vmin(0.5 * sa * inv, d + 0.5 * sb * inv);
   const double ov = vmax(hi - lo, 0.0);
   const double va = 4.0 * hwa * hha * (sa * inv), vb = 4.0 * (B.hw * inv) * (B.hh * inv) * (sb * inv);
   const double inter = inter2 * ov;
