@@ -151,3 +151,53 @@ def test_negatives_and_misuse(tmp_path, capsys):
         p, g = write(tmp_path, preds, gts)
         assert main(["score", p, "--gt", g, "--no-progress"]) == 2
         assert word in capsys.readouterr().err
+
+
+def test_a_perfect_100_object_answer_scores_one_and_max_objects_is_an_option(tmp_path, capsys):
+    boxes = [[10 * k, 5, 10 * k + 8, 15] for k in range(100)]
+    objs = [{"bbox_2d": b, "label": "dot"} for b in boxes]
+    p, g = write(tmp_path, [{"id": 1, "text": json.dumps(objs)}], [{"id": 1, "boxes": boxes, "labels": ["dot"] * 100,
+                                                                   "image_size": [1008, 28], "resized_size": [1008, 28]}])
+    assert main(["score", p, "--gt", g, "--json", str(tmp_path / "m.json"), "--no-progress"]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert m["mAP@0.5"] == 1.0 and m["F1"] == 1.0 and m["soft_F1"] == 1.0
+    # --max-objects 40: 40 detections; all 100 objects count as predictions in the set rewards
+    assert main(["score", p, "--gt", g, "--json", str(tmp_path / "m.json"), "--max-objects", "40", "--no-progress"]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert m["precision"] == 0.4 and m["recall"] == 0.4
+    assert main(["score", p, "--gt", g, "--max-objects", "0", "--no-progress"]) == 2
+    assert "--max-objects" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_object_score_is_kept_and_ranked_last(tmp_path, bad):
+    # one truth; the object that misses it is written first and scored `bad`, the hit scored 0.1:
+    # kept and ranked as detection_map ranks it, the hit ranks first (AP 1) except for +inf
+    objs = [{"bbox_2d": [50, 50, 60, 60], "score": bad}, {"bbox_2d": [0, 0, 10, 10], "score": 0.1}]
+    p, g = write(tmp_path, [{"id": 1, "objects": objs}],
+                 [{"id": 1, "boxes": [[0, 0, 10, 10]], "image_size": [112, 112], "resized_size": [112, 112]}])
+    assert main(["score", p, "--gt", g, "--json", str(tmp_path / "m.json"), "--no-progress"]) == 0
+    out = json.loads((tmp_path / "m.json").read_text())
+    assert out["objects"]["predicted"] == 2
+    assert out["metrics"]["mAP@0.5"] == (0.5 if bad == math.inf else 1.0)
+
+
+@pytest.mark.parametrize("size", [[640], [640, 480, 1], [math.nan, 480], [0, 480], [640, -1], "640x480", [True, 480], None])
+@pytest.mark.parametrize("key", ["image_size", "resized_size"])
+def test_a_malformed_frame_names_the_file_and_the_line(tmp_path, capsys, size, key):
+    gts = [{"id": 1, "boxes": [[0, 0, 10, 10]], "image_size": [640, 480], "resized_size": [644, 476]},
+           {"id": 2, "boxes": [[0, 0, 10, 10]], "image_size": [640, 480], "resized_size": [644, 476]}]
+    gts[1][key] = size
+    p, g = write(tmp_path, [{"id": 1, "text": ""}, {"id": 2, "text": ""}], gts)
+    assert main(["score", p, "--gt", g, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{g}:2: '{key}' must be [W, H]" in err and "Traceback" not in err
+
+
+def test_bytes_that_are_not_utf8_name_the_file_and_the_line(tmp_path, capsys):
+    p, g = write(tmp_path, [{"id": 1, "text": "ok"}, {"id": 2, "text": "x"}], [{"id": 1, "boxes": []}, {"id": 2, "boxes": []}])
+    with open(p, "ab") as f:
+        f.write(b'{"id": 3, "text": "\xff\xfe"}\n')
+    assert main(["score", p, "--gt", g, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"PRED {p}:3: not UTF-8" in err and "Traceback" not in err

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--json", metavar="FILE", help="also write the metrics to FILE")
     sc.add_argument("--render", metavar="DIR", help="write PNGs of the worst samples to DIR (every object of each)")
     sc.add_argument("--worst", type=int, default=8, help="how many samples --render draws (default 8)")
+    sc.add_argument("--max-objects", type=int, default=None, metavar="N",
+                    help="many-object answers: read only the first N objects of each (default: every object; the rest "
+                         "still count as predictions in the set rewards)")
     sc.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
@@ -97,7 +100,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if schema_path and not args.schema:
                 print(f"verireward score: schema from {schema_path} (written beside the ground truth)", file=sys.stderr)
             result = score(args.pred, args.gt, load_schema(schema_path) if schema_path else None, args.render, args.worst,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, max_objects=args.max_objects)
         except (OSError, ValueError, TypeError) as e:
             print(f"verireward score: {e}", file=sys.stderr)
             return 2

@@ -35,8 +35,12 @@ TABLE = ["IoU2D", "IoU3D", "KPA-2D", "KPA-3D", "RPC", "Acc@0.25", "Acc@0.5", "pa
 
 def _read_jsonl(path: str, what: str) -> List[Dict[str, Any]]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for k, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for k, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{what} {path}:{k}: not UTF-8 (byte {e.start + 1} of the line: {raw[e.start:e.start + 1]!r})") from None
             if not line.strip():
                 continue
             try:
@@ -73,12 +77,20 @@ def schema_beside(gt_path: str) -> Optional[str]:
 
 
 def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_dir: Optional[str] = None,
-          worst: int = 8, progress: bool = True, chunk: int = 1024) -> Dict[str, Any]:
+          worst: int = 8, progress: bool = True, chunk: int = 1024, max_objects: Optional[int] = None) -> Dict[str, Any]:
+    """Scores a PRED file against a GT file (formats: the module docstring and
+    :mod:`verireward.score_detection`). ``max_objects``: many-object answers only; None (the
+    default) reads every object an answer writes, N reads the first N (the rest still count as
+    predictions in the set rewards, never as detections). Every error is a ValueError naming the
+    file and, for what a line holds, the line."""
     import torch
 
     from verireward import score_detection as det
 
+    if max_objects is not None and (isinstance(max_objects, bool) or not isinstance(max_objects, int) or max_objects < 1):
+        raise ValueError(f"--max-objects must be a positive integer, got {max_objects!r}")
     preds, gts = _read_jsonl(pred_path, "PRED"), _read_jsonl(gt_path, "GT")
+    det.check_sizes(gts, gt_path)
     if not preds:
         raise ValueError(f"PRED {pred_path} has no lines: nothing to score")
     if len(preds) != len(gts):
@@ -100,7 +112,7 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
     if det.is_detection(gts):  # many objects per line: mAP and set rewards
         if schema is None:
             schema = Schema.qwen25vl_2d() if any("resized_size" in g for g in gts) else Schema.qwen3vl_2d()
-        return det.score_detection(preds, gts, schema, pred_path, gt_path, render_dir, worst)
+        return det.score_detection(preds, gts, schema, pred_path, gt_path, render_dir, worst, max_objects=max_objects)
     schema = schema or Schema.default()
     texts = [str(p.get("text", p.get("completion", p.get("response", "")))) for p in preds]
     n = len(texts)

@@ -12,7 +12,10 @@ pixels of the image it saw, ``resized_size``; the ground truth is in pixels of t
 
 Decided here: a completion carries no confidences, so each of its objects scores 1 and ties rank
 in the order written (image, then position), which is what :func:`verireward.detection_map`
-does with equal scores; an object list's ``score`` is used when given. Without labels every box
+does with equal scores; an object list's ``score`` is used when given, a non-finite one too (a
+NaN ranks last, as detection_map ranks it). Every object an answer writes is read (no cap) unless
+``--max-objects N`` is given; then the objects past N still count as predictions in the set
+rewards but are not detections. Without labels every box
 is one class, ``"object"``. The set rewards (soft F1, precision, recall, F1 at IoU 0.5) are
 averaged over images; an image with nothing to find and nothing predicted scores 1.
 """
@@ -20,6 +23,7 @@ averaged over images; an image with nothing to find and nothing predicted scores
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -35,6 +39,20 @@ def is_detection(gts: Sequence[Dict[str, Any]]) -> bool:
     return bool(gts) and all("boxes" in g for g in gts)
 
 
+def check_sizes(gts: Sequence[Dict[str, Any]], gt_path: str) -> None:
+    """Every ``image_size``/``resized_size`` of a ground-truth file is ``[W, H]``, two finite
+    positive numbers; a ValueError naming the file, the line and the key otherwise."""
+    for k, g in enumerate(gts, 1):
+        for key in ("image_size", "resized_size"):
+            if key not in g:
+                continue
+            v = g[key]
+            ok = (isinstance(v, list) and len(v) == 2 and
+                  all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in v))
+            if not ok:
+                raise ValueError(f"GT {gt_path}:{k}: '{key}' must be [W, H], two finite positive numbers, got {v!r:.60}")
+
+
 def per_image_frames(gts: Sequence[Dict[str, Any]], gt_path: str) -> Optional[Dict[str, Any]]:
     """The per-image frames of a ground-truth file (``image_size`` and ``resized_size`` lists,
     as the parsers take them), None when no line has a ``resized_size``; a ValueError naming the
@@ -48,8 +66,8 @@ def per_image_frames(gts: Sequence[Dict[str, Any]], gt_path: str) -> Optional[Di
     return dict(image_size=[g["image_size"] for g in gts], resized_size=[g["resized_size"] for g in gts])
 
 
-def _objects_text(objects: Any, where: str) -> Tuple[str, List[Tuple[int, float]]]:
-    """A list of objects as the JSON text parse_objects reads, and each object's (start, score)."""
+def _objects_text(objects: Any, where: str) -> Tuple[str, Dict[int, float]]:
+    """A list of objects as the JSON text parse_objects reads, and each object's start -> score."""
     if not isinstance(objects, list):
         raise ValueError(f"{where}: 'objects' must be a list of objects")
     parts, starts, pos = [], [], 1
@@ -63,12 +81,13 @@ def _objects_text(objects: Any, where: str) -> Tuple[str, List[Tuple[int, float]
         starts.append((pos, float(score)))
         parts.append(piece)
         pos += len(piece) + 2
-    return "[" + ", ".join(parts) + "]", starts
+    return "[" + ", ".join(parts) + "]", dict(starts)
 
 
 def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], schema: Schema, pred_path: str,
                     gt_path: str, render_dir: Optional[str] = None, worst: int = 8,
-                    thresholds: Sequence[float] = (0.25, 0.5), set_threshold: float = 0.5) -> Dict[str, Any]:
+                    thresholds: Sequence[float] = (0.25, 0.5), set_threshold: float = 0.5,
+                    max_objects: Optional[int] = None) -> Dict[str, Any]:
     from verireward.detection import detection_map
     from verireward.sets import box_kind_of, score_answers
 
@@ -88,12 +107,19 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
         scores_at.append(starts)
     frames = per_image_frames(gts, gt_path) or {}
     labelled = all("labels" in g for g in gts)
-    try:
-        scored = score_answers("GT", texts, [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
-                               schema, box=None, seq=None, degrees=None, threshold=set_threshold, max_objects=64,
-                               answer_tag=None, **frames)
-    except ValueError as e:
-        raise ValueError(f"GT {gt_path}: {e}") from None
+    def scored_with(m: int):
+        try:
+            return score_answers("GT", texts, [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
+                                 schema, box=None, seq=None, degrees=None, threshold=set_threshold, max_objects=m,
+                                 answer_tag=None, **frames)
+        except ValueError as e:
+            raise ValueError(f"GT {gt_path}: {e}") from None
+
+    # no cap unless asked: read with 64 slots, and again with as many as the longest answer wrote
+    scored = scored_with(max_objects or 64)
+    most = int(scored.objects.n_objects.max(initial=0))
+    if max_objects is None and most > 64:
+        scored = scored_with(most)
     objs, match, sets = scored.objects, scored.match, scored.rewards
     gt, gc, gt_labels = scored.gt, scored.gt_counts, scored.gt_labels
     pred = objs.values[field.name]
@@ -108,7 +134,7 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
             score = 1.0
             if scores_at[i] is not None:
                 start = int(objs.object_spans[i, j, 0])
-                score = next((s for pos, s in scores_at[i] if pos == start), 1.0)
+                score = scores_at[i].get(start, 1.0)
             flat_boxes.append(pred[i, j])
             flat_scores.append(score)
             flat_labels.append(pred_labels[i][j] if labelled else "object")
