@@ -105,6 +105,29 @@ def test_the_compiled_module_refuses_unsafe_sizes_on_its_own():
         _C.group_standardize(g)
 
 
+def test_routed_advantages_with_no_tokens_and_null_pointers_raises():
+    """L = 0 still reads the rewards: the null pointers are refused (this segfaulted, exit -11)."""
+    from verireward import _C
+
+    r = _C.RouteArgs()
+    r.n, r.F, r.L, r.num_groups = 2, 4, 0, 1
+    with pytest.raises(ValueError, match="_C.routed_advantages: null data pointer"):
+        _C.routed_advantages(r)
+
+
+def test_every_entry_point_refuses_null_pointers_for_random_sizes():
+    """Every argument-struct entry point of _C, with random sizes and all pointers null, raises or
+    returns (python_tests/entry_point_fuzz.py): in a subprocess, so that a segfault fails the test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("entry_point_fuzz.py")
+    run = subprocess.run([sys.executable, str(script), "400", "7"], capture_output=True, text=True, timeout=600)
+    last = run.stdout.strip().splitlines()[-1:] or ["(nothing)"]
+    assert run.returncode == 0 and last == ["ALL OK"], f"exit {run.returncode} after: {last[0]}\n{run.stderr[-2000:]}"
+
+
 def test_outputs_that_cannot_fit_in_memory_are_refused_up_front():
     with pytest.raises(ValueError, match=r"pairwise_iou_2d: the output \[200000, 100000\] would need 149.0 GiB, more than the"):
         vr.pairwise_iou_2d(np.zeros((200000, 4)), np.zeros((100000, 4)))
