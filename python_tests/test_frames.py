@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+import json
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import verireward as vr
@@ -78,3 +80,55 @@ def test_answer_tag_reads_only_the_last_complete_answer():
         vr.parse(texts, s, answer_tag="<answer>")
     ver = vr.GroundingVerifier(s, answer_tag="answer")(texts, {"bbox2d": [[10.0, 10.0, 20.0, 20.0]]})
     assert ver.rewards[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4000), st.integers(1, 4000), st.lists(st.integers(0, 1000), min_size=4, max_size=4)),
+                min_size=1, max_size=5), st.booleans())
+def test_a_0_1000_schema_given_image_sizes_reads_original_pixels(rows, with_resized):
+    """Qwen3-VL writes 0–1000 over the image whatever it was resized to: given the original sizes,
+    box k becomes W·x/1000, H·y/1000 (resized_size, when given too, is not needed and changes
+    nothing), so ground truth in original pixels compares as it is."""
+    texts = [json.dumps([{"bbox_2d": b, "label": "x"}]) for _, _, b in rows]
+    sizes = np.array([(w, h) for w, h, _ in rows], dtype=float)
+    kw = dict(resized_size=sizes * 0.5) if with_resized else {}
+    r = vr.parse_objects(texts, vr.Schema.qwen3vl_2d(), image_size=sizes, array="numpy", **kw)
+    for i, (w, h, b) in enumerate(rows):
+        want = [w * b[0] / 1000, h * b[1] / 1000, w * b[2] / 1000, h * b[3] / 1000]
+        np.testing.assert_allclose(r.values["bbox_2d"][i, 0], want, rtol=1e-15)
+    # and the set rewards of a perfect answer against original-pixel truth are 1
+    truth = [np.array([[w * b[0] / 1000, h * b[1] / 1000, w * b[2] / 1000, h * b[3] / 1000]]) for w, h, b in rows]
+    ok = [b[2] > b[0] and b[3] > b[1] for _, _, b in rows]
+    got = vr.answer_set_rewards(texts, truth, schema=vr.Schema.qwen3vl_2d(), image_size=sizes).soft_f1
+    assert [float(v) for v, k in zip(got, ok) if k] == pytest.approx([1.0] * sum(ok))
+
+
+@pytest.mark.parametrize("kw", [{}, {"max_pixels": 512 * 28 * 28 // 4}, {"min_pixels": 640 * 28 * 28, "max_pixels": 2048 * 28 * 28},
+                                {"max_pixels": 256 * 32 * 32, "patch_size": 16}])
+def test_resized_size_under_a_real_processor_equals_its_image_grid_thw(kw):
+    """transformers' Qwen2-VL PIL image processor built with its own settings: qwen_resized_size
+    under it (processor=, or its image processor) equals image_grid_thw x patch size of what it
+    actually returned for images of those sizes, and image_grid_thw itself converts exactly."""
+    smart_resize()
+    from PIL import Image
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    ip = Qwen2VLImageProcessorPil(**kw)
+    proc = type("Processor", (), {"image_processor": ip})()
+    sizes = [(1280, 960), (2000, 1500), (100, 70), (333, 777), (28, 28)]
+    grid = ip(images=[Image.new("RGB", s) for s in sizes], return_tensors="np")["image_grid_thw"]
+    seen = (grid[:, [2, 1]] * ip.patch_size).tolist()
+    assert vr.qwen_resized_size(np.array(sizes), processor=proc).tolist() == seen
+    assert vr.qwen_resized_size(np.array(sizes), processor=ip).tolist() == seen
+    assert vr.qwen_resized_size(image_grid_thw=grid, processor=proc).tolist() == seen
+    assert vr.qwen_resized_size(image_grid_thw=torch.from_numpy(grid), processor=ip).tolist() == seen
+    if kw:  # the defaults are another frame: what the processor's own settings fix
+        assert vr.qwen_resized_size(np.array(sizes)).tolist() != seen
+
+
+def test_resized_size_misuse():
+    assert vr.qwen_resized_size((1280, 960)).tolist() == [[1148, 840]]
+    with pytest.raises(ValueError, match="image_grid_thw"):
+        vr.qwen_resized_size(image_grid_thw=np.array([[1.0, 2.0, 3.0]]))
+    with pytest.raises(ValueError, match="pass 'image_size'"):
+        vr.qwen_resized_size()

@@ -286,7 +286,7 @@ def test_frames_per_text_misuse():
     with pytest.raises(ValueError, match="image_size"):
         vr.parse_objects(["{}"], schema, image_size=(0, 10), resized_size=(1, 1))
     with pytest.raises(ValueError, match="pixels"):
-        vr.parse(["{}"], vr.Schema.qwen3vl_2d(), image_size=(10, 10), resized_size=(10, 10))
+        vr.parse(["{}"], vr.Schema([vr.Field("b", "box2d", frame="raw")]), image_size=(10, 10), resized_size=(10, 10))
 
 
 def test_frames_per_text_rotated_boxes():

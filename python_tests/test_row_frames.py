@@ -80,9 +80,9 @@ def test_per_row_frame_misuse_names_the_argument():
         v(texts, {"bbox2d": [[0, 0, 1, 1]]}, resized_size=(10, 10))
     with pytest.raises(ValueError, match="resized_size"):
         v(texts, {"bbox2d": [[0, 0, 1, 1]]}, image_size=[[5, 5]] * 2, resized_size=[[1, 1]] * 3)
-    with pytest.raises(ValueError, match="pixels-frame"):
-        vr.GroundingVerifier(vr.Schema.qwen3vl_2d())(texts, {"bbox2d": [[0, 0, 1, 1]]}, image_size=(5, 5),
-                                                     resized_size=(5, 5))
+    with pytest.raises(ValueError, match="pixels-frame fields or 2D fields over the image"):
+        raw = vr.Schema([vr.Field("bbox_2d", "box2d", frame="raw")])
+        vr.GroundingVerifier(raw)(texts, {"bbox2d": [[0, 0, 1, 1]]}, image_size=(5, 5), resized_size=(5, 5))
 
 
 def test_trl_and_verl_grounding_adapters_take_per_row_frames():

@@ -404,18 +404,43 @@ def _per_number(f: Field, axis_scale: np.ndarray) -> np.ndarray:
     return np.concatenate([axis_scale, np.abs(axis_scale), np.ones((axis_scale.shape[0], n_ang))], 1)
 
 
-def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: Any) -> Optional[np.ndarray]:
-    """The per-text pixel scale ``[n, 2]`` = image_size / resized_size, or None when neither is
-    given. Each is ``(W, H)`` (every text) or ``[n, 2]`` (one per text: Qwen's dynamic resolution
-    resizes every image differently; :func:`verireward.qwen_resized_size` gives what it saw)."""
+def _image_field(f: Field) -> bool:
+    """A 2D field written over the image as a fraction of it (0–1000 bins or [0, 1]) from 0: given
+    the image's size its values convert to that image's pixels."""
+    return f.dim == 2 and KINDS[f.kind][0] != 0 and f.frame in ("bins", "normalized") and \
+        all(r[0] == 0.0 for r in (f.ranges or ((0.0, 1.0),) * 2))
+
+
+RowFrames = Tuple[str, np.ndarray]  # ("pixels", image / resized) or ("image", image size), [n, 2] each
+
+
+def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: Any) -> Optional[RowFrames]:
+    """Per-text frames, or None when neither size is given. Each size is ``(W, H)`` (every text) or
+    ``[n, 2]`` (one per text: Qwen's dynamic resolution resizes every image differently;
+    :func:`verireward.qwen_resized_size` gives what it saw).
+
+    - A schema with a pixels-frame field needs both: its values are scaled by ``image_size /
+      resized_size`` (pixels of what the model saw -> original pixels).
+    - Otherwise, a schema with a 2D field written as a fraction of the image (Qwen3-VL's 0–1000
+      bins, or [0, 1]) takes ``image_size`` (``resized_size`` is not needed, and ignored): its
+      values are converted to original pixels, ``image_size · value / bins``, so ground truth in
+      original pixels compares as it is.
+    """
     if image_size is None and resized_size is None:
         return None
-    if image_size is None or resized_size is None:
+    pixels = any(f.frame == "pixels" for f in schema.fields)
+    image = any(_image_field(f) for f in schema.fields)
+    if pixels and (image_size is None or resized_size is None):
         raise ValueError(f"{op}: pass both 'image_size' and 'resized_size' (per text frames), or neither")
-    if not any(f.frame == "pixels" for f in schema.fields):
-        raise ValueError(f"{op}: 'image_size'/'resized_size' apply to pixels-frame fields; the schema has none")
+    if not pixels and not image:
+        raise ValueError(f"{op}: 'image_size'/'resized_size' apply to pixels-frame fields or 2D fields over the image "
+                         "(bins, normalized); the schema has none")
+    if image_size is None:
+        raise ValueError(f"{op}: 'resized_size' needs 'image_size' (the original sizes)")
     out = []
     for name, v in (("image_size", image_size), ("resized_size", resized_size)):
+        if v is None:
+            continue
         try:
             a = np.asarray(to_numpy(v), dtype=np.float64)
         except (TypeError, ValueError):
@@ -425,7 +450,9 @@ def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: A
         if a.shape != (n, 2) or not (np.isfinite(a).all() and (a > 0).all()):
             raise ValueError(f"{op}: argument '{name}' must be (W, H) or [{n}, 2] finite numbers > 0, got shape {list(a.shape)}")
         out.append(a)
-    return np.ascontiguousarray(out[0] / out[1])
+    if pixels:
+        return "pixels", np.ascontiguousarray(out[0] / out[1])
+    return "image", np.ascontiguousarray(out[0])
 
 
 class TextValues(Sequence):
@@ -456,9 +483,10 @@ class ParseBuffers:
     """The native parser's inputs and outputs for n texts: one FieldSpec per schema field, pointing
     into the final NaN-padded value arrays, and ``valid [n, F]``, ``spans [n, F, 2]``."""
 
-    def __init__(self, schema: Schema, n: int, row_scale: Optional[np.ndarray] = None) -> None:
-        """``row_scale [texts, 2]``: each text's pixel scale (image / resized size) for the schema's
-        pixels-frame fields, instead of their own (see :func:`row_frames`)."""
+    def __init__(self, schema: Schema, n: int, frames: Optional[RowFrames] = None) -> None:
+        """``frames`` (:func:`row_frames`): each text's pixel scale (image / resized size) for the
+        schema's pixels-frame fields, or its image size for its 2D fields over the image, instead
+        of their own scale."""
         self.schema = schema
         self.specs: list = []
         self.keep: list = []
@@ -475,7 +503,12 @@ class ParseBuffers:
                 spec.max_values = f.arity if kind == 1 else k * dim
                 offset, scale = f.affine()
                 spec.offset, spec.scale = offset.tolist(), scale.tolist()
-                if row_scale is not None and f.frame == "pixels":
+                row_scale = None
+                if frames is not None and frames[0] == "pixels" and f.frame == "pixels":
+                    row_scale = frames[1]
+                elif frames is not None and frames[0] == "image" and _image_field(f):
+                    row_scale = frames[1] * scale[:2][None, :]  # image size x the field's own (1/bins)
+                if row_scale is not None:
                     per = np.ascontiguousarray(_per_number(f, row_scale))
                     self.keep.append(per)
                     spec.row_scale = per.ctypes.data

@@ -136,8 +136,8 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     return GRCAResult(adv, rewards, rpc, valid, spans_dev, tuple(fields), ver)
 
 
-def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = "", frames: Optional[np.ndarray] = None):
-    """One native call: parse (with per-row pixel ``frames`` [n, 2] or None), token offsets from the
+def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = "", frames: Any = None):
+    """One native call: parse (with per-row ``frames``, :func:`verireward.parse.row_frames`, or None), token offsets from the
     piece table, token spans of every field; then the rows the table did not rebuild, the decode
     way. Returns (ParsedBatch, spans [N, F, 2])."""
     n, L, F = rows.n, rows.L, len(schema.fields)

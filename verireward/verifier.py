@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from verireward import geometry
 from verireward import oriented as geometry_oriented
 from verireward._backend import check_number
-from verireward.parse import KINDS, ParsedBatch, Schema, check_answer_tag, parse
+from verireward.parse import KINDS, ParsedBatch, Schema, _image_field, check_answer_tag, parse
 
 
 @dataclass
@@ -146,7 +146,8 @@ class GroundingVerifier:
             R = _gt_array(op, "camera[1] (R)", camera[1], n, (3, 3), device=dev, dtype=dt, shared_ok=True)
             t = _gt_array(op, "camera[2] (t)", camera[2], n, (3,), device=dev, dtype=dt, shared_ok=True)
             boxes2d = parsed.values[b2.name].to(device=dev, dtype=dt)
-            if image_size is not None and not (resized_size is not None and b2.frame == "pixels"):
+            # with per-image frames the parse already converted a pixels-frame or 0–1000 box to pixels
+            if image_size is not None and not (resized_size is not None and (b2.frame == "pixels" or _image_field(b2))):
                 wh = _gt_array(op, "image_size", image_size, n, (2,), device=dev, dtype=dt, shared_ok=True).reshape(-1, 2)
                 if not bool(((wh > 0) & torch.isfinite(wh)).all()):
                     raise ValueError(f"{op}: argument 'image_size' must hold finite (width, height) > 0")
