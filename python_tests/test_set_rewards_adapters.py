@@ -44,8 +44,18 @@ def test_answer_set_rewards_from_the_definition():
         vr.answer_set_rewards(TEXTS[:1], BOXES[:1], [["cup"]])
 
 
+def test_trl_optimizes_soft_f1_alone_by_default_and_logs_the_others():
+    (f,) = vtrl.SetRewardFunctions().functions()
+    assert f.__name__ == "verireward_soft_f1"
+    logged = {}
+    got = f(prompts=None, completions=TEXTS, boxes=BOXES, labels=LABELS, log_metric=lambda k, v: logged.setdefault(k, v))
+    want = vr.answer_set_rewards(TEXTS, BOXES, LABELS)
+    assert got == pytest.approx(want.soft_f1.tolist())
+    assert logged == pytest.approx({f"verireward/{k}": float(getattr(want, k).mean()) for k in ("precision", "recall", "f1")})
+
+
 def test_trl_reward_functions():
-    sets = vtrl.SetRewardFunctions()
+    sets = vtrl.SetRewardFunctions(rewards=vtrl.SetRewardFunctions.REWARDS)
     funcs = sets.functions()
     assert [f.__name__ for f in funcs] == ["verireward_soft_f1", "verireward_precision", "verireward_recall", "verireward_f1"]
     completions = [[{"role": "assistant", "content": t}] for t in TEXTS]  # TRL's conversational form

@@ -144,7 +144,8 @@ FRAME_HELP = ("pass processor= (the one the trainer uses), or per-row 'image_siz
 
 
 def derive_frames(op: str, columns: Dict[str, Any], n: int, *, pixels: bool, processor: Any = None,
-                  image_grid_thw: Any = None, images_per_row: Optional[Sequence[int]] = None) -> Tuple[Dict[str, Any], List[str]]:
+                  image_grid_thw: Any = None, images_per_row: Optional[Sequence[int]] = None,
+                  truth_in_pixels: bool = False) -> Tuple[Dict[str, Any], List[str]]:
     """The frame arguments (``image_size``/``resized_size``, ``[n, 2]`` each, or nothing) for a batch
     of ``n`` rows, and how they were derived, in this order:
 
@@ -155,9 +156,12 @@ def derive_frames(op: str, columns: Dict[str, Any], n: int, *, pixels: bool, pro
     3. the rows' images (or an ``image_size`` column) under ``processor``'s resize settings;
     4. the same under Qwen's defaults, with a warning naming ``processor=``.
 
-    A schema with a pixels-frame field (``pixels=True``) and none of these warns (once per call,
-    naming ``processor``, ``image_size`` and ``resized_size``); for other schemas an ``image_size``
-    alone (given, or the images') is returned so that a 0–1000 schema compares in original pixels.
+    A schema with a pixels-frame field (``pixels=True``) and none of these warns (naming
+    ``processor``, ``image_size`` and ``resized_size``). For other schemas (Qwen3-VL's 0–1000) only
+    an ``image_size`` is returned, so that the answer compares in original pixels: the column's,
+    or the images' when ``truth_in_pixels`` (the caller saw a ground-truth coordinate above 1:
+    normalized truth never has one); else nothing (normalized truth compares as it is).
+    Returns ``(frames, how)``, ``how`` naming the source of ``resized_size`` when derived.
     """
     given = {k: columns.get(k) for k in ("image_size", "resized_size")}
     if given["resized_size"] is not None:
@@ -181,7 +185,7 @@ def derive_frames(op: str, columns: Dict[str, Any], n: int, *, pixels: bool, pro
                           f"batch; rewards compare raw pixels. {FRAME_HELP}.", UserWarning, stacklevel=3)
         return {}, notes
     if not pixels:
-        return {"image_size": original}, notes
+        return ({"image_size": original} if given["image_size"] is not None or truth_in_pixels else {}), notes
     if image_grid_thw is not None:
         grid = to_numpy(image_grid_thw)
         if images_per_row is not None:

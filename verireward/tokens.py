@@ -125,6 +125,16 @@ _WORDPIECE_CLEANUP = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' "
                       (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
 
 
+def text_tokenizer(tokenizer: Any) -> Any:
+    """The tokenizer that decodes for `tokenizer`: a processor (a VLM's, anything with a
+    ``.tokenizer`` and no ``backend_tokenizer`` of its own, as TRL's ``processing_class`` is)
+    decodes with its tokenizer, so that one takes the fast path; anything else is itself."""
+    inner = getattr(tokenizer, "tokenizer", None)
+    if inner is not None and getattr(tokenizer, "backend_tokenizer", None) is None and callable(getattr(inner, "decode", None)):
+        return inner
+    return tokenizer
+
+
 def _backend(tokenizer: Any) -> Any:
     """The ``tokenizers.Tokenizer`` that decodes for `tokenizer`, or None."""
     try:
@@ -258,7 +268,8 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
 
     Args:
         tokenizer: a ``tokenizers.Tokenizer`` or a ``transformers`` tokenizer (anything with
-            ``decode(ids, skip_special_tokens=...)``; ``decode_batch``/``batch_decode`` are used when present).
+            ``decode(ids, skip_special_tokens=...)``; ``decode_batch``/``batch_decode`` are used when present),
+            or a processor holding one as ``.tokenizer`` (a VLM's: it decodes with that tokenizer, fast path included).
         token_ids: ``[N, L]`` integers (torch, numpy or equal-length lists). Inside the mask each
             must lie in ``[0, 2**32)`` (else ``ValueError``); outside it any value is ignored
             (``-100``, a pad id). An id the tokenizer does not know (a model whose embedding is
@@ -325,6 +336,7 @@ class TokenRows:
     @classmethod
     def checked(cls, op: str, tokenizer: Any, token_ids: Any, mask: Any, texts: Optional[Sequence[str]],
                 skip: bool) -> "TokenRows":
+        tokenizer = text_tokenizer(tokenizer)
         if tokenizer is None or not callable(getattr(tokenizer, "decode", None)):
             raise TypeError(f"{op}: argument 'tokenizer' must have a decode(ids, skip_special_tokens=...) method, "
                             f"got {type(tokenizer).__name__}")

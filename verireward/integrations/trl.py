@@ -71,37 +71,66 @@ def trl_scale(trainer: Any) -> str:
     return str(value)
 
 
+def _frame_kwargs(op: str, schema: Schema, columns: Dict[str, Any], n: int, processor: Any, image_grid_thw: Any = None,
+                  truth: Any = None) -> Dict[str, Any]:
+    """The frame arguments of a batch, derived by :func:`verireward.frames.derive_frames` (explicit
+    columns, then ``image_grid_thw``, then the rows' images under ``processor``, then Qwen's
+    defaults with a warning)."""
+    from verireward.frames import derive_frames
+
+    pixels = any(f.frame == "pixels" for f in schema.fields)
+    in_pixels = False
+    if not pixels and truth is not None:
+        try:
+            flat = np.concatenate([np.asarray(t, dtype=np.float64).reshape(-1) for t in truth] + [np.zeros(0)])
+            in_pixels = bool(np.nanmax(np.abs(flat), initial=0.0) > 1.0)
+        except (TypeError, ValueError):
+            in_pixels = False
+    images = columns.get("images")
+    per_row = [len(x) if isinstance(x, (list, tuple)) else 1 for x in images] if isinstance(images, (list, tuple)) else None
+    frames, _ = derive_frames(op, columns, n, pixels=pixels, processor=processor, image_grid_thw=image_grid_thw,
+                              images_per_row=per_row, truth_in_pixels=in_pixels)
+    return frames
+
+
 class GroundingRewards:
     """Reward functions for TRL computed by one :class:`verireward.GroundingVerifier` call per batch.
 
     Args:
         schema: how completions are read (default: :func:`verireward.data.grounding_schema`).
-        image_size: ``(W, H)`` the 2D fields are normalized by (RPC works in pixels).
+        processor: the processor the model's images go through (TRL's ``processing_class``): the
+            frame each image was seen in is derived under its resize settings.
+        image_size: ``(W, H)`` the 2D fields are normalized by for RPC, when the rows carry no
+            image (RPC works in pixels).
         rpc: also provide an RPC reward function.
 
     Dataset columns: ``bbox2d`` and/or ``bbox3d`` (those the schema needs), ``K``, ``R``, ``t`` for
-    RPC, and optionally ``image_size`` and ``resized_size`` (per row ``[W, H]``): per-image frames
-    for the schema's pixels-frame fields (see :class:`verireward.GroundingVerifier`); with them the
-    ``image_size`` argument is not used.
+    RPC, and the frame, derived in this order (:func:`verireward.frames.derive_frames`): per-row
+    ``image_size`` and ``resized_size`` columns; the trainer's ``image_grid_thw``
+    (:class:`GRCAGRPOTrainer`); the rows' ``image``/``images`` under ``processor``; the images
+    under Qwen's defaults with a warning. A pixels-frame schema with no frame known warns.
     """
 
-    def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True):
+    def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True, *,
+                 processor: Any = None):
         from verireward.data import grounding_schema
 
         self.verifier = GroundingVerifier(schema or grounding_schema())
         self.image_size = tuple(image_size)
         self.rpc = rpc
+        self.processor = processor
         self._last: Optional[Tuple[Tuple[str, ...], VerifierOutput]] = None
 
     def verify(self, texts: Sequence[str], columns: Dict[str, Any], device: Any = None) -> VerifierOutput:
         """The verification of these texts against these ground-truth columns (cached for the batch)."""
         gt, camera = self.ground_truth(columns, device)
         # the result depends on the texts, every ground-truth, camera and frame column, and the device
-        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t", "image_size", "resized_size")),
+        frames = self.frames(columns, camera, n=len(texts))
+        key = (tuple(texts), _fingerprint(columns, ("bbox2d", "bbox3d", "K", "R", "t")), _fingerprint(frames, sorted(frames)),
                str(device))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        out = self.verifier(list(texts), gt, camera=camera, **self.frames(columns, camera))
+        out = self.verifier(list(texts), gt, camera=camera, **frames)
         self._last = (key, out)
         return out
 
@@ -120,16 +149,22 @@ class GroundingRewards:
             camera = tuple(torch.as_tensor(columns[k], **f64) for k in ("K", "R", "t"))
         return gt, camera
 
-    def frames(self, columns: Dict[str, Any], camera: Any) -> Dict[str, Any]:
-        """The verifier's frame arguments: the per-row ``image_size``/``resized_size`` columns, or
-        the fixed ``image_size`` for RPC."""
-        if columns.get("resized_size") is not None:
-            if columns.get("image_size") is None:
-                raise ValueError("GroundingRewards: the dataset has a 'resized_size' column but no 'image_size' "
-                                 "(per row, the original [W, H])")
-            return dict(image_size=np.asarray(columns["image_size"], dtype=np.float64),
-                        resized_size=np.asarray(columns["resized_size"], dtype=np.float64))
-        return dict(image_size=self.image_size if camera is not None else None)
+    def frames(self, columns: Dict[str, Any], camera: Any, n: Optional[int] = None, image_grid_thw: Any = None) -> Dict[str, Any]:
+        """The verifier's frame arguments: per-row frames derived as the class says; without them,
+        for RPC, the rows' image sizes (or the fixed ``image_size``)."""
+        n = n if n is not None else len(next(iter(columns.values()), []))
+        derived = _frame_kwargs("GroundingRewards", self.verifier.schema, columns, n, self.processor, image_grid_thw)
+        if "resized_size" in derived:
+            return derived
+        if camera is None:
+            return {}
+        if derived.get("image_size") is not None:
+            return {"image_size": derived["image_size"]}
+        from verireward.frames import image_sizes
+
+        images = columns.get("image", columns.get("images"))
+        sizes = image_sizes(images) if isinstance(images, (list, tuple)) else None
+        return dict(image_size=sizes if sizes is not None and len(sizes) == n else self.image_size)
 
     def functions(self) -> List[Any]:
         """One TRL reward function per geometric field (``verireward_<field>``), plus ``verireward_rpc``."""
@@ -158,56 +193,75 @@ class GroundingRewards:
 
 
 class SetRewardFunctions:
-    """TRL reward functions for answers with many objects: ``verireward_soft_f1``,
-    ``verireward_precision``, ``verireward_recall`` and ``verireward_f1`` (or those named in
-    ``rewards``), sharing one :func:`verireward.answer_set_rewards` call per batch, so TRL logs each.
+    """TRL reward functions for answers with many objects, sharing one
+    :func:`verireward.answer_set_rewards` call per batch. By default TRL optimizes one reward,
+    ``verireward_soft_f1``; precision, recall and F1 are logged with it (TRL's ``log_metric``, as
+    ``verireward/<name>``), never summed into the reward. ``rewards=`` chooses which are reward
+    functions (each then one that TRL sums, under ``reward_weights``).
 
     Dataset columns: ``boxes`` (per row a list of ``[W]`` ground-truth boxes; empty when there is
-    nothing to find), optional ``labels`` (per row a list of labels), and optional ``image_size`` /
-    ``resized_size`` (per row ``[W, H]``: per-image frames for a pixels-frame schema).
+    nothing to find), optional ``labels`` (per row a list of labels), and the frame, derived as in
+    :class:`GroundingRewards`: ``image_size``/``resized_size`` columns, the trainer's
+    ``image_grid_thw``, the rows' ``image``/``images`` under ``processor`` (or Qwen's defaults,
+    with a warning). A 0–1000 schema (Qwen3-VL) compares in original pixels when the rows carry an
+    ``image_size`` column, or when the truth is in pixels (a coordinate above 1) and the rows carry
+    their images.
 
     Args:
         schema: one object's fields (default :meth:`Schema.qwen3vl_2d`).
-        rewards: which of ``soft_f1``, ``precision``, ``recall``, ``f1``.
+        rewards: the rewards TRL optimizes, of ``soft_f1``, ``precision``, ``recall``, ``f1``
+            (default: soft F1 alone); every other one is logged.
+        processor: the processor the images go through (TRL's ``processing_class``).
         box, seq, degrees, threshold, answer_tag, max_objects: as in ``answer_set_rewards``.
     """
 
     REWARDS = ("soft_f1", "precision", "recall", "f1")
 
-    def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = REWARDS, *, box: Optional[str] = None,
-                 seq: Optional[str] = None, degrees: Optional[bool] = None, threshold: float = 0.5,
-                 answer_tag: Optional[str] = None, max_objects: int = 64):
+    def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = ("soft_f1",), *, processor: Any = None,
+                 box: Optional[str] = None, seq: Optional[str] = None, degrees: Optional[bool] = None,
+                 threshold: float = 0.5, answer_tag: Optional[str] = None, max_objects: int = 64):
         bad = [r for r in rewards if r not in self.REWARDS]
-        if bad or not rewards:
-            raise ValueError(f"SetRewardFunctions: argument 'rewards' must name some of {', '.join(self.REWARDS)}, got {list(rewards)!r}")
+        if isinstance(rewards, str) or bad or not rewards:
+            raise ValueError(f"SetRewardFunctions: argument 'rewards' must name some of {', '.join(self.REWARDS)}, got {rewards!r}")
         self.schema = schema or Schema.qwen3vl_2d()
         self.rewards = tuple(rewards)
+        self.processor = processor
         self.options = dict(box=box, seq=seq, degrees=degrees, threshold=threshold, answer_tag=answer_tag,
                             max_objects=max_objects)
         self._last: Optional[Tuple[Any, Any]] = None
 
+    def frames(self, columns: Dict[str, Any], n: int, image_grid_thw: Any = None) -> Dict[str, Any]:
+        """The batch's frame arguments (see the class)."""
+        return _frame_kwargs("SetRewardFunctions", self.schema, columns, n, self.processor, image_grid_thw,
+                             truth=columns.get("boxes"))
+
     def compute(self, texts: Sequence[str], columns: Dict[str, Any]) -> Any:
-        """The batch's :class:`verireward.SetRewards` (cached on the texts and the columns)."""
+        """The batch's :class:`verireward.SetRewards` (cached on the texts, the columns and the frames)."""
         from verireward.sets import answer_set_rewards
 
         if "boxes" not in columns:
             raise ValueError("SetRewardFunctions: the dataset needs a 'boxes' column (per row, a list of boxes)")
-        keys = ("boxes", "labels", "image_size", "resized_size")
-        key = (tuple(texts), tuple((k, repr(columns.get(k))) for k in keys))
+        frames = self.frames(columns, len(texts))
+        key = (tuple(texts), tuple((k, repr(columns.get(k))) for k in ("boxes", "labels")), _fingerprint(frames, sorted(frames)))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        frames = {k: columns[k] for k in ("image_size", "resized_size") if columns.get(k) is not None}
         out = answer_set_rewards(list(texts), list(columns["boxes"]), columns.get("labels"), self.schema, **self.options,
                                  **frames)
         self._last = (key, out)
         return out
 
     def functions(self) -> List[Any]:
-        """One TRL reward function per reward, named ``verireward_<reward>``."""
+        """One TRL reward function per reward TRL optimizes, named ``verireward_<reward>``; the
+        first also logs the mean of every other set reward through TRL's ``log_metric``."""
         funcs = []
-        for name in self.rewards:
-            def reward(prompts=None, completions=None, _name=name, **kwargs) -> List[float]:
-                return [float(v) for v in getattr(self.compute([_text(c) for c in completions], kwargs), _name)]
+        logged = [r for r in self.REWARDS if r not in self.rewards]
+        for k, name in enumerate(self.rewards):
+            def reward(prompts=None, completions=None, _name=name, _log=(logged if k == 0 else []), **kwargs) -> List[float]:
+                out = self.compute([_text(c) for c in completions], kwargs)
+                log = kwargs.get("log_metric")
+                for other in _log if callable(log) else []:
+                    log(f"verireward/{other}", float(np.mean([float(v) for v in getattr(out, other)])))
+                return [float(v) for v in getattr(out, _name)]
 
             reward.__name__ = f"verireward_{name}"
             funcs.append(reward)
@@ -290,6 +344,8 @@ def _grpo_trainer_class():
                 raise ValueError(f"GRCAGRPOTrainer: mode must be 'routed', 'routed_rpc' or 'broadcast', got {mode!r}")
             kwargs.setdefault("reward_funcs", grounding.functions())
             super().__init__(*args, **kwargs)
+            if grounding.processor is None and hasattr(self.processing_class, "image_processor"):
+                grounding.processor = self.processing_class  # the frame under the trainer's own processor
             self.grounding, self.grca_mode, self.lam = grounding, mode, lam
             self.last_routed = None  # (completion_ids, completion_mask, advantages) of the last scored batch
 
@@ -301,13 +357,14 @@ def _grpo_trainer_class():
 
             ids, mask, texts = _local_texts(self, out)
             columns = {k: [x[k] for x in inputs] for k in inputs[0]
-                       if k in ("bbox2d", "bbox3d", "K", "R", "t", "image_size", "resized_size")}
+                       if k in ("bbox2d", "bbox3d", "K", "R", "t", "image_size", "resized_size", "image", "images")}
             gt, camera = self.grounding.ground_truth(columns)
+            frames = self.grounding.frames(columns, camera, n=len(texts), image_grid_thw=out.get("image_grid_thw"))
             # every process's rows, in TRL's order, so that groups split over processes are standardized
             # whole, as TRL's own advantage is (std + 1e-4, its scale_rewards)
             res = grca_advantages(texts, ids, mask, gt, self.num_generations, tokenizer=self.processing_class,
                                   schema=self.grounding.verifier.schema, camera=camera,
-                                  **self.grounding.frames(columns, camera), lam=self.lam,
+                                  **frames, lam=self.lam,
                                   use_rpc=self.grca_mode == "routed_rpc", compat="trl", scale=trl_scale(self),
                                   gather=lambda x: self.accelerator.gather(x.to(ids.device)),
                                   process_index=self.accelerator.process_index)
@@ -344,6 +401,8 @@ def _set_grpo_trainer_class():
                                  f"got {reward!r}")
             kwargs.setdefault("reward_funcs", sets.functions())
             super().__init__(*args, **kwargs)
+            if sets.processor is None and hasattr(self.processing_class, "image_processor"):
+                sets.processor = self.processing_class  # the frame under the trainer's own processor
             self.sets, self.set_reward, self.per_object = sets, reward, per_object
             self.last_routed = None  # (completion_ids, completion_mask, advantages) of the last scored batch
 
@@ -358,12 +417,13 @@ def _set_grpo_trainer_class():
                 raise ValueError("SetGRCAGRPOTrainer: the dataset needs a 'boxes' column (per row, a list of boxes)")
             col = lambda k: [x[k] for x in inputs] if k in inputs[0] and inputs[0][k] is not None else None
             o = self.sets.options
+            columns = {k: col(k) for k in ("boxes", "image_size", "resized_size", "image", "images") if col(k) is not None}
+            frames = self.sets.frames(columns, len(texts), image_grid_thw=out.get("image_grid_thw"))
             res = grca_set_advantages(texts, ids, mask, col("boxes"), self.num_generations,
                                       tokenizer=self.processing_class, schema=self.sets.schema, gt_labels=col("labels"),
                                       reward=self.set_reward, per_object=self.per_object, threshold=o["threshold"],
                                       box=o["box"], seq=o["seq"], degrees=o["degrees"], max_objects=o["max_objects"],
-                                      answer_tag=o["answer_tag"], image_size=col("image_size"),
-                                      resized_size=col("resized_size"), compat="trl", scale=trl_scale(self),
+                                      answer_tag=o["answer_tag"], **frames, compat="trl", scale=trl_scale(self),
                                       gather=lambda x: self.accelerator.gather(x.to(ids.device)),
                                       process_index=self.accelerator.process_index)
             out["advantages"] = res.advantages.to(out["advantages"].device, out["advantages"].dtype)
