@@ -88,8 +88,9 @@ def test_verl_reward_function():
         # what the grca_set estimator needs: each stored object's matched IoU and character span
         objs = vr.parse_objects([text], vr.Schema.qwen3vl_2d(), array="numpy")
         n = int(objs.counts[0])
-        assert out["vr_object_spans"] == objs.object_spans[0, :n].tolist() and len(out["vr_object_ious"]) == n
-        assert 2 * sum(out["vr_object_ious"]) / (objs.n_objects[0] + len(boxes) or 1) == pytest.approx(
+        spans_, ious_ = json.loads(out["vr_object_spans"]), json.loads(out["vr_object_ious"])  # JSON: ragged-safe
+        assert spans_ == objs.object_spans[0, :n].tolist() and len(ious_) == n
+        assert 2 * sum(ious_) / (objs.n_objects[0] + len(boxes) or 1) == pytest.approx(
             want.soft_f1[0] if (objs.n_objects[0] + len(boxes)) else 0.0)
     vverl.configure(set_schema=vr.Schema.qwen25vl_2d(), set_threshold=0.9)
     out = vverl.compute_score_set("geo", '[{"bbox_2d": [0, 0, 50, 50]}]', {"boxes": [[0, 0, 100, 100]]},
@@ -98,3 +99,26 @@ def test_verl_reward_function():
     vverl.configure()
     with pytest.raises(ValueError, match="ground_truth"):
         vverl.compute_score_set("geo", "x", {"bbox2d": []}, None)
+
+
+def test_verl_outputs_survive_verls_own_collation_for_ragged_batches():
+    """verl's reward loop builds every returned key with np.array([...]) over the batch; answers
+    with different object counts must survive it, and grca_set must read what it made."""
+    import torch
+
+    vverl.configure(tokenizer=None)
+    rows = [vverl.compute_score_set("geo", t, json.dumps({"boxes": b, "labels": lab}), {})
+            for t, b, lab in zip(TEXTS, BOXES, LABELS)]
+    batch = vverl.compute_score_batch(["geo"] * len(TEXTS), TEXTS, [json.dumps({"boxes": b, "labels": lab})
+                                                                     for b, lab in zip(BOXES, LABELS)], [{}] * len(TEXTS))
+    assert batch == rows
+    collated = {k: np.array([r[k] for r in rows]) for k in rows[0]}  # what verl does to each key
+    assert len({len(json.loads(v)) for v in collated["vr_object_ious"]}) > 1  # ragged indeed
+    assert [json.loads(v) for v in collated["vr_object_spans"]] == [json.loads(r["vr_object_spans"]) for r in rows]
+
+
+def test_verl_grounding_without_rpc_sends_no_rpc():
+    vverl.configure(schema=vr.Schema.qwen3vl_2d())
+    out = vverl.compute_score("geo", '{"bbox_2d": [0, 0, 500, 500]}', {"bbox2d": [0, 0, 0.5, 0.5]}, {})
+    assert "vr_rpc" not in out and out["score"] == pytest.approx(1.0)
+    vverl.configure()

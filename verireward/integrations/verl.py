@@ -95,8 +95,11 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     rewards = out.rewards[0].tolist()
     rpc = float(out.rpc[0]) if out.rpc is not None else 0.0
     lam = _STATE["lam"] if (_STATE["use_rpc"] and out.rpc is not None) else 0.0
-    return {"score": (1 - lam) * float(np.mean(rewards)) + lam * rpc, "vr_field_rewards": rewards,
-            "vr_char_spans": out.char_spans[0, geo].tolist(), "vr_rpc": rpc}
+    result = {"score": (1 - lam) * float(np.mean(rewards)) + lam * rpc, "vr_field_rewards": rewards,
+              "vr_char_spans": out.char_spans[0, geo].tolist()}
+    if out.rpc is not None:  # a schema without RPC sends none: grca then mixes nothing in (as TRL)
+        result["vr_rpc"] = rpc
+    return result
 
 
 def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -128,10 +131,27 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
                                      max_objects=64, answer_tag=None, **frames)
     objs, match, out = scored.objects, scored.match, scored.rewards
     count = int(objs.counts[0])
+    # the per-object lists are ragged across a batch: JSON strings survive verl's np.array collation
     return {"score": float(out.soft_f1[0]), "precision": float(out.precision[0]), "recall": float(out.recall[0]),
             "f1": float(out.f1[0]), "vr_set_reward": float(getattr(out, _STATE.get("set_reward", "soft_f1"))[0]),
-            "vr_object_ious": [float(v) for v in match.iou[0, :count]],
-            "vr_object_spans": objs.object_spans[0, :count].tolist()}
+            "vr_object_ious": json.dumps([float(v) for v in match.iou[0, :count]]),
+            "vr_object_spans": json.dumps(objs.object_spans[0, :count].tolist())}
+
+
+def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                        extra_infos: Optional[Sequence[Any]] = None, **kwargs: Any) -> list:
+    """The batch signature of verl's ``BatchRewardManager`` (``reward_model.reward_manager=batch``):
+    one dict per row, ``compute_score_set`` for a ground truth with ``boxes``, else
+    ``compute_score``."""
+    import json
+
+    extras = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+    out = []
+    for src, text, gt, extra in zip(data_sources, solution_strs, ground_truths, extras):
+        g = json.loads(gt) if isinstance(gt, str) else gt
+        fn = compute_score_set if isinstance(g, dict) and "boxes" in g else compute_score
+        out.append(fn(src, text, gt, extra))
+    return out
 
 
 def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -251,8 +271,11 @@ def grca_set_advantage(token_level_rewards: Any, response_mask: Any, index: Any,
     order, ptr, inv = _groups(index)
     o = order.tolist()
     R = np.asarray(non_tensor_batch["vr_set_reward"], dtype=np.float64)[o]
-    ious = [list(non_tensor_batch["vr_object_ious"][i]) for i in o]
-    spans = [np.asarray(non_tensor_batch["vr_object_spans"][i], dtype=np.int64).reshape(-1, 2) for i in o]
+    import json
+
+    read = lambda v: json.loads(v) if isinstance(v, str) else v  # JSON (compute_score_set) or lists
+    ious = [list(read(non_tensor_batch["vr_object_ious"][i])) for i in o]
+    spans = [np.asarray(read(non_tensor_batch["vr_object_spans"][i]), dtype=np.int64).reshape(-1, 2) for i in o]
     adv = route_set_credit(torch.from_numpy(R), ious, spans, batch["responses"].cpu()[order],
                            response_mask.bool().cpu()[order], ptr, tokenizer=tok,
                            per_object=_STATE.get("set_per_object", True), compat="verl",
@@ -302,5 +325,6 @@ except ImportError:  # verl is not installed: compute_score and grca_advantage s
     pass
 
 
-__all__ = ["configure", "compute_score", "compute_score_numeric", "compute_score_set", "grca_advantage", "ap_grpo_advantage",
+__all__ = ["configure", "compute_score", "compute_score_batch", "compute_score_numeric", "compute_score_set",
+           "grca_advantage", "ap_grpo_advantage",
            "grca_set_advantage", "ESTIMATORS"]

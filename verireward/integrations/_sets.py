@@ -1,0 +1,83 @@
+"""What the EasyR1 and OpenRLHF adapters share: the ground truth as ``compute_score_set`` takes it
+(``{"boxes": [...], "labels": [...], "image_size": [W, H], "resized_size": [W, H]}``, a dict or
+its JSON) and one batched set-reward call with per-row frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from verireward.parse import Schema
+
+SET_REWARDS = ("soft_f1", "precision", "recall", "f1")
+
+
+def parse_truth(op: str, ground_truth: Any) -> Dict[str, Any]:
+    """One row's ground truth as a dict with ``boxes`` (ValueError naming ``ground_truth`` else)."""
+    if isinstance(ground_truth, str):
+        try:
+            ground_truth = json.loads(ground_truth)
+        except ValueError:
+            raise ValueError(f"{op}: the ground truth is a str that is not JSON: {ground_truth[:60]!r}") from None
+    if not isinstance(ground_truth, dict) or "boxes" not in ground_truth:
+        raise ValueError(f"{op}: the ground truth must be a dict (or its JSON) with 'boxes' (and optional 'labels', "
+                         f"'image_size', 'resized_size'), got {type(ground_truth).__name__}")
+    return ground_truth
+
+
+def resolve_schema(op: str, schema: Any) -> Schema:
+    """A schema given as a Schema, a preset name (``"qwen3vl_2d"``, ``"qwen25vl_2d"``) or a list of
+    Field arguments (what a YAML config can hold); ``Schema.qwen3vl_2d()`` when None."""
+    if schema is None:
+        return Schema.qwen3vl_2d()
+    if isinstance(schema, Schema):
+        return schema
+    if isinstance(schema, str) and schema in ("qwen3vl_2d", "qwen25vl_2d", "default"):
+        return getattr(Schema, schema)()
+    if isinstance(schema, (list, tuple)):
+        return Schema.from_json(list(schema))
+    raise ValueError(f"{op}: argument 'schema' must be a Schema, 'qwen3vl_2d', 'qwen25vl_2d' or a list of Field "
+                     f"arguments, got {schema!r}")
+
+
+def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: Any = None, reward: str = "soft_f1",
+               threshold: float = 0.5, answer_tag: Optional[str] = None, processor: Any = None,
+               max_objects: int = 64) -> List[Dict[str, float]]:
+    """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
+    :func:`verireward.answer_set_rewards` call; frames from each truth's ``image_size`` /
+    ``resized_size`` (a pixels schema with ``image_size`` alone derives the resized size under
+    ``processor``, or Qwen's defaults with a warning; see :func:`verireward.frames.derive_frames`)."""
+    from verireward.frames import derive_frames
+    from verireward.sets import answer_set_rewards
+
+    if reward not in SET_REWARDS:
+        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
+    sch = resolve_schema(op, schema)
+    gts = [parse_truth(op, g) for g in truths]
+    n = len(gts)
+    columns: Dict[str, Any] = {}
+    for key in ("image_size", "resized_size"):
+        have = [g.get(key) is not None for g in gts]
+        if any(have) and not all(have):
+            raise ValueError(f"{op}: '{key}' is in some rows' ground truth and not in others")
+        if all(have) and n:
+            columns[key] = [g[key] for g in gts]
+    pixels = any(f.frame == "pixels" for f in sch.fields)
+    frames, _ = derive_frames(op, columns, n, pixels=pixels, processor=processor, truth_in_pixels=False)
+    labels = [g.get("labels") for g in gts]
+    has_labels = [lab is not None for lab in labels]
+    if any(has_labels) and not all(has_labels):
+        raise ValueError(f"{op}: 'labels' is in some rows' ground truth and not in others")
+    out = answer_set_rewards(list(texts), [g["boxes"] for g in gts], labels if all(has_labels) and n else None, sch,
+                             threshold=threshold, answer_tag=answer_tag, max_objects=max_objects, **frames)
+    rows = []
+    for i in range(n):
+        r = {k: float(getattr(out, k)[i]) for k in SET_REWARDS}
+        r["reward"] = r[reward]
+        rows.append(r)
+    return rows
+
+
+__all__: List[str] = []
