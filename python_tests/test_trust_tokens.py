@@ -104,3 +104,38 @@ def test_a_missing_tokenizer_is_a_type_error():
         vr.token_char_offsets(None, [[1, 2]], [[1, 1]])
     with pytest.raises(TypeError, match="argument 'texts' must be a sequence of str, got str"):
         vr.token_char_offsets(byte_bpe(), [[1, 2]], [[1, 1]], texts="ab")
+
+
+def test_a_processor_aligns_through_its_tokenizers_fast_path():
+    """A VLM processor (TRL's processing_class) holds its tokenizer as `.tokenizer` and has no
+    backend_tokenizer: offsets through it equal the tokenizer's, computed by the piece table
+    (the processor's own decode is never called: the decode-based fallback would call it per row)."""
+    from tiny_lm import bpe_tokenizer
+
+    texts = ['{"bbox_2d": [1, 2, 3, 4], "label": "猫"}', "no box here", '[{"bbox_2d": [5, 6, 7, 8]}]']
+    tok = bpe_tokenizer(texts, 300)
+
+    class Processor:
+        def __init__(self, tokenizer):
+            self.tokenizer, self.calls = tokenizer, 0
+
+        def decode(self, *a, **k):
+            self.calls += 1
+            return self.tokenizer.decode(*a, **k)
+
+        def batch_decode(self, *a, **k):
+            self.calls += 1
+            return self.tokenizer.batch_decode(*a, **k)
+
+    enc = [tok.encode(t, add_special_tokens=False) for t in texts]
+    L = max(map(len, enc))
+    ids = torch.zeros(len(texts), L, dtype=torch.int64)
+    mask = torch.zeros(len(texts), L, dtype=torch.bool)
+    for i, e in enumerate(enc):
+        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), True
+    proc = Processor(tok)
+    got = vr.token_char_offsets(proc, ids, mask)
+    want = vr.token_char_offsets(tok, ids, mask)
+    assert torch.equal(torch.as_tensor(got), torch.as_tensor(want))
+    assert proc.calls == 0
+    assert vt.text_tokenizer(proc) is tok and vt.text_tokenizer(tok) is tok
