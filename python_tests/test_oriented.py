@@ -235,10 +235,16 @@ def hull_iou(p, q, seq, degrees=False):
 
     if not (all(map(math.isfinite, p + q)) and min(p[3:6]) > 0 and min(q[3:6]) > 0):
         return 0.0
+    # IoU is invariant to a shift and a scale: work in p's centre with the larger extent 1, so the
+    # construction's absolute tolerances hold at every size (micrometre boxes included)
+    s_ = max(max(p[3:6]), max(q[3:6]))
+    original_centre = list(p[:3])
+    p = [(v - c) / s_ for v, c in zip(p[:3], p[:3])] + [v / s_ for v in p[3:6]] + list(p[6:])
+    q = [(v - c) / s_ for v, c in zip(q[:3], original_centre)] + [v / s_ for v in q[3:6]] + list(q[6:])
     boxes = [(corners_oracle(p, seq, degrees), *box_planes(p, seq, degrees)),
              (corners_oracle(q, seq, degrees), *box_planes(q, seq, degrees))]
     scale = max(max(p[3:6]), max(q[3:6]))
-    tol = 1e-9 * scale
+    tol = 1e-12 * scale  # in the normalized frame: far below any test's tolerance
     inside = lambda x, normals, offs: bool(np.all(normals @ x <= offs + tol))
     pts = []
     for me, other in ((0, 1), (1, 0)):
@@ -288,6 +294,16 @@ def test_general_oriented_iou_matches_the_hull_oracle(seq, data):
     assert 0.0 <= got <= 1.0
     assert got == pytest.approx(hull_iou(p, q, seq), abs=1e-7)
     assert vr.iou_3d_oriented(np.array([q]), np.array([p]), seq)[0] == pytest.approx(got, abs=1e-9)
+
+
+def test_micrometre_boxes_against_the_hull_oracle():
+    """Found by hypothesis in CI: micrometre boxes a 6e-14 shift apart; the oracle's absolute
+    tolerances made it return 1.00000001 until it worked in a normalized frame."""
+    p = [0.0, 1.192092896e-13, 0.0, 1e-06, 1.25e-07, 3e-06, 3.03125, -2.0, -1.421875]
+    q = [0.0, 5.96046448e-14, 0.0, 1e-06, 1.25e-07, 3e-06, 3.03125, -2.0, -1.421875]
+    want = hull_iou(p, q, "ZYX")
+    assert want <= 1.0
+    assert vr.iou_3d_oriented(np.array([p]), np.array([q]), "ZYX")[0] == pytest.approx(want, abs=1e-7)
 
 
 def test_general_oriented_iou_backends_dtypes_and_pairwise(backend, dtype):
