@@ -253,8 +253,8 @@ class Schema:
         pixels of the image the model saw (after its dynamic resize). With ``image_size`` (the
         original W, H) and ``resized_size`` (what it saw: :func:`verireward.qwen_resized_size`),
         boxes are converted to original pixels; without them they are compared as written (ground
-        truth in the resized image's pixels). One frame per schema: a batch of differently sized
-        images needs one schema per size for now."""
+        truth in the resized image's pixels). A batch of differently sized images passes per-text
+        ``image_size``/``resized_size`` ``[N, 2]`` to the call instead (they replace these)."""
         return Schema((Field("bbox_2d", "box2d", aliases=("bbox2d",), frame="pixels", image_size=image_size,
                              resized_size=resized_size), Field("label", "text")))
 
