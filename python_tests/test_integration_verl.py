@@ -5,6 +5,7 @@ non_tensor_batch."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -187,5 +188,193 @@ def test_grca_set_inside_verl_equals_grca_set_advantages():
                                       gt_labels=[["cup", "cup"]] * 8, per_object=True, compat="verl")
         assert torch.allclose(got[order], want.advantages, atol=1e-6)
         assert len({round(v, 5) for v in got[1][mask[1].bool()].tolist()}) > 1  # the duplicate's tokens differ
+    finally:
+        vr_verl.configure()
+
+
+# --- verl's own reward-loop code: the worker that scores, the collation that stacks, the estimator ---
+
+def _ragged_batch(tok, texts, prompt="find the cups"):
+    """A verl rollout batch as verl's agent loop builds it: left-padded prompts, right-padded
+    responses, attention_mask over both, and the reward columns of verl's RL dataset."""
+    p = tok.encode(prompt, add_special_tokens=False)
+    enc = [tok.encode(t, add_special_tokens=False) for t in texts]
+    n, P, L = len(texts), len(p) + 1, max(map(len, enc)) + 2
+    prompts = torch.zeros(n, P, dtype=torch.int64)
+    prompts[:, 1:] = torch.tensor(p)
+    responses = torch.zeros(n, L, dtype=torch.int64)
+    attention = torch.zeros(n, P + L, dtype=torch.int64)
+    attention[:, 1:P] = 1
+    for i, e in enumerate(enc):
+        responses[i, :len(e)] = torch.tensor(e)
+        attention[i, P:P + len(e)] = 1
+    return prompts, responses, attention
+
+
+def _reward_loop_config(tmp_path, tok, name, reward_kwargs):
+    from omegaconf import OmegaConf
+
+    tok.save_pretrained(tmp_path / "tok")
+    return OmegaConf.create({
+        "actor_rollout_ref": {"model": {"path": str(tmp_path / "tok"), "tokenizer_path": str(tmp_path / "tok")}},
+        "reward": {"num_workers": 1, "reward_model": {"enable": False},
+                   "reward_manager": {"name": "naive", "source": "register"},
+                   # the documented path: the file itself (verl loads it as a module of its own)
+                   "custom_reward_function": {"path": vr_verl.__file__, "name": name, "reward_kwargs": reward_kwargs}}})
+
+
+def test_verls_reward_loop_collates_ragged_set_scores_and_grca_set_reads_them(tmp_path, monkeypatch):
+    """verl 0.9.1's own path, without Ray: RewardLoopWorker (verl loads compute_score_set from the
+    file, binds reward_kwargs, NaiveRewardManager decodes and calls it), RewardLoopManager.
+    compute_rm_score (its np.array collation of every returned key, answers with 0 to 3 objects),
+    the union into the batch, then compute_advantage(grca_set): equal to grca_set_advantages."""
+    from verl import DataProto
+    from verl.experimental.reward_loop import reward_loop
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+    from verl.trainer.ppo.reward import extract_reward
+
+    gt = [[100, 100, 300, 300], [520, 480, 790, 900]]  # original pixels of an 800 x 1000 image
+    box = lambda b: '{"bbox_2d": [%d, %d, %d, %d], "label": "cup"}' % tuple(b)
+    a, b, c = [125, 100, 375, 300], [650, 480, 988, 900], [10, 900, 60, 990]  # 0-1000: a, b are the truth
+    texts = ["[" + ", ".join(map(box, objs)) + "]" for objs in
+             ([a, b], [a, a], [b], [], [a, b, c], [c], [a], [b, b])]
+    uid = np.array(["p", "q", "p", "q", "p", "q", "p", "q"], dtype=object)
+    tok = bpe_tokenizer(texts * 3 + ["find the cups"], 300)
+    prompts, responses, attention = _ragged_batch(tok, texts)
+    n = len(texts)
+    truth = json.dumps({"boxes": gt, "labels": ["cup", "cup"]})
+    batch = DataProto.from_dict(
+        tensors={"prompts": prompts, "responses": responses, "attention_mask": attention,
+                 "response_mask": attention[:, prompts.shape[1]:].clone()},
+        non_tensors={"uid": uid, "data_source": np.array(["cups"] * n, dtype=object),
+                     "reward_model": np.array([{"ground_truth": truth}] * n, dtype=object),
+                     "extra_info": np.array([{"image_size": [800, 1000]} for _ in range(n)], dtype=object)})
+    config = _reward_loop_config(tmp_path, tok, "compute_score_set", {"schema": "qwen3vl_2d", "reward": "f1"})
+    worker = reward_loop.RewardLoopWorker(config)
+    scored = worker.loop.run_until_complete(worker.compute_score_batch(batch))
+
+    class Handle:  # a Ray actor handle stand-in: .compute_score_batch.remote(chunk) -> the chunk's outputs
+        class compute_score_batch:
+            @staticmethod
+            def remote(chunk):
+                assert len(chunk) == n
+                return scored
+
+    manager = object.__new__(reward_loop.RewardLoopManager)
+    manager.reward_model_manager, manager.reward_loop_workers = None, [Handle()]
+    manager.reward_manager_cls = reward_loop.resolve_reward_manager_cls(config)
+    monkeypatch.setattr(reward_loop.ray, "get", lambda refs: list(refs))
+    reward = manager.compute_rm_score(batch)  # verl's collation: np.array([info[key] ...]) per key
+    batch = batch.union(reward)
+    reward_tensor, infos = extract_reward(batch)
+    want_r = vr.answer_set_rewards(texts, [gt] * n, [["cup", "cup"]] * n, image_size=[[800, 1000]] * n)
+    assert reward_tensor.sum(-1).tolist() == pytest.approx(want_r.f1.tolist(), abs=1e-6)  # score = the chosen reward
+    assert infos["soft_f1"].tolist() == pytest.approx(want_r.soft_f1.tolist())
+    assert want_r.f1[0] == 1.0 and want_r.f1[5] == 0.0  # the frame from extra_info: 0-1000 against pixel truth
+    batch.batch["token_level_rewards"] = batch.batch["rm_scores"]
+    vr_verl.configure(tok)
+    try:
+        got = compute_advantage(batch, "grca_set", config=AlgoConfig()).batch["advantages"]
+    finally:
+        vr_verl.configure()
+    mask = batch.batch["response_mask"].bool()
+    order = [0, 2, 4, 6, 1, 3, 5, 7]
+    decoded = [tok.decode(responses[i][mask[i]], skip_special_tokens=True) for i in order]
+    want = vr.grca_set_advantages(decoded, responses[order], mask[order], [gt] * n, 4, tokenizer=tok,
+                                  gt_labels=[["cup", "cup"]] * n, reward="f1", per_object=True, compat="verl",
+                                  image_size=[[800, 1000]] * n)
+    assert torch.allclose(got[order], want.advantages.to(got.dtype), atol=1e-6)
+    assert got.abs().sum() > 0
+
+
+def test_compute_score_batch_inside_verls_batch_reward_manager():
+    """verl's BatchRewardManager (verl.workers.reward_manager, reward_manager=batch before the
+    reward loop): it decodes the batch and calls compute_score_batch once; rewards on the last
+    token, every returned key kept."""
+    from verl import DataProto
+    from verl.workers.reward_manager.batch import BatchRewardManager
+
+    texts = ['[{"bbox_2d": [100, 100, 300, 300], "label": "cup"}]', "none", '[{"bbox_2d": [1, 1, 2, 2], "label": "x"}]']
+    tok = bpe_tokenizer(texts * 3 + ["find the cups"], 300)
+    prompts, responses, attention = _ragged_batch(tok, texts)
+    truths = [{"boxes": [[0.1, 0.1, 0.3, 0.3]], "labels": ["cup"]}, {"boxes": [], "labels": []},
+              {"boxes": [[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.6, 0.6]], "labels": ["cup", "x"]}]
+    data = DataProto.from_dict(
+        tensors={"prompts": prompts, "responses": responses, "attention_mask": attention},
+        non_tensors={"data_source": np.array(["d"] * 3, dtype=object),
+                     "reward_model": np.array([{"ground_truth": json.dumps(t)} for t in truths], dtype=object),
+                     "extra_info": np.array([{} for _ in truths], dtype=object)})
+    manager = BatchRewardManager(tok, 0, vr_verl.compute_score_batch, reward="soft_f1")
+    out = manager(data, return_dict=True)
+    want = vr.answer_set_rewards(texts, [t["boxes"] for t in truths], [t["labels"] for t in truths])
+    assert out["reward_tensor"].sum(-1).tolist() == pytest.approx(want.soft_f1.tolist(), abs=1e-6)
+    lengths = attention[:, prompts.shape[1]:].sum(-1)
+    assert all(out["reward_tensor"][i, lengths[i] - 1] == out["reward_tensor"][i].sum() for i in range(3))
+    assert out["reward_extra_info"]["precision"] == pytest.approx(want.precision.tolist())
+    assert want.soft_f1[0] == pytest.approx(1.0) and want.soft_f1[1] == 1.0  # an empty truth answered "none"
+
+
+def test_a_2d_only_schema_gives_verl_grca_the_same_advantages_as_the_trl_trainer():
+    """No camera, no RPC: compute_score sends no vr_rpc, so verl's grca mixes nothing into the
+    background (an RPC of 0 would make it 0.85 Â); equal to the call TRL's GRCAGRPOTrainer makes
+    (grca_advantages, use_rpc on), under verl's standardization."""
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    from verireward.pipeline import grca_advantages
+
+    schema = vr.Schema([vr.Field("bbox2d", "box2d")])
+    gt = [0.1, 0.2, 0.5, 0.6]
+    texts = ['{"bbox2d": [0.1, 0.2, 0.5, 0.6]} ok', 'so {"bbox2d": [0.2, 0.2, 0.5, 0.7]}', "no box",
+             '{"bbox2d": [0.1, 0.25, 0.5, 0.6]} fine']
+    tok = bpe_tokenizer(texts * 3, 300)
+    vr_verl.configure(tok, schema=schema)
+    try:
+        scored = [vr_verl.compute_score("d", t, {"bbox2d": gt}) for t in texts]
+        assert all("vr_rpc" not in s for s in scored)
+        enc = [tok.encode(t, add_special_tokens=False) for t in texts]
+        L = max(map(len, enc)) + 1
+        ids, mask = torch.zeros(4, L, dtype=torch.int64), torch.zeros(4, L)
+        for i, e in enumerate(enc):
+            ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), 1
+        non_tensors = {"uid": np.array(["g"] * 4, dtype=object)}
+        for k in ("vr_field_rewards", "vr_char_spans"):
+            non_tensors[k] = np.array([s[k] for s in scored])  # verl's collation
+        tlr = torch.zeros(4, L)
+        tlr[torch.arange(4), mask.sum(1).long() - 1] = torch.tensor([s["score"] for s in scored])
+        got = compute_advantage(proto({"token_level_rewards": tlr, "response_mask": mask, "responses": ids}, non_tensors),
+                                "grca", config=AlgoConfig()).batch["advantages"]
+    finally:
+        vr_verl.configure()
+    decoded = [tok.decode(e, skip_special_tokens=True) for e in enc]
+    want = grca_advantages(decoded, ids, mask.bool(), {"bbox2d": torch.tensor([gt] * 4, dtype=torch.float64)}, 4,
+                           tokenizer=tok, schema=schema, use_rpc=True, compat="verl").advantages
+    assert torch.allclose(got.double(), want.double(), atol=1e-6)
+    r = torch.tensor([s["score"] for s in scored], dtype=torch.float64)
+    a_hat = (r - r.mean()) / (r.std() + 1e-6)
+    for i, e in enumerate(enc):  # the background (the last token here is outside every value) gets Â
+        assert got[i, len(e) - 1].item() == pytest.approx(a_hat[i].item(), abs=1e-5)
+
+
+def test_the_file_verl_loads_shares_the_package_state_and_the_trainer_hands_over_its_tokenizer():
+    """custom_reward_function.path=<verl.py> makes verl load the file as a module of its own: it
+    shares the package module's state (configure reaches it). verl's RayPPOTrainer, when built,
+    gives the estimators its tokenizer unless configure() was given one."""
+    from verl.trainer.ppo import ray_trainer
+    from verl.utils.import_utils import load_extern_object
+
+    loaded = load_extern_object(vr_verl.__file__, "compute_score_set")
+    assert loaded.__module__ != vr_verl.__name__ and loaded.__globals__["_STATE"] is vr_verl._STATE
+    tok = bpe_tokenizer(["a b c"] * 3, 260)
+    vr_verl.configure()
+    try:
+        with pytest.raises(Exception):  # no real config: verl's own __init__ fails after the hand-over
+            ray_trainer.RayPPOTrainer(config=None, tokenizer=tok, role_worker_mapping={}, resource_pool_manager=None)
+        assert vr_verl._STATE["tokenizer"] is tok
+        other = bpe_tokenizer(["d e f"] * 3, 260)
+        with pytest.raises(Exception):
+            ray_trainer.RayPPOTrainer(None, other, {}, None)
+        assert vr_verl._STATE["tokenizer"] is tok  # one already known is kept
     finally:
         vr_verl.configure()

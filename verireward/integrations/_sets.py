@@ -14,15 +14,15 @@ from verireward.parse import Schema
 SET_REWARDS = ("soft_f1", "precision", "recall", "f1")
 
 
-def parse_truth(op: str, ground_truth: Any) -> Dict[str, Any]:
-    """One row's ground truth as a dict with ``boxes`` (ValueError naming ``ground_truth`` else)."""
+def parse_truth(op: str, ground_truth: Any, arg: str = "ground_truth") -> Dict[str, Any]:
+    """One row's ground truth as a dict with ``boxes`` (ValueError naming the argument ``arg`` else)."""
     if isinstance(ground_truth, str):
         try:
             ground_truth = json.loads(ground_truth)
         except ValueError:
-            raise ValueError(f"{op}: the ground truth is a str that is not JSON: {ground_truth[:60]!r}") from None
+            raise ValueError(f"{op}: argument '{arg}' holds a str that is not JSON: {ground_truth[:60]!r}") from None
     if not isinstance(ground_truth, dict) or "boxes" not in ground_truth:
-        raise ValueError(f"{op}: the ground truth must be a dict (or its JSON) with 'boxes' (and optional 'labels', "
+        raise ValueError(f"{op}: argument '{arg}' must hold a dict (or its JSON) with 'boxes' (and optional 'labels', "
                          f"'image_size', 'resized_size'), got {type(ground_truth).__name__}")
     return ground_truth
 
@@ -44,7 +44,7 @@ def resolve_schema(op: str, schema: Any) -> Schema:
 
 def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: Any = None, reward: str = "soft_f1",
                threshold: float = 0.5, answer_tag: Optional[str] = None, processor: Any = None,
-               max_objects: int = 64) -> List[Dict[str, float]]:
+               max_objects: int = 64, arg: str = "ground_truth") -> List[Dict[str, float]]:
     """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
     :func:`verireward.answer_set_rewards` call; frames from each truth's ``image_size`` /
     ``resized_size`` (a pixels schema with ``image_size`` alone derives the resized size under
@@ -55,7 +55,7 @@ def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: 
     if reward not in SET_REWARDS:
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
     sch = resolve_schema(op, schema)
-    gts = [parse_truth(op, g) for g in truths]
+    gts = [parse_truth(op, g, arg) for g in truths]
     n = len(gts)
     columns: Dict[str, Any] = {}
     for key in ("image_size", "resized_size"):

@@ -62,7 +62,7 @@ def make_reward_func(schema: Any = None, reward: str = "soft_f1", threshold: flo
             raise ValueError(f"{op}: queries, prompts and labels must have one entry each per sample")
         texts = [response_of(str(q), str(p)) for q, p in zip(queries, prompts)]
         rows = score_sets(op, texts, list(labels), schema=schema, reward=reward, threshold=threshold,
-                          answer_tag=answer_tag, processor=processor, max_objects=max_objects)
+                          answer_tag=answer_tag, processor=processor, max_objects=max_objects, arg="labels")
         col = lambda k: torch.tensor([r[k] for r in rows], dtype=torch.float32)
         return {"rewards": col("reward"), "scores": col("reward"),
                 "extra_logs": {k: col(k) for k in ("soft_f1", "precision", "recall", "f1")}}

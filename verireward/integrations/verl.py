@@ -19,8 +19,13 @@ How the pieces meet in verl:
   squared error, and the ``ap_grpo`` estimator computes SNRA at the sharpness of the current step.
   The step counts the estimator's calls (verl computes advantages once per step, in the driver);
   set ``total_steps`` in :func:`configure`.
-* Token offsets need the tokenizer: call :func:`configure` with it in the driver process (where
-  verl computes advantages) before training.
+* Token offsets need the tokenizer: verl's ``RayPPOTrainer`` (the driver, where verl computes
+  advantages) hands its own to the estimators when it is built, unless :func:`configure` was
+  given one first.
+* verl scores in its reward-loop workers (other processes): options of the reward functions come
+  from ``custom_reward_function.reward_kwargs``; :func:`configure` reaches only its own process.
+  The functions return only floats, fixed-length lists and JSON strings, so verl's
+  ``np.array([...])`` collation of a batch never fails on answers with different object counts.
 
 Semantics: verl's GRPO conventions (``std + 1e-6``, unbiased; a group of one gives
 ``r / float32(1 + 1e-6)``; ``norm_adv_by_std_in_grpo=False`` is Dr.GRPO, ``r − mean``),
@@ -35,8 +40,12 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-_STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None, "image_size": (512, 512),
-                          "schedule": None, "e_max": 10.0, "format_weight": 0.1, "alpha": 1.0, "clip": 1.5, "step": 0}
+if __name__ == "verireward.integrations.verl":
+    _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
+                              "image_size": (512, 512), "schedule": None, "e_max": 10.0, "format_weight": 0.1,
+                              "alpha": 1.0, "clip": 1.5, "step": 0}
+else:  # loaded by file path (verl's custom_reward_function.path=<this file>): one state, the package module's
+    from verireward.integrations.verl import _STATE  # noqa: F401
 
 
 def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
@@ -102,38 +111,48 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     return result
 
 
-def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, *,
+                      schema: Any = None, reward: Optional[str] = None, threshold: Optional[float] = None,
                       **kwargs: Any) -> Dict[str, Any]:
     """verl reward function for answers with many objects: ``ground_truth`` is ``{"boxes": [[...],
-    ...], "labels": [...] (optional)}`` (an empty list: nothing to find); ``extra_info`` may hold
-    ``image_size`` and ``resized_size`` ([W, H]). Returns ``{"score": soft F1, "precision", "recall",
-    "f1"}`` from :func:`verireward.answer_set_rewards` with the schema and options given to
-    :func:`configure` (``set_schema``, default ``Schema.qwen3vl_2d()``; ``set_threshold``), and for
-    the ``grca_set`` estimator ``vr_set_reward`` (the configured ``set_reward``),
-    ``vr_object_ious`` and ``vr_object_spans`` (each stored object's matched IoU and character span)."""
+    ...], "labels": [...] (optional)}`` (an empty list: nothing to find), a dict or its JSON;
+    the frame (``image_size``, ``resized_size``, [W, H]) from ``extra_info`` or the ground truth.
+
+    Options come the way verl configures a reward function, ``custom_reward_function.reward_kwargs``
+    (verl scores in its reward-loop workers, other processes than the driver's :func:`configure`):
+    ``schema`` (a Schema, ``"qwen3vl_2d"`` (default), ``"qwen25vl_2d"`` or a list of Field
+    arguments), ``reward`` (the set reward ``score`` carries and ``grca_set`` standardizes:
+    ``soft_f1`` (default), ``precision``, ``recall``, ``f1``) and ``threshold`` (0.5); each left
+    out falls back to :func:`configure`'s ``set_schema`` / ``set_reward`` / ``set_threshold``.
+
+    Returns ``{"score", "soft_f1", "precision", "recall", "f1", "vr_set_reward", "vr_object_ious",
+    "vr_object_spans"}``: floats, and per stored object its matched IoU and character span as JSON
+    strings, so every value survives verl's ``np.array([...])`` collation of a ragged batch."""
     import json
 
+    from verireward.frames import derive_frames
+    from verireward.integrations._sets import parse_truth, resolve_schema
+    from verireward.set_grca import REWARDS
     from verireward.sets import score_answers
 
-    if isinstance(ground_truth, str):
-        try:
-            ground_truth = json.loads(ground_truth)
-        except ValueError:
-            raise ValueError("compute_score_set: argument 'ground_truth' is a str that is not JSON") from None
-    if not isinstance(ground_truth, dict) or "boxes" not in ground_truth:
-        raise ValueError("compute_score_set: argument 'ground_truth' must be a dict with 'boxes' (and optional 'labels')")
+    op = "compute_score_set"
+    reward = _STATE.get("set_reward", "soft_f1") if reward is None else reward
+    if reward not in REWARDS:
+        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(REWARDS)}, got {reward!r}")
+    threshold = _STATE.get("set_threshold", 0.5) if threshold is None else float(threshold)
+    sch = resolve_schema(op, _STATE.get("set_schema") if schema is None else schema)
+    truth = parse_truth(op, ground_truth)
     extra = extra_info if isinstance(extra_info, dict) else {}
-    frames = {k: extra[k] for k in ("image_size", "resized_size") if extra.get(k) is not None}
-    labels = ground_truth.get("labels")
-    scored = score_answers("compute_score_set", [solution_str], [ground_truth["boxes"]],
-                                     None if labels is None else [list(labels)], _STATE.get("set_schema"), box=None,
-                                     seq=None, degrees=None, threshold=_STATE.get("set_threshold", 0.5),
-                                     max_objects=64, answer_tag=None, **frames)
+    columns = {k: [src[k]] for src in (truth, extra) for k in ("image_size", "resized_size") if src.get(k) is not None}
+    frames, _ = derive_frames(op, columns, 1, pixels=any(f.frame == "pixels" for f in sch.fields))
+    labels = truth.get("labels")
+    scored = score_answers(op, [solution_str], [truth["boxes"]], None if labels is None else [list(labels)], sch,
+                           box=None, seq=None, degrees=None, threshold=threshold, max_objects=64, answer_tag=None,
+                           **frames)
     objs, match, out = scored.objects, scored.match, scored.rewards
     count = int(objs.counts[0])
-    # the per-object lists are ragged across a batch: JSON strings survive verl's np.array collation
-    return {"score": float(out.soft_f1[0]), "precision": float(out.precision[0]), "recall": float(out.recall[0]),
-            "f1": float(out.f1[0]), "vr_set_reward": float(getattr(out, _STATE.get("set_reward", "soft_f1"))[0]),
+    values = {k: float(getattr(out, k)[0]) for k in REWARDS}
+    return {"score": values[reward], **values, "vr_set_reward": values[reward],
             "vr_object_ious": json.dumps([float(v) for v in match.iou[0, :count]]),
             "vr_object_spans": json.dumps(objs.object_spans[0, :count].tolist())}
 
@@ -150,7 +169,7 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     for src, text, gt, extra in zip(data_sources, solution_strs, ground_truths, extras):
         g = json.loads(gt) if isinstance(gt, str) else gt
         fn = compute_score_set if isinstance(g, dict) and "boxes" in g else compute_score
-        out.append(fn(src, text, gt, extra))
+        out.append(fn(src, text, gt, extra, **kwargs))
     return out
 
 
@@ -317,6 +336,18 @@ def _install() -> None:
 
     compute_advantage._verireward = True
     ray_trainer.compute_advantage = compute_advantage
+
+    trainer_init = ray_trainer.RayPPOTrainer.__init__
+    init_signature = inspect.signature(trainer_init)
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        # the driver's tokenizer for the estimators' token offsets, unless configure() was given one
+        if _STATE["tokenizer"] is None:
+            _STATE["tokenizer"] = init_signature.bind_partial(self, *args, **kw).arguments.get("tokenizer")
+        trainer_init(self, *args, **kw)
+
+    __init__.__doc__, __init__.__wrapped__ = trainer_init.__doc__, trainer_init
+    ray_trainer.RayPPOTrainer.__init__ = __init__
 
 
 try:  # loaded by verl's plugin discovery (or imported by the user): hook into verl when it is there
