@@ -1,9 +1,14 @@
 """The EasyR1 and OpenRLHF reward functions, called the way each framework calls them. Neither
 framework is installed here (EasyR1 is not on the registry; openrlhf's wheel pulls deepspeed,
 flash-attn and ray): each test replays the framework's own calling code faithfully and says which.
-- EasyR1 (hiyouga/EasyR1, workers/reward): the function is loaded from "path.py:name", bound to
-  reward_function_kwargs, and called with a list of {"response", "response_length",
-  "ground_truth"} (batch) or one dict (sequential); it must return {"overall": float, ...}.
+- EasyR1 (hiyouga/EasyR1 at b44b311, workers/reward/function.py): the function is loaded from
+  "path.py:name" under the module name "custom_reward_fn", bound to reward_function_kwargs, its
+  module's REWARD_TYPE read ("batch" unless set), and called with a list of {"response",
+  "response_length", "ground_truth"} (batch) or one dict (sequential); it must return
+  {"overall": float, ...}; the response is the first response_mask.sum() ids decoded with
+  skip_special_tokens. The rollout batch is the prompt batch repeated rollout.n times
+  (interleaved), one uid per prompt. The patched trainer/ray_trainer.compute_advantage
+  (easyr1_grca_set.patch) calls grca_set_advantage(data, tokenizer, **reward_function_kwargs).
 - OpenRLHF 0.11.2 (openrlhf/utils/agent.py, SingleTurnAgentExecutor): the module is loaded with
   importlib.util.spec_from_file_location("reward_func", path) and reward_module.reward_func is
   called through asyncio.to_thread with one-element lists [query], [prompt], [label], the query
@@ -29,11 +34,105 @@ ANSWERS = ['[{"bbox_2d": [100, 100, 300, 300], "label": "cat"}]',
            "There is nothing: []"]
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location("custom_reward", path)
+def _load(path, name, module_name="custom_reward"):
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, name)
+
+
+class _EasyR1Data:
+    """EasyR1's DataProto as its trainer reads it: .batch (tensors), .non_tensor_batch (object arrays)."""
+
+    def __init__(self, batch, non_tensor_batch):
+        self.batch, self.non_tensor_batch = batch, non_tensor_batch
+
+    def __len__(self):
+        return len(self.non_tensor_batch["uid"])
+
+
+def _easyr1_step(tok, answers_per_prompt, truths, kwargs, eos):
+    """One EasyR1 step, replayed: the prompts repeated rollout.n times (interleaved, one uid per
+    prompt), right-padded responses ending in eos, the batch reward manager's decode and call (the
+    function loaded from the file, kwargs bound, REWARD_TYPE read), the reward on the last valid
+    token, then the patched compute_advantage's branch."""
+    import torch
+
+    path = easyr1.__file__
+    spec = importlib.util.spec_from_file_location("custom_reward_fn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert getattr(module, "REWARD_TYPE", "batch") == "batch"
+    reward_fn = partial(module.compute_score, **kwargs)
+    n = len(answers_per_prompt[0])
+    texts = [a for answers in answers_per_prompt for a in answers]
+    uid = np.array([f"u{p}" for p in range(len(truths)) for _ in range(n)], dtype=object)
+    gts = np.array([json.dumps(t) for t in truths for _ in range(n)], dtype=object)
+    enc = [tok.encode(t, add_special_tokens=False) + [eos] for t in texts]
+    L = max(map(len, enc)) + 2
+    ids = torch.full((len(texts), L), tok.pad_token_id, dtype=torch.int64)
+    mask = torch.zeros(len(texts), L, dtype=torch.int64)
+    for i, e in enumerate(enc):
+        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), 1
+    data = _EasyR1Data({"responses": ids, "response_mask": mask}, {"uid": uid, "ground_truth": gts})
+    lengths = mask.sum(-1)
+    inputs = [{"response": tok.decode(ids[i][:int(lengths[i])], skip_special_tokens=True),
+               "response_length": int(lengths[i]), "ground_truth": gts[i]} for i in range(len(texts))]
+    scores = reward_fn(inputs)
+    reward_tensor = torch.zeros(ids.shape, dtype=torch.float32)
+    for i, sc in enumerate(scores):
+        reward_tensor[i, int(lengths[i]) - 1] = sc["overall"]
+    data.batch["token_level_rewards"] = reward_tensor
+    # the patched branch: data.batch["advantages"], data.batch["returns"] = grca_set_advantage(data, tokenizer, **kwargs)
+    data.batch["advantages"], data.batch["returns"] = module.grca_set_advantage(data, tok, **kwargs)
+    return data, [x["response"] for x in inputs]
+
+
+def test_the_easyr1_patch_adds_the_estimator_and_one_branch_calling_grca_set_advantage():
+    import pathlib
+
+    patch = (pathlib.Path(easyr1.__file__).parent / "easyr1_grca_set.patch").read_text()
+    added = [ln[1:].strip() for ln in patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    assert 'GRCA_SET = "grca_set"  # verireward: per-object GRCA credit (computed in ray_trainer.compute_advantage)' in added
+    assert 'data.batch["advantages"], data.batch["returns"] = grca_set_advantage(data, tokenizer, **(reward_kwargs or {}))' in added
+    assert "tokenizer=self.tokenizer," in added and "reward_kwargs=self.config.worker.reward.reward_function_kwargs," in added
+    assert len([ln for ln in patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]) <= 12
+
+
+def test_easyr1_grca_set_step_equals_grca_set_advantages_and_its_grpo_without_per_object():
+    """Replayed EasyR1 step (above), truth in original pixels with image_size, Qwen3-VL 0-1000
+    answers: per-object advantages equal grca_set_advantages on the same batch; with
+    per_object=False every response token gets EasyR1's GRPO advantage of the reward it logged,
+    (r - mean) / (unbiased std + 1e-6) per uid."""
+    import torch
+
+    from tiny_lm import bpe_tokenizer
+
+    a, b, c = [125, 250, 375, 750], [500, 200, 750, 500], [10, 900, 60, 990]
+    box = lambda v: '{"bbox_2d": [%d, %d, %d, %d], "label": "cat"}' % tuple(v)
+    answers = [["[" + ", ".join(map(box, objs)) + "]" for objs in group] for group in
+               ([[a], [a, b], [c], []], [[b], [b, b], [a, b, c], [c, a]])]
+    truths = [{"boxes": [[100, 100, 300, 300]], "labels": ["cat"], "image_size": [800, 400]},
+              {"boxes": [[400, 80, 600, 200], [100, 100, 300, 300]], "labels": ["cat", "cat"], "image_size": [800, 400]}]
+    tok = bpe_tokenizer([t for g in answers for t in g] * 3, 300)
+    kwargs = {"schema": "qwen3vl_2d", "reward": "soft_f1", "threshold": 0.5}
+    data, texts = _easyr1_step(tok, answers, truths, kwargs, tok.eos_token_id)
+    mask = data.batch["response_mask"].bool()
+    want = vr.grca_set_advantages(texts, data.batch["responses"], mask, [t["boxes"] for t in truths for _ in range(4)], 4,
+                                  tokenizer=tok, gt_labels=[t["labels"] for t in truths for _ in range(4)],
+                                  per_object=True, compat="verl", image_size=[[800, 400]] * 8)
+    assert torch.allclose(data.batch["advantages"].double(), want.advantages.double(), atol=1e-6)
+    assert data.batch["advantages"][1][mask[1]].unique().numel() > 1  # per-object credit within an answer
+    flat, _ = _easyr1_step(tok, answers, truths, {**kwargs, "per_object": False}, tok.eos_token_id)
+    r = flat.batch["token_level_rewards"].sum(-1).double().reshape(2, 4)
+    grpo = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)).reshape(-1)
+    assert r[0, 0] == pytest.approx(1.0)  # the frame: 0-1000 answer against pixel truth with image_size
+    for i in range(8):
+        assert flat.batch["advantages"][i][mask[i]].tolist() == pytest.approx([grpo[i].item()] * int(mask[i].sum()), abs=1e-5)
+    with pytest.raises(ValueError, match="tokenizer"):
+        easyr1.grca_set_advantage(data, None)
+    with pytest.raises(ValueError, match="data"):
+        easyr1.grca_set_advantage(object(), tok)
 
 
 def test_easyr1_batch_and_sequential_calls():
@@ -89,3 +188,34 @@ def test_openrlhf_response_is_cut_out_of_the_query():
     assert openrlhf.response_of(q, p) == "ANSWER"
     assert openrlhf.response_of(p + "A<|im_end|>", p) == "A"
     assert openrlhf.response_of("<|im_start|>assistant\nB", "unrelated") == "B"
+
+
+def test_openrlhf_per_image_frames_from_the_labels():
+    """Qwen2.5-VL answers in pixels of the image it saw, truth in original pixels, each label its
+    own image_size and resized_size (and one with image_size alone: resized under the processor's
+    settings): rewards equal hand IoU in each row's frame."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    proc = Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 30)
+    make = openrlhf.make_reward_func(schema="qwen25vl_2d", reward="f1", processor=proc)
+    rows = [([640, 480], [644, 476]), ([200, 500], [196, 504]), ([1000, 300], None)]
+    truth = [100, 60, 300, 240]  # original pixels
+    queries, prompts, labels = [], [], []
+    for (w, h), resized in rows:
+        rw, rh = resized or vr.qwen_resized_size([[w, h]], processor=proc)[0].tolist()
+        seen = [truth[0] * rw / w, truth[1] * rh / h, truth[2] * rw / w, truth[3] * rh / h]
+        answer = '[{"bbox_2d": [%.1f, %.1f, %.1f, %.1f], "label": "cat"}]' % tuple(seen)
+        prompt = "<|im_start|>user\nfind the cat<|im_end|>\n<|im_start|>assistant\n"
+        queries.append(prompt + answer + "<|im_end|>")
+        prompts.append(prompt)
+        label = {"boxes": [truth], "labels": ["cat"], "image_size": [w, h]}
+        if resized is not None:
+            label["resized_size"] = resized
+        labels.append(json.dumps(label))
+    with pytest.raises(ValueError, match="resized_size"):  # some rows with it, some without: said, not guessed
+        make(queries, prompts, labels)
+    out = [make([q], [p], [lab]) for q, p, lab in zip(queries, prompts, labels)]  # OpenRLHF calls one sample at a time
+    assert [o["rewards"].item() for o in out] == pytest.approx([1.0, 1.0, 1.0])
+    wrong = make([queries[0]], [prompts[0]], [json.dumps({"boxes": [truth], "labels": ["cat"],
+                                                          "image_size": [640, 480], "resized_size": [320, 240]})])
+    assert wrong["rewards"].item() == 0.0  # the frame is read from the label: another frame, another reward

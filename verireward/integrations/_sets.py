@@ -42,18 +42,25 @@ def resolve_schema(op: str, schema: Any) -> Schema:
                      f"arguments, got {schema!r}")
 
 
-def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: Any = None, reward: str = "soft_f1",
-               threshold: float = 0.5, answer_tag: Optional[str] = None, processor: Any = None,
-               max_objects: int = 64, arg: str = "ground_truth") -> List[Dict[str, float]]:
-    """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
-    :func:`verireward.answer_set_rewards` call; frames from each truth's ``image_size`` /
-    ``resized_size`` (a pixels schema with ``image_size`` alone derives the resized size under
-    ``processor``, or Qwen's defaults with a warning; see :func:`verireward.frames.derive_frames`)."""
-    from verireward.frames import derive_frames
-    from verireward.sets import answer_set_rewards
+def uid_groups(index: Any):
+    """(order, CSR pointer, inverse order) that put rows of one uid together, in their original
+    order (verl's and EasyR1's ``uid``: rows of a group need not be contiguous)."""
+    import torch
 
-    if reward not in SET_REWARDS:
-        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
+    index = np.asarray(index)
+    order = np.argsort(index, kind="stable")
+    sizes = np.unique(index[order], return_counts=True)[1]
+    ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    return torch.from_numpy(order), ptr, torch.from_numpy(np.argsort(order, kind="stable"))
+
+
+def prepare(op: str, truths: Sequence[Any], schema: Any, processor: Any = None, arg: str = "ground_truth"):
+    """``(schema, boxes, labels or None, frames)`` of a batch of ground truths: each row's frame from
+    its ``image_size`` / ``resized_size`` (a pixels schema with ``image_size`` alone derives the
+    resized size under ``processor``, or Qwen's defaults with a warning; see
+    :func:`verireward.frames.derive_frames`)."""
+    from verireward.frames import derive_frames
+
     sch = resolve_schema(op, schema)
     gts = [parse_truth(op, g, arg) for g in truths]
     n = len(gts)
@@ -70,10 +77,23 @@ def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: 
     has_labels = [lab is not None for lab in labels]
     if any(has_labels) and not all(has_labels):
         raise ValueError(f"{op}: 'labels' is in some rows' ground truth and not in others")
-    out = answer_set_rewards(list(texts), [g["boxes"] for g in gts], labels if all(has_labels) and n else None, sch,
-                             threshold=threshold, answer_tag=answer_tag, max_objects=max_objects, **frames)
+    return sch, [g["boxes"] for g in gts], labels if all(has_labels) and n else None, frames
+
+
+def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: Any = None, reward: str = "soft_f1",
+               threshold: float = 0.5, answer_tag: Optional[str] = None, processor: Any = None,
+               max_objects: int = 64, arg: str = "ground_truth") -> List[Dict[str, float]]:
+    """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
+    :func:`verireward.answer_set_rewards` call, frames as :func:`prepare` derives them."""
+    from verireward.sets import answer_set_rewards
+
+    if reward not in SET_REWARDS:
+        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
+    sch, boxes, labels, frames = prepare(op, truths, schema, processor, arg)
+    out = answer_set_rewards(list(texts), boxes, labels, sch, threshold=threshold, answer_tag=answer_tag,
+                             max_objects=max_objects, **frames)
     rows = []
-    for i in range(n):
+    for i in range(len(boxes)):
         r = {k: float(getattr(out, k)[i]) for k in SET_REWARDS}
         r["reward"] = r[reward]
         rows.append(r)

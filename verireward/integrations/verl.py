@@ -40,6 +40,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from verireward.integrations._sets import uid_groups as _groups
+
 if __name__ == "verireward.integrations.verl":
     _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
                               "image_size": (512, 512), "schedule": None, "e_max": 10.0, "format_weight": 0.1,
@@ -221,17 +223,6 @@ def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, 
     _STATE["step"] += 1
     adv = seq.to(token_level_rewards.dtype).to(token_level_rewards.device)[:, None] * response_mask
     return adv, adv
-
-
-def _groups(index: Any):
-    """(order, CSR pointer, inverse order) that put rows of one uid together, in their original order."""
-    import torch
-
-    index = np.asarray(index)
-    order = np.argsort(index, kind="stable")
-    sizes = np.unique(index[order], return_counts=True)[1]
-    ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
-    return torch.from_numpy(order), ptr, torch.from_numpy(np.argsort(order, kind="stable"))
 
 
 def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
