@@ -10,8 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from verireward.parse import Schema
-
-SET_REWARDS = ("soft_f1", "precision", "recall", "f1")
+from verireward.set_grca import REWARDS as SET_REWARDS
 
 
 def parse_truth(op: str, ground_truth: Any, arg: str = "ground_truth") -> Dict[str, Any]:

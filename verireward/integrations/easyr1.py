@@ -64,7 +64,8 @@ def grca_set_advantage(data: Any, tokenizer: Any, schema: Any = None, reward: st
                        answer_tag: Optional[str] = None, processor: Any = None, max_objects: int = 64,
                        per_object: bool = True, skip_special_tokens: bool = True):
     """``(advantages, returns)`` ``[bs, L]`` for EasyR1's ``compute_advantage`` (the patch above):
-    :func:`verireward.grca_set_advantages` on the batch's ``responses`` and ``response_mask``, the
+    :func:`verireward.grca_set_advantages` (the set reward standardized per group, GRCA Eq. 9,
+    routed to tokens, GRCA Eq. 10) on the batch's ``responses`` and ``response_mask`` ``[bs, L]``, the
     responses decoded as EasyR1's reward manager decodes them (the first ``response_mask.sum()``
     ids, ``skip_special_tokens``), the ``ground_truth`` column read as :func:`compute_score` reads
     it, groups from ``uid`` (need not be contiguous) and EasyR1's GRPO conventions (unbiased std,

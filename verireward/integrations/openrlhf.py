@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from verireward.integrations._sets import score_sets
+from verireward.integrations._sets import SET_REWARDS, score_sets
 
 _TAILS = ("<|im_end|>", "<|endoftext|>")
 _IMAGE_END = ("<|vision_end|>", "<|image_pad|>")
@@ -65,7 +65,7 @@ def make_reward_func(schema: Any = None, reward: str = "soft_f1", threshold: flo
                           answer_tag=answer_tag, processor=processor, max_objects=max_objects, arg="labels")
         col = lambda k: torch.tensor([r[k] for r in rows], dtype=torch.float32)
         return {"rewards": col("reward"), "scores": col("reward"),
-                "extra_logs": {k: col(k) for k in ("soft_f1", "precision", "recall", "f1")}}
+                "extra_logs": {k: col(k) for k in SET_REWARDS}}
 
     return reward_func
 

@@ -132,8 +132,7 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     strings, so every value survives verl's ``np.array([...])`` collation of a ragged batch."""
     import json
 
-    from verireward.frames import derive_frames
-    from verireward.integrations._sets import parse_truth, resolve_schema
+    from verireward.integrations._sets import parse_truth, prepare
     from verireward.set_grca import REWARDS
     from verireward.sets import score_answers
 
@@ -142,15 +141,12 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     if reward not in REWARDS:
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(REWARDS)}, got {reward!r}")
     threshold = _STATE.get("set_threshold", 0.5) if threshold is None else float(threshold)
-    sch = resolve_schema(op, _STATE.get("set_schema") if schema is None else schema)
-    truth = parse_truth(op, ground_truth)
     extra = extra_info if isinstance(extra_info, dict) else {}
-    columns = {k: [src[k]] for src in (truth, extra) for k in ("image_size", "resized_size") if src.get(k) is not None}
-    frames, _ = derive_frames(op, columns, 1, pixels=any(f.frame == "pixels" for f in sch.fields))
-    labels = truth.get("labels")
-    scored = score_answers(op, [solution_str], [truth["boxes"]], None if labels is None else [list(labels)], sch,
-                           box=None, seq=None, degrees=None, threshold=threshold, max_objects=64, answer_tag=None,
-                           **frames)
+    truth = {**parse_truth(op, ground_truth), **{k: extra[k] for k in ("image_size", "resized_size")
+                                                 if extra.get(k) is not None}}  # extra_info's frame wins
+    sch, boxes, labels, frames = prepare(op, [truth], _STATE.get("set_schema") if schema is None else schema)
+    scored = score_answers(op, [solution_str], boxes, labels, sch, box=None, seq=None, degrees=None,
+                           threshold=threshold, max_objects=64, answer_tag=None, **frames)
     objs, match, out = scored.objects, scored.match, scored.rewards
     count = int(objs.counts[0])
     values = {k: float(getattr(out, k)[0]) for k in REWARDS}
