@@ -219,3 +219,160 @@ def test_openrlhf_per_image_frames_from_the_labels():
     wrong = make([queries[0]], [prompts[0]], [json.dumps({"boxes": [truth], "labels": ["cat"],
                                                           "image_size": [640, 480], "resized_size": [320, 240]})])
     assert wrong["rewards"].item() == 0.0  # the frame is read from the label: another frame, another reward
+
+
+# --- OpenRLHF's experience maker with openrlhf_grca_set.patch ---
+
+class _Experience:
+    """The fields of OpenRLHF 0.11.2's Experience that compute_advantages_and_returns reads and sets."""
+
+    def __init__(self, **kw):
+        self.advantages = self.returns = self.kl = None
+        self.info = {}
+        self.__dict__.update(kw)
+
+
+def _openrlhf_experiences(tok, prompt, answers, truths, n, reward_func, micro=3, seed=0):
+    """OpenRLHF's rollout, replayed: each prompt sampled n times; per sample the samples generator's
+    Experience (sequences = prompt ids + response ids + eos, action_mask = the response positions
+    shifted by one, the reward from reward_func([query], [prompt], [label]) with the query decoded
+    with special tokens, index = the sample's position in prompt order), shuffled and concatenated
+    into micro-batches right-padded (pad_token_id for sequences, 0 for the rest), as
+    Experience.concat_experiences does. A random KL per token, as make_experience attaches."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    p = tok.encode(prompt, add_special_tokens=False)
+    singles = []
+    for k, (answer, truth) in enumerate(zip(answers, (t for t in truths for _ in range(n)))):
+        r = tok.encode(answer, add_special_tokens=False) + [tok.eos_token_id]
+        seq = torch.tensor(p + r)
+        am = torch.zeros(len(seq), dtype=torch.int64)
+        am[len(p):] = 1
+        query = tok.decode(seq, skip_special_tokens=False)
+        label = json.dumps(truth)
+        reward = float(reward_func([query], [prompt], [label])["rewards"][0])
+        singles.append(dict(sequences=seq, action_mask=am[1:], rewards=reward, index=k, labels=label))
+    perm = torch.randperm(len(singles), generator=g).tolist()
+    exps = []
+    for lo in range(0, len(perm), micro):
+        part = [singles[i] for i in perm[lo:lo + micro]]
+        T = max(len(s["sequences"]) for s in part)
+        seqs = torch.full((len(part), T), tok.pad_token_id, dtype=torch.int64)
+        am = torch.zeros(len(part), T - 1, dtype=torch.bool)
+        for i, s in enumerate(part):
+            seqs[i, :len(s["sequences"])], am[i, :len(s["action_mask"])] = s["sequences"], s["action_mask"].bool()
+        exps.append(_Experience(sequences=seqs, action_mask=am, rewards=torch.tensor([s["rewards"] for s in part]),
+                                index=[s["index"] for s in part], labels=[s["labels"] for s in part],
+                                kl=torch.rand(am.shape, generator=g) * am))
+    return exps
+
+
+def _openrlhf_group_norm(exps, n, kl_coef):
+    """OpenRLHF 0.11.2's compute_advantages_and_returns for group_norm, transcribed: the rewards in
+    index order, (r - mean) / (std + 1e-9) per n, compute_reward (the reward on the last action
+    token plus -kl_coef * kl), cumulative returns (gamma 1) as the advantages; per experience
+    (advantages, info["return"] = that reward's sum)."""
+    import itertools
+
+    import torch
+
+    exp_len = [len(e.index) for e in exps]
+    indices = torch.tensor(list(itertools.chain.from_iterable(e.index for e in exps)))
+    raw = torch.cat([e.rewards.float() for e in exps])
+    rewards = torch.empty_like(raw)
+    rewards[indices] = raw
+    rewards = rewards.reshape(-1, n)
+    rewards = (rewards - rewards.mean(-1, keepdim=True)) / (rewards.std(-1, keepdim=True) + 1e-9)
+    out = []
+    for e, r in zip(exps, rewards.reshape(-1)[indices].split(exp_len)):
+        eos = e.action_mask.size(1) - 1 - e.action_mask.long().fliplr().argmax(dim=1, keepdim=True)
+        reward = torch.zeros_like(e.kl).scatter_(1, eos, r.unsqueeze(1).to(e.kl.dtype)) - kl_coef * e.kl
+        total = reward.sum(-1)
+        reward = e.action_mask * reward
+        ret, cum = torch.zeros_like(reward), torch.zeros(reward.size(0))
+        for t in reversed(range(reward.size(1))):
+            cum = reward[:, t] + cum
+            ret[:, t] = cum
+        out.append((ret, total))
+    return out
+
+
+def test_the_openrlhf_patch_adds_the_estimator_and_one_branch_calling_grca_set_advantage():
+    import pathlib
+
+    patch = (pathlib.Path(openrlhf.__file__).parent / "openrlhf_grca_set.patch").read_text()
+    added = [ln[1:].strip() for ln in patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    assert "return grca_set_advantage(experiences, self.tokenizer, args, kl_coef=self.kl_ctl.value)" in added
+    assert 'if self.advantage_estimator == "grca_set":  # verireward: GRCA\'s per-object credit' in added
+    assert any('"flash_reinforce", "grca_set"]' in a for a in added)  # the CLI choice
+    assert any('"dr_grpo", "grca_set"]:' in a for a in added)  # needs n_samples_per_prompt > 1
+    assert len(added) <= 8
+
+
+def test_openrlhf_grca_set_equals_grca_set_advantages_and_its_group_norm_without_per_object(tmp_path):
+    """The patched experience maker's branch on a replayed rollout (micro-batches shuffled out of
+    prompt order, right-padded, a KL per token): per-object advantages equal grca_set_advantages
+    on the responses in index order (σ + 1e-9); with per_object=False (read from the reward file
+    OpenRLHF loads) and a KL in the reward, they equal OpenRLHF's own group_norm advantages."""
+    import types
+
+    import torch
+
+    from tiny_lm import bpe_tokenizer
+
+    a, b, c = [125, 250, 375, 750], [500, 200, 750, 500], [10, 900, 60, 990]
+    box = lambda v: '{"bbox_2d": [%d, %d, %d, %d], "label": "cat"}' % tuple(v)
+    answers = ["[" + ", ".join(map(box, objs)) + "]" for objs in
+               ([a], [a, b], [c], [], [b], [b, b], [a, b, c], [c, a])]
+    truths = [{"boxes": [[100, 100, 300, 300]], "labels": ["cat"], "image_size": [800, 400]},
+              {"boxes": [[400, 80, 600, 200], [100, 100, 300, 300]], "labels": ["cat", "cat"], "image_size": [800, 400]}]
+    prompt = "<|im_start|>user\nfind the cat<|im_end|>\n<|im_start|>assistant\n"
+    tok = bpe_tokenizer(answers * 3 + [prompt], 300)
+    files = {}
+    for per_object in (True, False):
+        files[per_object] = tmp_path / f"reward_{per_object}.py"
+        files[per_object].write_text("from verireward.integrations.openrlhf import make_reward_func\n"
+                                     f"reward_func = make_reward_func(schema='qwen3vl_2d', per_object={per_object})\n")
+    args = lambda per_object: types.SimpleNamespace(
+        reward=types.SimpleNamespace(remote_url=str(files[per_object]), clip_range=None),
+        rollout=types.SimpleNamespace(n_samples_per_prompt=4))
+    reward_func = _load(str(files[True]), "reward_func", "reward_func")
+    exps = _openrlhf_experiences(tok, prompt, answers, truths, 4, reward_func)
+    got = openrlhf.grca_set_advantage(exps, tok, args(True))
+    want = vr.grca_set_advantages(answers, *_compact(tok, answers), [t["boxes"] for t in truths for _ in range(4)], 4,
+                                  tokenizer=tok, gt_labels=[t["labels"] for t in truths for _ in range(4)],
+                                  per_object=True, eps=1e-9, image_size=[[800, 400]] * 8).advantages
+    for e in got:
+        assert e.kl is None and torch.equal(e.returns, e.advantages)
+        for i, k in enumerate(e.index):
+            row = e.advantages[i][e.action_mask[i]]
+            assert row.tolist() == pytest.approx(want[k][:len(row)].tolist(), abs=1e-5)
+            assert e.advantages[i][~e.action_mask[i]].abs().sum() == 0
+    assert any(e.advantages[i][e.action_mask[i]].unique().numel() > 2 for e in got for i in range(len(e.index)))
+    kl_coef = 0.05
+    exps = _openrlhf_experiences(tok, prompt, answers, truths, 4, reward_func, seed=1)
+    theirs = _openrlhf_group_norm(exps, 4, kl_coef)
+    ours = openrlhf.grca_set_advantage(exps, tok, args(False), kl_coef=kl_coef)
+    for e, (t, r) in zip(ours, theirs):  # on the action tokens (OpenRLHF's returns before them are masked out of its loss)
+        assert torch.allclose(e.advantages[e.action_mask], t[e.action_mask], atol=1e-5)
+        assert e.advantages[~e.action_mask].abs().sum() == 0
+        assert torch.allclose(e.info["return"], r, atol=1e-5)
+    with pytest.raises(ValueError, match="tokenizer"):
+        openrlhf.grca_set_advantage(exps, None, args(True))
+    with pytest.raises(ValueError, match="n_samples_per_prompt"):
+        openrlhf.grca_set_advantage(_openrlhf_experiences(tok, prompt, answers, truths, 4, reward_func),
+                                    tok, types.SimpleNamespace(reward=None, rollout=types.SimpleNamespace(n_samples_per_prompt=3)))
+
+
+def _compact(tok, answers):
+    """The responses (answer ids + eos) right-padded, and their mask, in prompt order."""
+    import torch
+
+    enc = [tok.encode(t, add_special_tokens=False) + [tok.eos_token_id] for t in answers]
+    L = max(map(len, enc))
+    ids = torch.full((len(enc), L), tok.pad_token_id, dtype=torch.int64)
+    mask = torch.zeros(len(enc), L, dtype=torch.bool)
+    for i, e in enumerate(enc):
+        ids[i, :len(e)], mask[i, :len(e)] = torch.tensor(e), True
+    return ids, mask

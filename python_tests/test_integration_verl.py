@@ -223,13 +223,35 @@ def _reward_loop_config(tmp_path, tok, name, reward_kwargs):
                    "custom_reward_function": {"path": vr_verl.__file__, "name": name, "reward_kwargs": reward_kwargs}}})
 
 
+def _reward_loop_scores(config, batch, monkeypatch):
+    """verl's RewardLoopWorker scores the batch (verl loads the reward function from the file and
+    binds its reward_kwargs), then RewardLoopManager.compute_rm_score collates what it returned:
+    np.array([info[key] ...]) per key. Ray is replaced by a handle that returns the worker's output."""
+    from verl.experimental.reward_loop import reward_loop
+
+    worker = reward_loop.RewardLoopWorker(config)
+    scored = worker.loop.run_until_complete(worker.compute_score_batch(batch))
+
+    class Handle:  # a Ray actor handle stand-in: .compute_score_batch.remote(chunk) -> the chunk's outputs
+        class compute_score_batch:
+            @staticmethod
+            def remote(chunk):
+                assert len(chunk) == len(batch)
+                return scored
+
+    manager = object.__new__(reward_loop.RewardLoopManager)
+    manager.reward_model_manager, manager.reward_loop_workers = None, [Handle()]
+    manager.reward_manager_cls = reward_loop.resolve_reward_manager_cls(config)
+    monkeypatch.setattr(reward_loop.ray, "get", lambda refs: list(refs))
+    return manager.compute_rm_score(batch)
+
+
 def test_verls_reward_loop_collates_ragged_set_scores_and_grca_set_reads_them(tmp_path, monkeypatch):
     """verl 0.9.1's own path, without Ray: RewardLoopWorker (verl loads compute_score_set from the
     file, binds reward_kwargs, NaiveRewardManager decodes and calls it), RewardLoopManager.
     compute_rm_score (its np.array collation of every returned key, answers with 0 to 3 objects),
     the union into the batch, then compute_advantage(grca_set): equal to grca_set_advantages."""
     from verl import DataProto
-    from verl.experimental.reward_loop import reward_loop
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
     from verl.trainer.ppo.reward import extract_reward
@@ -251,22 +273,7 @@ def test_verls_reward_loop_collates_ragged_set_scores_and_grca_set_reads_them(tm
                      "reward_model": np.array([{"ground_truth": truth}] * n, dtype=object),
                      "extra_info": np.array([{"image_size": [800, 1000]} for _ in range(n)], dtype=object)})
     config = _reward_loop_config(tmp_path, tok, "compute_score_set", {"schema": "qwen3vl_2d", "reward": "f1"})
-    worker = reward_loop.RewardLoopWorker(config)
-    scored = worker.loop.run_until_complete(worker.compute_score_batch(batch))
-
-    class Handle:  # a Ray actor handle stand-in: .compute_score_batch.remote(chunk) -> the chunk's outputs
-        class compute_score_batch:
-            @staticmethod
-            def remote(chunk):
-                assert len(chunk) == n
-                return scored
-
-    manager = object.__new__(reward_loop.RewardLoopManager)
-    manager.reward_model_manager, manager.reward_loop_workers = None, [Handle()]
-    manager.reward_manager_cls = reward_loop.resolve_reward_manager_cls(config)
-    monkeypatch.setattr(reward_loop.ray, "get", lambda refs: list(refs))
-    reward = manager.compute_rm_score(batch)  # verl's collation: np.array([info[key] ...]) per key
-    batch = batch.union(reward)
+    batch = batch.union(_reward_loop_scores(config, batch, monkeypatch))
     reward_tensor, infos = extract_reward(batch)
     want_r = vr.answer_set_rewards(texts, [gt] * n, [["cup", "cup"]] * n, image_size=[[800, 1000]] * n)
     assert reward_tensor.sum(-1).tolist() == pytest.approx(want_r.f1.tolist(), abs=1e-6)  # score = the chosen reward
@@ -286,6 +293,61 @@ def test_verls_reward_loop_collates_ragged_set_scores_and_grca_set_reads_them(tm
                                   image_size=[[800, 1000]] * n)
     assert torch.allclose(got[order], want.advantages.to(got.dtype), atol=1e-6)
     assert got.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kwargs, lam", [({"lam": 0.3, "schema": "grounding"}, 0.3), ({"use_rpc": False}, 0.0)])
+def test_compute_score_takes_its_options_from_reward_kwargs_in_verls_reward_loop(tmp_path, monkeypatch, kwargs, lam):
+    """The one-object compute_score in verl's own reward loop with reward_kwargs (λ, use_rpc, the
+    schema as a list of Field arguments, as a YAML config holds it): score mixes RPC with that λ,
+    and the grca estimator in the driver (configure()'s defaults: λ 0.15, RPC on) routes with the
+    λ the reward function used (vr_lam), equal to routed_advantages with it."""
+    from verl import DataProto
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    from verireward.examples.verl_grca import synthetic_batch
+
+    if kwargs.get("schema") == "grounding":
+        kwargs = {**kwargs, "schema": data.grounding_schema().to_json()}
+    samples = data.grounding_samples(2, seed=5)
+    tok = bpe_tokenizer([s.target for s in samples] * 2 + ["find the cups"], 400)
+    G = 4
+    texts = synthetic_batch(tok, samples, G)[0]
+    prompts, responses, attention = _ragged_batch(tok, texts)
+    n = len(texts)
+    truths = [json.dumps({"bbox2d": s.bbox2d.tolist(), "bbox3d": s.bbox3d.tolist(), "K": s.K.tolist(),
+                          "R": s.R.tolist(), "t": s.t.tolist()}) for s in samples for _ in range(G)]
+    batch = DataProto.from_dict(
+        tensors={"prompts": prompts, "responses": responses, "attention_mask": attention,
+                 "response_mask": attention[:, prompts.shape[1]:].clone()},
+        non_tensors={"uid": np.array([f"p{i // G}" for i in range(n)], dtype=object),
+                     "data_source": np.array(["synthetic"] * n, dtype=object),
+                     "reward_model": np.array([{"ground_truth": t} for t in truths], dtype=object),
+                     "extra_info": np.array([{} for _ in range(n)], dtype=object)})
+    config = _reward_loop_config(tmp_path, tok, "compute_score", kwargs)
+    batch = batch.union(_reward_loop_scores(config, batch, monkeypatch))
+    batch.batch["token_level_rewards"] = batch.batch["rm_scores"]
+    vr_verl.configure(tok)  # the driver's defaults, which the reward kwargs must win over
+    try:
+        got = compute_advantage(batch, "grca", config=AlgoConfig()).batch["advantages"]
+    finally:
+        vr_verl.configure()
+    mask = batch.batch["response_mask"].bool()
+    decoded = [tok.decode(responses[i][mask[i]], skip_special_tokens=True) for i in range(n)]
+    out = vr.GroundingVerifier(data.grounding_schema())(decoded, {
+        "bbox2d": torch.tensor(np.stack([s.bbox2d for s in samples for _ in range(G)])),
+        "bbox3d": torch.tensor(np.stack([s.bbox3d for s in samples for _ in range(G)]))},
+        camera=tuple(torch.tensor(np.stack([getattr(s, k) for s in samples for _ in range(G)])) for k in "KRt"),
+        image_size=(512, 512))
+    score = (1 - lam) * out.rewards.mean(1) + lam * out.rpc
+    assert batch.batch["rm_scores"].sum(-1).tolist() == pytest.approx(score.tolist(), abs=1e-6)
+    assert batch.non_tensor_batch["vr_lam"].tolist() == [lam] * n
+    offsets = vr.token_char_offsets(tok, responses, mask, texts=decoded)
+    geo = [out.fields.index(f) for f in out.reward_fields]
+    spans = vr.char_to_token_spans(out.char_spans[:, geo], offsets, mask.sum(1).long())
+    want = vr.routed_advantages(out.rewards, spans, mask, G, rpc=out.rpc if lam else None, lam=lam, compat="verl")
+    assert torch.allclose(got.double(), want, rtol=1e-5, atol=1e-6)
+    assert out.rpc.min() < 1 and got.abs().sum() > 0  # RPC is not trivially 1: λ changes the background
 
 
 def test_compute_score_batch_inside_verls_batch_reward_manager():

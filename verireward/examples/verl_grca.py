@@ -48,7 +48,7 @@ def synthetic_batch(tokenizer, samples, group: int = 4, seed: int = 0):
     token_level_rewards[torch.arange(len(ids)), mask.sum(1).long() - 1] = torch.tensor([x["score"] for x in scores])
     tensors = {"responses": responses, "response_mask": mask, "token_level_rewards": token_level_rewards}
     non_tensors = {"uid": np.array([f"prompt{i // group}" for i in range(len(ids))], dtype=object),
-                   **{k: np.array([x[k] for x in scores]) for k in ("vr_field_rewards", "vr_char_spans", "vr_rpc")}}
+                   **{k: np.array([x[k] for x in scores]) for k in scores[0] if k != "score"}}  # verl keeps every key
     return texts, scores, tensors, non_tensors
 
 

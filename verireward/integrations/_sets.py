@@ -5,7 +5,8 @@ its JSON) and one batched set-reward call with per-row frames."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -26,17 +27,27 @@ def parse_truth(op: str, ground_truth: Any, arg: str = "ground_truth") -> Dict[s
     return ground_truth
 
 
+def _plain(x: Any) -> Any:
+    """Mappings and sequences (OmegaConf's DictConfig/ListConfig of a YAML config) as dicts and lists."""
+    if isinstance(x, Mapping):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        return [_plain(v) for v in x]
+    return x
+
+
 def resolve_schema(op: str, schema: Any) -> Schema:
     """A schema given as a Schema, a preset name (``"qwen3vl_2d"``, ``"qwen25vl_2d"``) or a list of
-    Field arguments (what a YAML config can hold); ``Schema.qwen3vl_2d()`` when None."""
+    Field arguments (what a YAML config holds; OmegaConf's ListConfig too);
+    ``Schema.qwen3vl_2d()`` when None."""
     if schema is None:
         return Schema.qwen3vl_2d()
     if isinstance(schema, Schema):
         return schema
     if isinstance(schema, str) and schema in ("qwen3vl_2d", "qwen25vl_2d", "default"):
         return getattr(Schema, schema)()
-    if isinstance(schema, (list, tuple)):
-        return Schema.from_json(list(schema))
+    if isinstance(schema, Sequence) and not isinstance(schema, (str, bytes)):
+        return Schema.from_json(_plain(schema))
     raise ValueError(f"{op}: argument 'schema' must be a Schema, 'qwen3vl_2d', 'qwen25vl_2d' or a list of Field "
                      f"arguments, got {schema!r}")
 

@@ -5,7 +5,7 @@ what they need (per-field rewards and spans; numeric errors).
 How the pieces meet in verl:
 
 * ``compute_score`` (point ``custom_reward_function.path`` at this module, ``name: compute_score``)
-  returns ``{"score", "vr_field_rewards", "vr_char_spans", "vr_rpc"}``. verl's reward manager keeps
+  returns ``{"score", "vr_field_rewards", "vr_char_spans", "vr_lam", "vr_rpc"}``. verl's reward manager keeps
   the extra keys and stores them in ``batch.non_tensor_batch``. ``score`` (the mean field reward,
   mixed with RPC) is what verl's own estimators see.
 * The ``verl.plugins`` entry point (declared in pyproject.toml) imports this module when verl is
@@ -77,17 +77,51 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
                   set_threshold=set_threshold, set_reward=set_reward, set_per_object=set_per_object)
 
 
-def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> Dict[str, Any]:
+def _verifier(op: str, schema: Any) -> Any:
+    """The verifier of ``schema`` (None: :func:`configure`'s), built once per distinct schema."""
+    import json
+
+    from verireward.integrations._sets import resolve_schema
+    from verireward.verifier import GroundingVerifier
+
+    if schema is None:
+        if _STATE["verifier"] is None:
+            configure(_STATE["tokenizer"])
+        return _STATE["verifier"]
+    sch = resolve_schema(op, schema)
+    cache = _STATE.setdefault("verifiers", {})
+    key = json.dumps(sch.to_json(), sort_keys=True, default=str)
+    if key not in cache:
+        cache[key] = GroundingVerifier(sch)
+    return cache[key]
+
+
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, *,
+                  schema: Any = None, lam: Optional[float] = None, use_rpc: Optional[bool] = None,
+                  image_size: Optional[Sequence[float]] = None, **kwargs: Any) -> Dict[str, Any]:
     """verl's reward-function signature. ``ground_truth``: a dict (or its JSON) with ``bbox2d``
     and/or ``bbox3d`` (those the schema's fields need) and, for RPC, ``K``, ``R``, ``t``.
     ``extra_info`` may hold this sample's ``image_size`` and ``resized_size`` ([W, H]): a per-image
-    frame for the schema's pixels-frame fields (see :class:`verireward.GroundingVerifier`)."""
+    frame for the schema's pixels-frame fields (see :class:`verireward.GroundingVerifier`).
+
+    Options come from verl's ``custom_reward_function.reward_kwargs`` (verl scores in its
+    reward-loop workers, where the driver's :func:`configure` does not reach); each left out falls
+    back to :func:`configure`: ``schema`` (a Schema, a preset name as for :func:`compute_score_set`,
+    or a list of Field arguments), ``lam`` (λ, RPC's weight), ``use_rpc`` and ``image_size`` (the
+    rendered frame RPC projects into, [W, H]). The λ used travels to the ``grca`` estimator as
+    ``vr_lam`` (0 when no RPC is mixed in), so the background gets what ``score`` says."""
     import json
 
     import torch
 
-    if _STATE["verifier"] is None:
-        configure(_STATE["tokenizer"])
+    op = "compute_score"
+    verifier = _verifier(op, schema)
+    lam = _STATE["lam"] if lam is None else lam
+    use_rpc = _STATE["use_rpc"] if use_rpc is None else use_rpc
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= float(lam) <= 1.0:
+        raise ValueError(f"{op}: argument 'lam' must be a float in [0, 1], got {lam!r}")
+    if not isinstance(use_rpc, bool):
+        raise TypeError(f"{op}: argument 'use_rpc' must be a bool, got {type(use_rpc).__name__}")
     gt = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
     f64 = dict(dtype=torch.float64)
     boxes = {k: torch.as_tensor(gt[k], **f64).reshape(1, -1) for k in ("bbox2d", "bbox3d") if k in gt}
@@ -98,16 +132,17 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     if extra.get("resized_size") is not None:  # this image's own frame
         frames = dict(image_size=[extra.get("image_size")], resized_size=[extra["resized_size"]])
         if frames["image_size"][0] is None:
-            raise ValueError("compute_score: extra_info has 'resized_size' but no 'image_size' (the original [W, H])")
+            raise ValueError(f"{op}: extra_info has 'resized_size' but no 'image_size' (the original [W, H])")
     else:
-        frames = dict(image_size=_STATE["image_size"] if camera else None)
-    out = _STATE["verifier"]([solution_str], boxes, camera=camera, **frames)
+        frames = dict(image_size=(tuple(_STATE["image_size"]) if image_size is None else tuple(image_size))
+                      if camera else None)
+    out = verifier([solution_str], boxes, camera=camera, **frames)
     geo = [out.fields.index(f) for f in out.reward_fields]
     rewards = out.rewards[0].tolist()
     rpc = float(out.rpc[0]) if out.rpc is not None else 0.0
-    lam = _STATE["lam"] if (_STATE["use_rpc"] and out.rpc is not None) else 0.0
+    lam = float(lam) if (use_rpc and out.rpc is not None) else 0.0
     result = {"score": (1 - lam) * float(np.mean(rewards)) + lam * rpc, "vr_field_rewards": rewards,
-              "vr_char_spans": out.char_spans[0, geo].tolist()}
+              "vr_char_spans": out.char_spans[0, geo].tolist(), "vr_lam": lam}
     if out.rpc is not None:  # a schema without RPC sends none: grca then mixes nothing in (as TRL)
         result["vr_rpc"] = rpc
     return result
@@ -243,12 +278,20 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
         tok = _STATE["tokenizer"]
         if tok is None:
             raise ValueError("grca estimator: call verireward.integrations.verl.configure(tokenizer) before training")
-        rpc = None
-        if _STATE["use_rpc"] and "vr_rpc" in non_tensor_batch:
+        rpc, lam = None, _STATE["lam"]
+        if "vr_lam" in non_tensor_batch:  # the λ compute_score used (its reward_kwargs), 0: no RPC mixed in
+            lams = np.unique(np.asarray(non_tensor_batch["vr_lam"], dtype=np.float64))
+            if len(lams) > 1:
+                raise ValueError(f"grca estimator: the batch's rows were scored with different λ (vr_lam {lams.tolist()})")
+            lam = float(lams[0]) if len(lams) else lam
+            use = lam > 0
+        else:
+            use = _STATE["use_rpc"]
+        if use and "vr_rpc" in non_tensor_batch:
             rpc = torch.as_tensor(np.asarray(non_tensor_batch["vr_rpc"], dtype=np.float64))[order]
         verified = Verified(rewards[order], char_spans[order], rpc)
         adv = grca_advantages(None, batch["responses"].cpu()[order], mask.cpu()[order], None, ptr, tokenizer=tok,
-                              lam=_STATE["lam"], compat="verl", scale=scale, verified=verified).advantages
+                              lam=lam, compat="verl", scale=scale, verified=verified).advantages
     else:  # one field, the whole response, rewarded with verl's sequence score: verl's GRPO
         scores = token_level_rewards.sum(-1).double().cpu()[:, None]
         whole = torch.tensor([[[0, L]]] * n, dtype=torch.int64)
