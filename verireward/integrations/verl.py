@@ -200,9 +200,9 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     extras = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     out = []
     for src, text, gt, extra in zip(data_sources, solution_strs, ground_truths, extras):
-        g = json.loads(gt) if isinstance(gt, str) else gt
+        g = json.loads(gt) if isinstance(gt, str) else gt  # parsed once: both functions take the dict
         fn = compute_score_set if isinstance(g, dict) and "boxes" in g else compute_score
-        out.append(fn(src, text, gt, extra, **kwargs))
+        out.append(fn(src, text, g, extra, **kwargs))
     return out
 
 
