@@ -268,10 +268,10 @@ def snra(e: float, k: float, e_max: float = math.inf) -> float:
 
 
 def sharpness(t: float, T: float, kind: str, k_min=1.0, k_max=100.0, tau=0.5, s=10.0) -> float:
-    """Eq. 5 (sigmoid), its linear variant, and the fixed k_max."""
+    """Eq. 5 (sigmoid), its linear variant, and a fixed k (the schedule's start, k_min)."""
     p = min(t / T, 1.0)
     if kind == "fixed":
-        return k_max
+        return k_min
     if kind == "linear":
         return k_min + (k_max - k_min) * p
     return k_min + (k_max - k_min) / (1.0 + math.exp(-s * (p - tau)))

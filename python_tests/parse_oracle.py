@@ -212,7 +212,7 @@ def parse_one(text: str, fields):
             inner = len(v[0]) if flat is not None and v and isinstance(v[0], list) else None
             ok = flat is not None and (inner is None or inner == dim)
             if ok:
-                ok = len(flat) == 2 * dim if kind == 1 else (len(flat) % dim == 0 and len(flat) <= max_values)
+                ok = len(flat) == 2 * dim if kind == 1 else (0 < len(flat) and len(flat) % dim == 0 and len(flat) <= max_values)
             if ok:
                 ok = all(abs(x) != float("inf") and (not quantized or (x == int(x) and 0 <= x <= bins)) for x in flat)
             nums = flat if ok else []

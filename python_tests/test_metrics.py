@@ -27,7 +27,8 @@ def test_grounding_metrics_hand_case():
     assert m["Acc@0.25"] == pytest.approx(2 / 3) and m["Acc@0.5"] == pytest.approx(2 / 3)
     assert m["Acc2D@0.5"] == pytest.approx(2 / 3)
     assert m["KPA-2D"] == pytest.approx(1 / 3) and m["KPA-3D"] == pytest.approx(1 / 3)
-    assert m["parse_failure_rate"] == pytest.approx(1 / 3)
+    assert m["parse_failure_rate"] == pytest.approx(2 / 3)  # row 0's "kpts3d": [] writes no point: invalid
+    assert m["invalid_rate/kpts3d"] == pytest.approx(2 / 3) and m["invalid_rate/kpts2d"] == pytest.approx(1 / 3)
     assert m["invalid_rate/bbox2d"] == pytest.approx(1 / 3) and "RPC" not in m
 
 

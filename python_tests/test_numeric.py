@@ -33,7 +33,8 @@ def test_snra_and_schedule_formula_tables():
     assert vr.sharpness(1000, 1000) == pytest.approx(1 + 99 * sig(5), rel=1e-15)  # 99.337
     assert vr.sharpness(5000, 1000) == vr.sharpness(1000, 1000)  # progress is clamped to [0, 1]
     assert vr.sharpness(300, 1000, "linear") == pytest.approx(30.7)
-    assert vr.sharpness(300, 1000, "fixed") == 100.0
+    assert vr.sharpness(300, 1000, "fixed") == 1.0  # k_min: no cold start (SmoothOp Table 5)
+    assert vr.sharpness(0, 1000, "fixed", 10.0) == vr.sharpness(1000, 1000, "fixed", 10.0) == 10.0
     assert vr.sharpness(np.int64(3), np.int64(10)) == vr.sharpness(3, 10)  # numpy step counters work
     sched = vr.SharpnessSchedule(total=200, kind="linear", k_min=0.5, k_max=10)
     assert [sched(t) for t in (0, 100, 200)] == [0.5, 5.25, 10.0]

@@ -101,7 +101,8 @@ def test_generated_completions_parse_to_what_they_hold(c):
     text, truth = c
     assert_matches_oracle([text])
     got = vr.parse([text], array="numpy")
-    assert got.valid.all()
+    want = [k not in ("kpts2d", "kpts3d") or len(truth[k]) > 0 for k in SCHEMA.names]  # an empty point list: invalid
+    assert got.valid[0].tolist() == want
     np.testing.assert_allclose(got.values["bbox2d"][0], np.array(truth["bbox2d"]) / 1000)
     np.testing.assert_allclose(got.values["bbox3d"][0], np.array(truth["bbox3d"]) / 1000)
     assert got.counts["kpts3d"][0] == len(truth["kpts3d"]) // 3
@@ -153,7 +154,7 @@ def test_hand_cases():
         '{"bbox2d": "[1, 2, 3, 4]"}',                 # a string, not a list
         "{'bbox2d': [1, 2, 3, 4,],}",                 # single quotes, trailing commas
         '{"kpts2d": [1, 2, 3]}',                      # not a multiple of 2
-        '{"kpts2d": []}',                             # no points: valid, count 0
+        '{"kpts2d": []}',                             # no points: invalid (nothing written), count 0
         "[" * 100 + '{"bbox2d": [1, 2, 3, 4]}',       # noise before the object
         '{"a": ' + "[" * 40 + "]" * 40 + ', "bbox2d": [1, 2, 3, 4]}',  # nested deeper than 32
     ]
@@ -162,7 +163,8 @@ def test_hand_cases():
     k = SCHEMA.names.index("kpts2d")
     assert got.valid[:, b].tolist() == [True, False, False, True, False, False, False, False, False, True,
                                         False, False, True, False]
-    assert got.valid[10, k] == False and got.valid[11, k] == True and got.counts["kpts2d"][11] == 0
+    assert got.valid[10, k] == False and got.valid[11, k] == False and got.counts["kpts2d"][11] == 0
+    assert tuple(got.char_spans[11, k]) == (0, 0)
     assert tuple(got.char_spans[0, b]) == (11, 23) and texts[0][11:23] == "[1, 2, 3, 4]"
     np.testing.assert_allclose(got.values["bbox2d"][3], [0.001, 0.002, 0.003, 0.004])
     assert np.all(np.isnan(got.values["bbox2d"][1]))

@@ -107,10 +107,15 @@ def test_grca_trainer_steps_and_routes_verireward_advantages(tokenizer, groundin
     assert torch.equal(seen[-1], trainer.last_advantages)
     mask = trainer.last_advantages != 0
     assert mask.any()
-    rpc = trainer.last_rpc if mode != "routed" else None
+    rpc = trainer.last_rpc if mode == "routed_rpc" else None  # broadcast is the paper's GRPO row: no RPC
     want = vr.routed_advantages(trainer.last_rewards, trainer.last_spans, trainer._last_mask, cfg.group_size, rpc=rpc,
                                 lam=cfg.lam, mode="broadcast" if mode == "broadcast" else "routed")
     assert torch.equal(seen[-1], want.to(torch.float32))
+    if mode == "broadcast":  # every token: the group-standardized mean field reward (an oracle from the definition)
+        r = trainer.last_rewards.double().mean(1).reshape(-1, cfg.group_size)
+        a = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)).reshape(-1)  # group_standardize's rule
+        for row, m, v in zip(seen[-1], trainer._last_mask, a):
+            assert row[m].tolist() == pytest.approx([v.item()] * int(m.sum()), abs=1e-4)
     if mode != "broadcast":  # routed credit: tokens of one completion carry different advantages
         assert any(len(set(row[m].tolist())) > 1 for row, m in zip(seen[-1], trainer._last_mask))
 
@@ -277,6 +282,44 @@ def test_spa_trainer_prefers_the_clean_cloud_and_resumes(tmp_path):
     sft = SPATrainer(ToyPointLM(), recs, SPAConfig(steps=1, batch_size=4, mode="sft"), **point_hooks())
     row = sft.train()[0]
     assert row["loss"] == pytest.approx(-row["logp_clean"], rel=1e-6) and "logp_masked" not in row
+
+
+def test_spa_trainer_masks_padded_clouds_over_their_own_points():
+    """Clouds of 256, 100 and 60 points zero-padded to 256 with point_counts: each cloud is masked
+    over its own points (no padding point is ever a patch member or kept), exactly floor(ratio * G)
+    patches of its (capped) G, and the masked pass's logits sees point_counts = the points kept."""
+    from verireward.trainers import SPAConfig, SPATrainer
+
+    g = torch.Generator().manual_seed(7)
+    sizes = [256, 100, 60, 256]  # 60 < num_groups: G capped at the cloud's size
+    recs = []
+    for n in sizes:
+        pts = torch.zeros(256, 3)
+        pts[:n] = torch.rand(n, 3, generator=g) + 1.0  # real points away from the origin padding
+        recs.append({"points": pts, "n": n, "labels": torch.randint(0, V_TOK, (L_TOK,), generator=g)})
+    hooks, seen = point_hooks(), []
+    inner_collate, inner_logits = hooks["collate"], hooks["logits"]
+    hooks["collate"] = lambda rs: {**inner_collate(rs), "point_counts": torch.tensor([r["n"] for r in rs])}
+    hooks["logits"] = lambda m, b, pts: seen.append((b.get("point_counts"), pts)) or inner_logits(m, b, pts)
+    cfg = SPAConfig(steps=1, batch_size=4, num_groups=64, group_size=4, ratio=0.25)
+    trainer = SPATrainer(ToyPointLM(), recs, cfg, **hooks)
+    trainer.train()
+    m = trainer.last_masked
+    (clean_counts, _), (masked_counts, masked_pts) = seen
+    batch_sizes = clean_counts.tolist()
+    assert sorted(batch_sizes) == sorted(sizes) and torch.equal(masked_counts, m.counts)
+    for b, n in enumerate(batch_sizes):
+        G = min(64, n)
+        assert int(m.masked_patches[b].sum()) == int(0.25 * G) and m.patches[b].shape == (G, 4)
+        assert int(m.patches[b].max()) < n and int(m.centres[b].max()) < n  # padding is never in a patch
+        assert not m.masked_points[b, n:].any()
+        k = int(m.counts[b])
+        assert k < n and bool((masked_pts[b, :k] >= 1.0).all())  # every kept point is a real one
+        assert masked_pts[b, k:].abs().sum() == 0
+    assert int(m.counts.min()) > 0  # with these sizes every cloud keeps some points
+    recs[0]["n"] = 0
+    with pytest.raises(ValueError, match="point_counts"):
+        SPATrainer(ToyPointLM(), recs[:1] * 4, cfg, **hooks).train()
 
 
 @pytest.mark.parametrize("mode", ["dpo", "simpo"])

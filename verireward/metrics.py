@@ -21,8 +21,9 @@ def grounding_metrics(output: VerifierOutput, thresholds: Sequence[float] = (0.2
 
     Means over all samples, a missing or malformed field counting 0: ``IoU2D``, ``IoU3D``,
     ``KPA-2D``, ``KPA-3D`` (whichever the schema has, named by field kind) and ``RPC`` (when it was
-    computed). ``Acc@θ`` for each threshold: the fraction of samples with 3D IoU ``>= θ`` (the
-    ScanRefer convention); ``Acc2D@θ`` likewise for the 2D box. ``parse_failure_rate``: the
+    computed). ``Acc@θ`` for each threshold: the fraction of samples with 3D IoU ``>= θ``, the
+    ScanRefer evaluation's convention, kept where W2R2 §4.1 writes "exceeds" (they differ only at
+    an IoU of exactly θ); ``Acc2D@θ`` likewise for the 2D box. ``parse_failure_rate``: the
     fraction of samples with at least one geometric field invalid; ``invalid_rate/<field>`` per field.
     """
     rewards = _np(output.rewards)

@@ -65,7 +65,10 @@ def sharpness(step: float, total: float, kind: str = "sigmoid", k_min: float = 1
     * ``"sigmoid"`` (SmoothOp Eq. 5, as written): ``k_min + (k_max − k_min)·σ(s·(p − τ))``, so ``k(0)`` is
       near, not exactly, ``k_min`` (1.66 with the defaults) and ``k(total)`` near ``k_max`` (99.3);
     * ``"linear"``: ``k_min + (k_max − k_min)·p``;
-    * ``"fixed"``: ``k_max`` at every step (pass the constant you want as ``k_max``).
+    * ``"fixed"``: ``k_min`` at every step (pass the constant you want as ``k_min``; ``k_max`` only
+      bounds it). Not ``k_max``: a sharp surface from step 0 is the "cold start" SmoothOp Table 5
+      reports degenerating (``k_min > 1``); a fixed low k is the static landscape whose ceiling §4
+      attributes to S2/S3 ("diminishing discriminative signals when the model nears the target").
 
     Defaults are the paper's: ``k_min = 1``, ``k_max = 100``, ``τ = 0.5``, ``s = 10``.
     """
@@ -103,7 +106,7 @@ class SharpnessSchedule:
         p = min(step / self.total, 1.0)
         span = self.k_max - self.k_min
         if self.kind == "fixed":
-            return float(self.k_max)
+            return float(self.k_min)
         if self.kind == "linear":
             return float(self.k_min + span * p)
         x = self.s * (p - self.tau)

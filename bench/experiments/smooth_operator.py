@@ -49,7 +49,7 @@ def run(mode: str, schedule: str, seed: int):
     y = 0.5 + 4.5 * torch.rand(Q, generator=gen, dtype=torch.float64)
     logits = torch.zeros(Q, BINS + 1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=LR)
-    sched = vr.SharpnessSchedule(STEPS, schedule, 1.0, FIXED_K if schedule == "fixed" else 100.0)
+    sched = vr.SharpnessSchedule(STEPS, schedule, FIXED_K if schedule == "fixed" else 1.0, 100.0)  # fixed: k = k_min
     accs, variances = [], []
     for step in range(STEPS):
         if step % 10 == 0:

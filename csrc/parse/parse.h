@@ -7,7 +7,7 @@
 // around it are skipped. A field is read from the object's top-level keys (its name or an alias):
 // missing or duplicated => invalid. A text field takes any value. A numeric field's value must be
 // a flat list of numbers or a list of `dim`-tuples; box fields need exactly 2*dim numbers, point
-// fields a multiple of dim up to `max_values`. Numbers are JSON numbers (a leading '.' or '+' is
+// fields a positive multiple of dim up to `max_values` (an empty list writes no point: invalid). Numbers are JSON numbers (a leading '.' or '+' is
 // tolerated); a non-finite one (1e999) makes the field invalid, and for a quantized field so does a
 // non-integer or a value outside [0, bins], and so does a value that is not finite once converted
 // into the ground truth's frame (1e308 times a range wider than 1). Spans are the value text, brackets included, in

@@ -380,7 +380,7 @@ inline void read_fields(std::string_view text, StrIndex& index, const std::vecto
       if (ok) {
         if (nums.inner_len != -1) ok = nums.inner_len == spec.dim;  // a list of dim-tuples
         if (spec.kind == 1) ok = ok && count == spec.max_values;  // a box: exactly its arity
-        else ok = ok && count % spec.dim == 0 && count <= spec.max_values;
+        else ok = ok && count > 0 && count % spec.dim == 0 && count <= spec.max_values;  // [] writes no point: invalid
       }
       ok = ok && to_frame(spec, text_row, flat.data(), count);
       if (ok) {

@@ -31,7 +31,7 @@ class APGRPOConfig(RLConfig):
 
     Attributes:
         mode: ``"binary"``, ``"snra"`` or ``"ap_grpo"``.
-        schedule: the sharpness schedule, ``"fixed"``, ``"linear"`` or ``"sigmoid"``.
+        schedule: the sharpness schedule, ``"fixed"`` (k = ``k_min`` throughout), ``"linear"`` or ``"sigmoid"``.
         k_min, k_max, tau, s: the schedule's constants (the paper's 1, 100, 0.5, 10).
         e_max: the error of an answer without a number.
         format_weight: λ of the composite reward (the paper's 0.1).

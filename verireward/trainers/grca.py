@@ -2,9 +2,10 @@
 :func:`verireward.grca_advantages` (parse, reward, align, route in one call) and
 :func:`verireward.grca_loss`.
 
-Modes are the rows of the paper's Table 3: ``"broadcast"`` (GRPO: one standardized sequence reward
-on every token), ``"routed"`` (each field's advantage on its own tokens) and ``"routed_rpc"``
-(routed, with RPC shaping the background tokens, λ = ``lam``).
+Modes are the rows of the paper's Table 3: ``"broadcast"`` (broadcast-reward GRPO: the mean field
+reward, standardized per group, on every token; no RPC, which the paper adds only to GRCA),
+``"routed"`` (each field's advantage on its own tokens) and ``"routed_rpc"`` (routed, with RPC
+shaping the background tokens, λ = ``lam``). Only ``"routed_rpc"`` mixes RPC in.
 
 Dataset records: ``{"prompt": str, "bbox2d": [4], "bbox3d": [6], "K": 3×3, "R": 3×3, "t": [3]}``
 (:func:`verireward.trainers.grounding_records` makes them from :func:`verireward.data.grounding_samples`).
@@ -73,7 +74,7 @@ class GRCATrainer(RLTrainer):
         cam = tuple(torch.tensor([r[k] for r in batch.records], **f64) for k in ("K", "R", "t"))
         res = grca_advantages(batch.texts, batch.ids, batch.mask, gt, batch.group_size, tokenizer=self.tokenizer,
                               schema=self.verifier.schema, camera=cam, image_size=tuple(c.image_size), lam=c.lam,
-                              mode="broadcast" if c.mode == "broadcast" else "routed", use_rpc=c.mode != "routed")
+                              mode="broadcast" if c.mode == "broadcast" else "routed", use_rpc=c.mode == "routed_rpc")
         adv = res.advantages
         self.last_rewards, self.last_rpc, self.last_spans = res.rewards, res.rpc, res.token_spans
         per_seq = (adv * batch.mask).sum(1) / batch.mask.sum(1).clamp(min=1)

@@ -9,7 +9,11 @@ how), both scored with the clean cloud; DPO's reference is a frozen copy of the 
 
 The model is reached through ``logits(model, batch, points) -> [N, L, V]`` scoring
 ``batch["labels"]`` (ignore index -100), so any point-conditioned LM plugs in; ``collate(records)``
-builds a batch with ``"points" [B, P, 3+C]`` and ``"labels" [B, L]``.
+builds a batch with ``"points" [B, P, 3+C]`` and ``"labels" [B, L]``, and optionally
+``"point_counts" [B]`` when clouds of different sizes are zero-padded to P. Each cloud is then
+masked over its own points only, and the masked pass's ``logits`` gets the batch with
+``"point_counts"`` set to how many points each masked cloud holds (``"remove"`` drops points: the
+rest is zero padding), so a model that reads the counts never takes padding for points.
 """
 
 from __future__ import annotations
@@ -74,6 +78,39 @@ class SPATrainer(TrainerBase):
         shift = torch.randint(1, max(vocab, 2), labels.shape, generator=self.generator, device=labels.device)
         return torch.where(hit, (labels + shift) % vocab, labels)
 
+    def _mask(self, points: Any, counts: Any) -> Any:
+        """:func:`verireward.mask_point_patches` of the batch; with ``counts`` (zero-padded clouds)
+        each cloud over its own first ``counts[b]`` points (G and K capped there): ``points``
+        re-padded to ``[B, P, 3+C]``, ``counts`` and ``masked_points [B, P]`` (padding False) as
+        tensors, and ``centres``, ``patches``, ``distances``, ``masked_patches`` as lists of each
+        cloud's own (their G and K may differ)."""
+        import torch
+
+        from verireward.points import MaskedPoints, mask_point_patches
+
+        c: SPAConfig = self.config
+        B, P = points.shape[0], points.shape[1]
+        if counts is None:
+            return mask_point_patches(points, c.num_groups, c.group_size, c.ratio, self.generator, mode=c.mask_mode)
+        counts = torch.as_tensor(counts, dtype=torch.int64).reshape(-1).cpu()
+        if counts.shape[0] != B or bool((counts < 1).any() | (counts > P).any()):
+            raise ValueError(f"SPATrainer: the batch's 'point_counts' must hold {B} counts in [1, {P}] (the points of "
+                             f"each cloud), got {counts.tolist()}")
+        if bool((counts == P).all()):
+            return mask_point_patches(points, c.num_groups, c.group_size, c.ratio, self.generator, mode=c.mask_mode)
+        out = torch.zeros_like(points)
+        kept = torch.zeros(B, dtype=torch.int64, device=points.device)
+        hit = torch.zeros(B, P, dtype=torch.bool, device=points.device)
+        rows = []
+        for b in range(B):
+            n = int(counts[b])
+            m = mask_point_patches(points[b:b + 1, :n], min(c.num_groups, n), min(c.group_size, n), c.ratio,
+                                   self.generator, mode=c.mask_mode)
+            out[b, :n], kept[b], hit[b, :n] = m.points[0], m.counts[0], m.masked_points[0]
+            rows.append(m)
+        return MaskedPoints(out, kept, [m.centres[0] for m in rows], [m.patches[0] for m in rows],
+                            [m.distances[0] for m in rows], [m.masked_patches[0] for m in rows], hit)
+
     def _extra_state(self) -> Dict[str, Any]:
         return {"mask_rng": self.generator.get_state()}
 
@@ -97,9 +134,9 @@ class SPATrainer(TrainerBase):
         if c.mode == "sft":
             loss = -(lp / tokens).mean()
         elif c.mode in ("spa", "spa_sft"):
-            masked = mask_point_patches(batch["points"], c.num_groups, c.group_size, c.ratio, self.generator, mode=c.mask_mode)
+            masked = self._mask(batch["points"], batch.get("point_counts"))
             self.last_masked = masked
-            ln = sequence_logprob(self.logits(self.model, batch, masked.points), labels)
+            ln = sequence_logprob(self.logits(self.model, {**batch, "point_counts": masked.counts}, masked.points), labels)
             loss = spa_loss(lp, ln, c.beta)
             if c.mode == "spa_sft":
                 loss = loss - (lp / tokens).mean()
