@@ -88,7 +88,8 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     decoded_lists = _C.parse_objects(encode_texts(texts), out.specs, out.valid.ctypes.data, out.spans.ctypes.data,
                                      object_spans.ctypes.data, n_objects.ctypes.data, M, tag)
     text_names = [f.name for f in schema.fields if KINDS[f.kind][0] == 0]
-    decoded = dict(zip(text_names, decoded_lists))
+    decoded = {name: d for name, (d, _) in zip(text_names, decoded_lists)}
+    raw = {name: r for name, (_, r) in zip(text_names, decoded_lists)}  # each value as written, cut natively
     stored = np.minimum(n_objects, M)
     valid = out.valid.view(bool).reshape(n, M, F)
     spans = out.spans.reshape(n, M, F, 2)
@@ -96,8 +97,7 @@ def parse_objects(texts: Sequence[str], schema: Optional[Schema] = None, *, max_
     point_counts: Dict[str, Any] = {k: v.reshape(n, M) for k, v in out.counts.items()}
     for j, f in enumerate(schema.fields):
         if KINDS[f.kind][0] == 0:
-            values[f.name] = [[texts[i][int(spans[i, m, j, 0]):int(spans[i, m, j, 1])] if valid[i, m, j] else None
-                               for m in range(int(stored[i]))] for i in range(n)]
+            values[f.name] = raw[f.name]
         else:
             values[f.name] = out.values[f.name].reshape((n, M) + out.values[f.name].shape[1:])
     if array == "torch":

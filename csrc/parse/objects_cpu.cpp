@@ -68,40 +68,64 @@ struct ObjectScan {
     ++found;
   }
 
-  // Walks the value at [b, e) (already known to parse): an object with one of the schema's numeric
-  // keys is recorded and not entered; any other object or sequence is searched inside.
-  void walk(size_t b, size_t e, int depth) {
+  // Parses the value that starts at b (ending by e) and searches it for objects in the same pass:
+  // an object with one of the schema's numeric keys is recorded and not entered; any other object
+  // or sequence is searched inside. True with *after past the value when it parses under the
+  // grammar (exactly Scanner::value's: walk depth d is value depth d - 1 for scalars and the
+  // object or sequence depth d for containers); false when it does not, and then what it recorded
+  // is rolled back by the caller (scan).
+  bool walk(size_t b, size_t e, int depth, size_t* after) {
     Scanner sc{text.data(), e, b};
     sc.ws();
     const char c = sc.peek();
     if (c == '{') {
       const size_t ob = sc.i;
       pairs.clear();
-      if (!sc.object(depth, &pairs)) return;
+      if (!sc.object(depth, &pairs)) return false;
+      *after = sc.i;
       bool hit = false;
       for (const auto& p : pairs) hit = hit || is_object_key(p.key);
-      if (hit) { record(ob, sc.i); return; }
+      if (hit) { record(ob, sc.i); return true; }
       const std::vector<Scanner::Pair> inner = pairs;  // `pairs` is reused by the walk below
-      for (const auto& p : inner) walk(p.value_begin, p.value_end, depth + 1);
-      return;
+      size_t ignored;
+      for (const auto& p : inner) walk(p.value_begin, p.value_end, depth + 1, &ignored);  // parse: validated above
+      return true;
     }
-    if (c != '[' && c != '(') return;
+    if (c != '[' && c != '(') {  // a scalar
+      if (!sc.value(depth - 1)) return false;
+      *after = sc.i;
+      return true;
+    }
+    if (depth > kMaxDepth) return false;
     const char close = c == '[' ? ']' : ')';
     ++sc.i;
     bool first = true;
     while (true) {
       sc.ws();
-      if (sc.eat(close)) return;
+      if (sc.eat(close)) break;
       if (!first) {
-        if (!sc.eat(',')) return;
+        if (!sc.eat(',')) return false;
         sc.ws();
-        if (sc.eat(close)) return;
+        if (sc.eat(close)) break;  // trailing comma
       }
       first = false;
-      const size_t vb = sc.i;
-      if (!sc.value(depth)) return;
-      walk(vb, sc.i, depth + 1);
+      size_t ve;
+      if (!walk(sc.i, e, depth + 1, &ve)) return false;
+      sc.i = ve;
     }
+    *after = sc.i;
+    return true;
+  }
+
+  // Forgets the objects recorded after the first `keep` (a value that did not parse after all).
+  void roll_back(int64_t keep, size_t decoded_keep) {
+    const int64_t M = objs.max_objects;
+    for (int64_t m = keep; m < std::min(found, M); ++m) {
+      clear_slot(fields, out, row * M + m);
+      objs.object_spans[(row * M + m) * 2] = objs.object_spans[(row * M + m) * 2 + 1] = 0;
+    }
+    found = keep;
+    if (decoded) decoded->resize(decoded_keep);
   }
 
   // Qwen2-VL's box tokens: [<|object_ref_start|>label<|object_ref_end|>]<|box_start|>(x1,y1),(x2,y2)<|box_end|>,
@@ -224,8 +248,11 @@ struct ObjectScan {
       size_t after = start + 1;
       bool object = false;
       if (ch == '{' || ch == '[') {
-        Scanner sc{text.data(), end, start};
-        if (sc.value(0)) { walk(start, sc.i, 1); after = sc.i, object = true; }
+        const int64_t keep = found;
+        const size_t decoded_keep = decoded ? decoded->size() : 0;
+        size_t past;
+        if (walk(start, end, 1, &past)) after = past, object = true;  // parsed and searched in one pass
+        else roll_back(keep, decoded_keep);
       } else if (ch == '<' && box_f >= 0) {
         object = box_tokens(start, end, &after);
       } else if (ch == '(' && bare) {

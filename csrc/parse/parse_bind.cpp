@@ -1,4 +1,7 @@
 // The Python binding of parse/parse.h (verireward._C): argument classes and checked entry points.
+#include <algorithm>
+#include <unordered_map>
+
 #include "common/bind.h"
 #include "parse/parse.h"
 #include "parse/parse_bind.h"
@@ -55,36 +58,79 @@ void bind_parse(py::module_& m) {
       py::gil_scoped_release release;
       parse_objects(views, fields, out, objs);
     }
-    // each text field's decoded values: [T] lists of n lists (one str per stored object, None
-    // where the field is invalid). UTF-8 decoded keeping lone surrogates (what a \ud800 escape or a
-    // str holding one gives), else with replacement characters.
+    // Per text field, [decoded, raw]: n lists of one str per stored object (None where the field
+    // is invalid). decoded: the scanner's text_value, UTF-8 decoded keeping lone surrogates (what a
+    // \ud800 escape or a str holding one gives), else with replacement characters. raw: the value
+    // as written, text[s:e] at its code-point span, cut from the caller's str (a bytes entry, a
+    // str with lone surrogates encoded with surrogatepass, is decoded back the same way first).
+    const int64_t F = static_cast<int64_t>(fields.size());
+    const uint8_t* ok = ptr<uint8_t>(valid);
+    const int64_t* sp = ptr<int64_t>(spans);
+    std::vector<py::object> strs_of(static_cast<size_t>(T > 0 ? n : 0));
+    for (int64_t i = 0; T > 0 && i < n; ++i) {
+      py::handle t = texts[static_cast<size_t>(i)];
+      if (PyUnicode_Check(t.ptr())) {
+        strs_of[static_cast<size_t>(i)] = py::reinterpret_borrow<py::object>(t);
+      } else {
+        const std::string_view b = views[static_cast<size_t>(i)];
+        PyObject* u = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "surrogatepass");
+        if (u == nullptr) {
+          PyErr_Clear();
+          u = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "replace");
+        }
+        if (u == nullptr) throw py::error_already_set();
+        strs_of[static_cast<size_t>(i)] = py::reinterpret_steal<py::object>(u);
+      }
+    }
+    // Rows are built with the list C API (one PyList_New per row, items stolen); a label seen
+    // before in this call (labels repeat: a few classes over many objects) reuses its str.
+    auto decode = [](const std::string& v) {
+      PyObject* u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "surrogatepass");
+      if (u == nullptr) {
+        PyErr_Clear();
+        u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace");
+      }
+      if (u == nullptr) throw py::error_already_set();
+      return u;
+    };
+    auto new_list = [](Py_ssize_t k) {
+      PyObject* l = PyList_New(k);
+      if (l == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::list>(l);
+    };
     py::list result;
-    for (int64_t t = 0; t < T; ++t) result.append(py::list());
     int64_t f_text = 0;
     for (size_t f = 0; f < fields.size(); ++f) {
       if (fields[f].kind != 0) continue;
-      py::list rows = result[static_cast<size_t>(f_text)];
-      const int64_t F = static_cast<int64_t>(fields.size());
+      py::list dec_rows = new_list(static_cast<Py_ssize_t>(n)), raw_rows = new_list(static_cast<Py_ssize_t>(n));
+      std::unordered_map<std::string, py::object> seen;
       for (int64_t i = 0; i < n; ++i) {
         const auto& strs = decoded[static_cast<size_t>(i)];
         const int64_t stored = static_cast<int64_t>(strs.size()) / T;
-        py::list row(static_cast<size_t>(stored));
+        py::list row = new_list(static_cast<Py_ssize_t>(stored)), raw = new_list(static_cast<Py_ssize_t>(stored));
+        PyObject* whole = strs_of[static_cast<size_t>(i)].ptr();
+        const Py_ssize_t len = PyUnicode_GetLength(whole);
         for (int64_t m = 0; m < stored; ++m) {
-          if (!ptr<uint8_t>(valid)[(i * max_objects + m) * F + static_cast<int64_t>(f)]) {
-            row[static_cast<size_t>(m)] = py::none();
+          const int64_t slot = (i * max_objects + m) * F + static_cast<int64_t>(f);
+          if (!ok[slot]) {
+            PyList_SET_ITEM(row.ptr(), m, py::none().release().ptr());
+            PyList_SET_ITEM(raw.ptr(), m, py::none().release().ptr());
             continue;
           }
           const std::string& v = strs[static_cast<size_t>(m * T + f_text)];
-          PyObject* u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "surrogatepass");
-          if (u == nullptr) {
-            PyErr_Clear();
-            u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace");
-          }
-          if (u == nullptr) throw py::error_already_set();
-          row[static_cast<size_t>(m)] = py::reinterpret_steal<py::object>(u);
+          auto hit = seen.find(v);
+          if (hit == seen.end()) hit = seen.emplace(v, py::reinterpret_steal<py::object>(decode(v))).first;
+          PyList_SET_ITEM(row.ptr(), m, py::object(hit->second).release().ptr());
+          const Py_ssize_t b = std::min<Py_ssize_t>(static_cast<Py_ssize_t>(sp[2 * slot]), len);
+          const Py_ssize_t e = std::min<Py_ssize_t>(std::max<Py_ssize_t>(static_cast<Py_ssize_t>(sp[2 * slot + 1]), b), len);
+          PyObject* r = PyUnicode_Substring(whole, b, e);
+          if (r == nullptr) throw py::error_already_set();
+          PyList_SET_ITEM(raw.ptr(), m, r);
         }
-        rows.append(std::move(row));
+        PyList_SET_ITEM(dec_rows.ptr(), i, row.release().ptr());
+        PyList_SET_ITEM(raw_rows.ptr(), i, raw.release().ptr());
       }
+      result.append(py::make_tuple(std::move(dec_rows), std::move(raw_rows)));
       ++f_text;
     }
     return result;
