@@ -125,6 +125,55 @@ def test_match_is_optimal_at_every_size(dim):
             assert float(m.iou[i].sum()) == pytest.approx(best_total(w), abs=1e-9), (P, G)
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("labels", [False, True])
+def test_disjoint_clusters_match_as_each_cluster_alone(dim, labels):
+    """A scene of clusters far apart (crowded inside, full of exact ties; boxes of the clusters
+    interleaved in index order) matches as each cluster matched alone: the same pairs and IoUs, the
+    total the optimum. No positive IoU joins two clusters, so the solver's split of a sample into
+    the components of its positive pairs may not change the answer, ties included."""
+    rng = np.random.default_rng(7 + dim)
+    for trial in range(12):
+        k = int(rng.integers(2, 6))
+        parts = [crowded_scene(rng, int(rng.integers(1, 12)), int(rng.integers(1, 12)), dim) for _ in range(k)]
+        for c, (p, g) in enumerate(parts):  # cluster c lies 100 * c away along every axis
+            p += 100.0 * c
+            g += 100.0 * c
+        tags = [(rng.choice(["a", "b"], len(p)).tolist(), rng.choice(["a", "b"], len(g)).tolist()) for p, g in parts]
+        # interleave the clusters' boxes in a shuffled order (each cluster's own order kept)
+        order_p = rng.permutation(np.concatenate([[c] * len(p) for c, (p, _) in enumerate(parts)]))
+        order_g = rng.permutation(np.concatenate([[c] * len(g) for c, (_, g) in enumerate(parts)]))
+        where_p = [np.nonzero(order_p == c)[0] for c in range(k)]
+        where_g = [np.nonzero(order_g == c)[0] for c in range(k)]
+        pred = np.zeros((len(order_p), 2 * dim))
+        gt = np.zeros((len(order_g), 2 * dim))
+        pl, gl = [None] * len(order_p), [None] * len(order_g)
+        for c, (p, g) in enumerate(parts):
+            pred[where_p[c]], gt[where_g[c]] = p, g
+            for x, i in enumerate(where_p[c]):
+                pl[i] = tags[c][0][x]
+            for x, j in enumerate(where_g[c]):
+                gl[j] = tags[c][1][x]
+        kw = dict(box=f"{dim}d", pred_labels=[pl], gt_labels=[gl]) if labels else dict(box=f"{dim}d")
+        whole = vr.match_boxes(pred[None], [len(pred)], gt[None], [len(gt)], **kw)
+        total = 0.0
+        for c, (p, g) in enumerate(parts):
+            kc = dict(box=f"{dim}d", pred_labels=[tags[c][0]], gt_labels=[tags[c][1]]) if labels else dict(box=f"{dim}d")
+            alone = vr.match_boxes(p[None], [len(p)], g[None], [len(g)], **kc)
+            a = alone.assignment[0]
+            want = np.where(a >= 0, where_g[c][np.maximum(a, 0)], -1)
+            # the same pairs, ties included (a cluster's boxes keep their relative order in the scene)
+            np.testing.assert_array_equal(whole.assignment[0][where_p[c]], want)
+            np.testing.assert_array_equal(whole.iou[0][where_p[c]], alone.iou[0])
+            total += float(alone.iou[0].sum())
+            w = np.array([[oracles.iou(x, y, dim) if (not labels or tags[c][0][i] == tags[c][1][j]) else 0.0
+                           for j, y in enumerate(g)] for i, x in enumerate(p)])
+            assert float(alone.iou[0].sum()) == pytest.approx(best_total(w), abs=1e-9)
+        assert float(whole.iou[0].sum()) == pytest.approx(total, abs=1e-9)
+        used = whole.assignment[0][whole.assignment[0] >= 0]
+        assert len(set(used.tolist())) == len(used)
+
+
 def test_matching_is_deterministic_and_other_box_kinds():
     rng = np.random.default_rng(0)
     pred, gt = rng.uniform(0, 5, (20, 8, 4)), rng.uniform(0, 5, (20, 6, 4))
@@ -254,6 +303,70 @@ def test_label_rows_shorter_than_their_count_or_unhashable_are_errors():
     # shorter rows are fine when the count is shorter too
     m = vr.match_boxes(pred, [1], gt, [2], pred_labels=[["a"]], gt_labels=[["a", "b"]])
     assert m.assignment.tolist() == [[0, -1]]
+
+
+class _Shifty:
+    """A label whose hash empties the row that holds it (hostile user code run during encoding)."""
+
+    def __init__(self, row):
+        self.row = row
+
+    def __hash__(self):
+        self.row.clear()
+        return 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 6), st.integers(0, 6), st.integers(0, 2**31 - 1))
+def test_label_lists_encode_as_python_equality_says(n, P, G, seed):
+    """Label lists (encoded natively) match exactly where the labels are equal as Python compares
+    dict keys: 1, 1.0 and True are one label, a NaN object equals only itself, tuples and None are
+    labels; the IoU matrix masked by that equality (the oracle) has the same optimal total, and a
+    label row given as a tuple (the general path) gives the same assignment."""
+    rng = np.random.default_rng(seed)
+    nan = math.nan
+    pool = [1, 1.0, True, "a", "b", None, ("t", 1), nan, 2, "a"]
+    pred = rng.uniform(0, 3, (n, P, 4)); pred[..., 2:] += pred[..., :2] + 0.5
+    gt = rng.uniform(0, 3, (n, G, 4)); gt[..., 2:] += gt[..., :2] + 0.5
+    pc, gc = rng.integers(0, P + 1, n), rng.integers(0, G + 1, n)
+    pick = lambda k: [pool[int(i)] for i in rng.integers(0, len(pool), k)]
+    pl = [pick(int(rng.integers(c, P + 1))) for c in pc]  # rows may run past their counts
+    gl = [pick(int(rng.integers(c, G + 1))) for c in gc]
+    m = vr.match_boxes(pred, pc, gt, gc, pred_labels=pl, gt_labels=gl)
+    for i in range(n):
+        same = lambda a, b: a is b or a == b  # dict-key equality
+        w = np.array([[oracles.iou(pred[i, x], gt[i, y], 2) if same(pl[i][x], gl[i][y]) else 0.0
+                       for y in range(gc[i])] for x in range(pc[i])]).reshape(pc[i], gc[i])
+        assert float(m.iou[i].sum()) == pytest.approx(best_total(w), abs=1e-9)
+        for x in range(pc[i]):
+            if m.assignment[i, x] >= 0:
+                assert same(pl[i][x], gl[i][m.assignment[i, x]])
+    general = vr.match_boxes(pred, pc, gt, gc, pred_labels=[tuple(r) for r in pl], gt_labels=tuple(gl))
+    np.testing.assert_array_equal(general.assignment, m.assignment)
+
+
+def test_native_label_encoder_declines_what_it_does_not_take():
+    """_C.encode_label_rows: a row that changes under it (a label's __hash__ clears it) or an
+    unhashable label makes it decline (False), never crash; the public call then names the
+    problem. Its own backstops: null pointers and rows that are not one per sample raise."""
+    pc, gc = np.array([2], dtype=np.int64), np.array([1], dtype=np.int64)
+    out_p, out_g = np.empty((1, 2), dtype=np.int64), np.empty((1, 2), dtype=np.int64)
+    row = [None, "y"]
+    row[0] = _Shifty(row)  # clears the row before its second label is read
+    args = (pc.ctypes.data, gc.ctypes.data, 1, 2, 2, out_p.ctypes.data, out_g.ctypes.data)
+    assert _C.encode_label_rows([row], [["x"]], *args) is False
+    assert _C.encode_label_rows([["x", ["y"]]], [["x"]], *args) is False
+    assert _C.encode_label_rows([["x", "y"]], [["y"]], *args) is True
+    assert out_p.tolist() == [[1, 0]] and out_g.tolist() == [[0, -1]]  # the truth's labels first
+    with pytest.raises(ValueError, match="null data pointer"):
+        _C.encode_label_rows([["x", "y"]], [["y"]], pc.ctypes.data, gc.ctypes.data, 1, 2, 2, 0, out_g.ctypes.data)
+    with pytest.raises(ValueError, match="one row per sample"):
+        _C.encode_label_rows([["x", "y"]], [], *args)
+    pred, gt, _ = _two_by_two()
+    row = [None, "b"]
+    row[0] = _Shifty(row)
+    with pytest.raises(ValueError, match=r"match_boxes: pred_labels\[0\] must be a list of 2 to 2 labels"):
+        vr.match_boxes(pred, [2], gt, [2], pred_labels=[row], gt_labels=[["a", "b"]])
 
 
 def test_a_box_written_twice_can_match_two_overlapping_truths():

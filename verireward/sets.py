@@ -82,6 +82,15 @@ def _label_codes(op: str, pred_labels: Any, gt_labels: Any, pc: np.ndarray, gc: 
     from verireward.detection import _codes
 
     n = len(pc)
+    if type(pred_labels) is list and type(gt_labels) is list and len(pred_labels) == n and len(gt_labels) == n:
+        # lists of label lists: encoded natively in one pass (the common case, parsed labels); the
+        # native encoder declines anything else, which the general path below takes and checks
+        pcode = np.empty((n, P), dtype=np.int64)
+        gcode = np.empty((n, G), dtype=np.int64)
+        pcs, gcs = np.ascontiguousarray(pc, dtype=np.int64), np.ascontiguousarray(gc, dtype=np.int64)
+        if _C.encode_label_rows(pred_labels, gt_labels, pcs.ctypes.data, gcs.ctypes.data, n, P, G,
+                                pcode.ctypes.data, gcode.ctypes.data):
+            return pcode, gcode
     pf = _labels(op, "pred_labels", pred_labels, n, P, pc)
     gf = _labels(op, "gt_labels", gt_labels, n, G, gc)
     pcode, gcode, _ = _codes(op, ("pred_labels", pf, len(pf)), ("gt_labels", gf, len(gf)))

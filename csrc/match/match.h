@@ -1,7 +1,8 @@
 // One-to-one matching of predicted and ground-truth boxes per sample (the set rewards of many-object
 // answers): the assignment that maximizes the total IoU over pairs with equal labels and IoU > 0,
 // exactly, on costs -IoU (0 for pairs that may not match). Rows and columns without a positive IoU
-// are dropped first; what pairs off directly is taken as it is; the rest goes to match/assign.h's
+// are dropped first; the rest splits into the connected components of the positive pairs, each an
+// independent problem: a lone pair is taken as it is, the rest goes to match/assign.h's
 // solver (shortest augmenting paths with potentials), whose order is fixed — rows in index order,
 // the lowest column among equal reduced costs — so ties resolve the same way on every run and on
 // every CPU path. Pairs assigned at cost 0 are left unmatched (-1). CPU only: the IoU matrix and the
@@ -46,7 +47,8 @@ template <class A> inline bool box_kind_ok(const A& p, const char** why) {
 }
 
 // At most this many boxes per sample on either side (P, G): a sample's IoU matrix and the
-// solver's cost matrix are dense, 2 * P * G doubles of scratch per thread (256 MiB at the limit).
+// solver's cost matrix are dense, 2 * P * G doubles and P * G int32 hit columns of scratch per
+// thread (320 MiB at the limit).
 constexpr int64_t kMatchMaxBoxes = 4096;
 
 #define VR_MATCH_ARGS(X)                                                          \

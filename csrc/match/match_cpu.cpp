@@ -19,7 +19,8 @@ namespace {
 struct MatchScratch {
   int64_t stride = 0;  // of w's rows: ng, or ng rounded up to whole lanes
   std::vector<double> w, cost, glo, ghi, gok;
-  std::vector<int64_t> rc, rows, cols, row_hits, col_hits, glab;
+  std::vector<int64_t> rc, row_hits, col_hits, glab, parent, comp_start, comp_rows, comp_cols, order;
+  std::vector<int32_t> hit_cols;  // each row's positive columns, rows in order (row_hits[i] of them)
   AssignScratch a;
 };
 
@@ -38,13 +39,15 @@ template <class T> void matrix_scalar(const SampleView<T>& v, int kind, const Bo
   double* w = scratch(m.w, v.np * v.ng);
   int64_t* rh = scratch(m.row_hits, v.np);
   int64_t* ch = scratch(m.col_hits, v.ng);
+  int32_t* hc = scratch(m.hit_cols, v.np * v.ng);
+  int64_t nh = 0;
   std::fill(ch, ch + v.ng, int64_t{0});
   for (int64_t i = 0; i < v.np; ++i) {
     rh[i] = 0;
     for (int64_t j = 0; j < v.ng; ++j) {
       const double r = v.same_label(i, j) ? pair_iou(v.pred + i * v.width, v.gt + j * v.width, kind, seq) : 0.0;
       w[i * v.ng + j] = r;
-      if (r > 0.0) ++rh[i], ++ch[j];
+      if (r > 0.0) ++rh[i], ++ch[j], hc[nh++] = static_cast<int32_t>(j);
     }
   }
 }
@@ -75,6 +78,8 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   int64_t* glab = scratch(m.glab, st);
   int64_t* ch = scratch(m.col_hits, st);
   int64_t* rh = scratch(m.row_hits, v.np);
+  int32_t* hc = scratch(m.hit_cols, v.np * st);
+  int64_t nh = 0;
   double* w = scratch(m.w, v.np * st);
   for (int64_t j = 0; j < st; ++j) {  // padding lanes: dead boxes
     Box<D> b;
@@ -99,7 +104,15 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
     m4 hits = {0, 0, 0, 0};
     for (int64_t j = 0; j < st; j += kLanes) {
       d4 blo[D], bhi[D];
-      for (int k = 0; k < D; ++k) blo[k] = load_d4(glo + k * st + j), bhi[k] = load_d4(ghi + k * st + j);
+      m4 overlap = load_d4(gok + j) != 0.0;
+      for (int k = 0; k < D; ++k) {
+        blo[k] = load_d4(glo + k * st + j), bhi[k] = load_d4(ghi + k * st + j);
+        overlap &= vmin(ahi[k], bhi[k]) > vmax(alo[k], blo[k]);
+      }
+      if (!any(overlap)) {  // no lane intersects: IoU 0 by rule (most blocks of a crowded scene)
+        std::memset(row + j, 0, sizeof(d4));
+        continue;
+      }
       m4 fast;
       d4 r = box_iou_lanes<D>(alo, ahi, blo, bhi, fast);
       const m4 live = (load_d4(gok + j) != 0.0) & (load_m4(glab + j) == lab);
@@ -115,6 +128,7 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
       std::memcpy(row + j, &r, sizeof r);
       const m4 pos = r > 0.0;  // -1 where positive
       hits -= pos;
+      for (int l = 0; l < kLanes; ++l) hc[nh] = static_cast<int32_t>(j + l), nh += pos[l] != 0;
       m4 c = load_m4(ch + j);
       c -= pos;
       std::memcpy(ch + j, &c, sizeof c);
@@ -156,6 +170,98 @@ void solve_assignment(const double* cost, int64_t n, int64_t m, AssignScratch& s
   assign_lanes<double>(cost, n, m, s, rc);
 }
 
+// The assignment of one component: rows[0, nr) and cols[0, nc) of the IoU matrix (each in index
+// order), the smaller side as the solver's rows; as/io: the sample's outputs.
+template <class T> void solve_component(const int64_t* rows, int64_t nr, const int64_t* cols, int64_t nc, MatchScratch& m,
+                                        int64_t* as, T* io) {
+  const double* w = m.w.data();
+  const int64_t st = m.stride;
+  if (nr == 1 && nc == 1) {  // one pair: it is the assignment (its IoU is positive)
+    as[rows[0]] = cols[0], io[rows[0]] = static_cast<T>(w[rows[0] * st + cols[0]]);
+    return;
+  }
+  const bool flip = nr > nc;
+  const int64_t hr = flip ? nc : nr, hc = flip ? nr : nc, ld = assign_stride(hc);
+  double* cost = scratch(m.cost, hr * ld);
+  for (int64_t r = 0; r < hr; ++r) {
+    double* row = cost + r * ld;
+    if (!flip) {
+      for (int64_t c = 0; c < hc; ++c) row[c] = -w[rows[r] * st + cols[c]];
+    } else {
+      for (int64_t c = 0; c < hc; ++c) row[c] = -w[rows[c] * st + cols[r]];
+    }
+    std::fill(row + hc, row + ld, kAssignPad);
+  }
+  int64_t* rc = scratch(m.rc, hr);
+  solve_assignment(cost, hr, hc, m.a, rc);
+  for (int64_t r = 0; r < hr; ++r) {  // every row has a column (hr <= hc); pairs at IoU 0 stay -1
+    const int64_t c = rc[r];
+    const int64_t i = rows[flip ? c : r], j = cols[flip ? r : c];
+    const double x = w[i * st + j];
+    as[i] = x > 0.0 ? j : as[i];
+    io[i] = x > 0.0 ? static_cast<T>(x) : io[i];
+  }
+}
+
+// Union-find root with path halving (nodes: rows 0..np-1, then columns np..np+ng-1).
+inline int64_t find_root(int64_t* parent, int64_t x) {
+  while (parent[x] != x) x = parent[x] = parent[parent[x]];
+  return x;
+}
+
+// One sample's assignment from its IoU matrix (m.w, m.row_hits, m.col_hits, m.hit_cols). Rows and columns
+// without a positive IoU can only be matched at 0: they are left out (the optimum's total is the
+// same). The rest splits into the connected components of the graph of positive pairs: no
+// positive pair joins two components, so the optimum is each component's optimum, found
+// independently (crowded scenes fall apart into many small problems that the fixed-width solvers
+// take). Components are solved in the order of their lowest row, each with its rows and columns in
+// index order.
+template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, int64_t* as, T* io) {
+  int64_t* parent = scratch(m.parent, np + ng);
+  int64_t nr = 0;
+  for (int64_t i = 0; i < np + ng; ++i) parent[i] = i;
+  const int32_t* hit = m.hit_cols.data();  // row i's positive columns, as the matrix recorded them
+  for (int64_t i = 0; i < np; ++i) {
+    const int64_t k = m.row_hits[i];
+    nr += k > 0;
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t a = find_root(parent, i), b = find_root(parent, np + hit[t]);
+      if (a != b) parent[std::max(a, b)] = std::min(a, b);  // the root is the lowest node: a row
+    }
+    hit += k;
+  }
+  if (nr == 0) return;
+  // Counting sort of the live rows and columns by component (its root row), stable: each
+  // component's rows, then its columns, in index order, in the slice [start[c], start[c + 1]).
+  int64_t* start = scratch(m.comp_start, np + 1);
+  int64_t* nrows = scratch(m.comp_rows, np);  // per component: rows placed so far, then its row count
+  int64_t* ncols = scratch(m.comp_cols, np);
+  std::fill(start, start + np + 1, int64_t{0});
+  std::fill(nrows, nrows + np, int64_t{0});
+  std::fill(ncols, ncols + np, int64_t{0});
+  for (int64_t i = 0; i < np; ++i) {
+    if (m.row_hits[i] > 0) ++start[find_root(parent, i) + 1];
+  }
+  for (int64_t j = 0; j < ng; ++j) {
+    if (m.col_hits[j] > 0) ++start[find_root(parent, np + j) + 1];  // a live column's root is a row
+  }
+  for (int64_t r = 0; r < np; ++r) start[r + 1] += start[r];
+  int64_t* order = scratch(m.order, start[np]);
+  for (int64_t i = 0; i < np; ++i) {
+    if (m.row_hits[i] == 0) continue;
+    const int64_t c = find_root(parent, i);
+    order[start[c] + nrows[c]++] = i;
+  }
+  for (int64_t j = 0; j < ng; ++j) {
+    if (m.col_hits[j] == 0) continue;
+    const int64_t c = find_root(parent, np + j);
+    order[start[c] + nrows[c] + ncols[c]++] = j;
+  }
+  for (int64_t c = 0; c < np; ++c) {
+    if (nrows[c] > 0) solve_component(order + start[c], nrows[c], order + start[c] + nrows[c], ncols[c], m, as, io);
+  }
+}
+
 template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
   const BoxSeq seq = box_seq_of(p);
   const int64_t* pc = ptr<const int64_t>(p.pred_counts);
@@ -176,57 +282,7 @@ template <class T> void match_rows(const MatchArgs& p, int64_t b, int64_t e) {
                           pl != nullptr ? pl + s * p.P : nullptr, pl != nullptr ? gl + s * p.G : nullptr,
                           np, ng, p.width};
     matrix(v, p.kind, seq, m);
-    const double* w = m.w.data();
-    const int64_t st = m.stride;
-    // Rows and columns without a positive IoU can only be matched at 0: they are left out (the
-    // optimum's total is the same). When what is left pairs off (one positive per row and per
-    // column), those pairs are the assignment; otherwise the Hungarian method solves the rest.
-    int64_t* rows = scratch(m.rows, np);
-    int64_t* cols = scratch(m.cols, ng);
-    int64_t nr = 0, nc = 0;
-    bool paired = true;
-    for (int64_t i = 0; i < np; ++i) {  // branch-free: which rows have a hit is data, not a pattern
-      const int64_t h = m.row_hits[i];
-      rows[nr] = i, nr += h > 0, paired &= h <= 1;
-    }
-    for (int64_t j = 0; j < ng; ++j) {
-      const int64_t h = m.col_hits[j];
-      cols[nc] = j, nc += h > 0, paired &= h <= 1;
-    }
-    if (nr == 0) continue;
-    if (paired) {
-      for (int64_t r = 0; r < nr; ++r) {
-        const int64_t i = rows[r];
-        for (int64_t j = 0; j < ng; ++j) {
-          const double x = w[i * st + j];
-          as[i] = x > 0.0 ? j : as[i];
-          io[i] = x > 0.0 ? static_cast<T>(x) : io[i];
-        }
-      }
-      continue;
-    }
-    // the reduced problem, rows the smaller side, rows padded to whole lanes
-    const bool flip = nr > nc;
-    const int64_t hr = flip ? nc : nr, hc = flip ? nr : nc, ld = assign_stride(hc);
-    double* cost = scratch(m.cost, hr * ld);
-    for (int64_t r = 0; r < hr; ++r) {
-      double* row = cost + r * ld;
-      if (!flip) {
-        for (int64_t c = 0; c < hc; ++c) row[c] = -w[rows[r] * st + cols[c]];
-      } else {
-        for (int64_t c = 0; c < hc; ++c) row[c] = -w[rows[c] * st + cols[r]];
-      }
-      std::fill(row + hc, row + ld, kAssignPad);
-    }
-    int64_t* rc = scratch(m.rc, hr);
-    solve_assignment(cost, hr, hc, m.a, rc);
-    for (int64_t r = 0; r < hr; ++r) {  // every row has a column (hr <= hc); pairs at IoU 0 stay -1
-      const int64_t c = rc[r];
-      const int64_t i = rows[flip ? c : r], j = cols[flip ? r : c];
-      const double x = w[i * st + j];
-      as[i] = x > 0.0 ? j : as[i];
-      io[i] = x > 0.0 ? static_cast<T>(x) : io[i];
-    }
+    solve_sample(np, ng, m, as, io);
   }
 }
 }  // namespace
