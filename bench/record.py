@@ -17,7 +17,51 @@ RUNS = 3
 TARGETS = ["iou_3d >= 8x torch", "pairwise_iou_2d >= 5x torch", "project_box_3d >= 10x torch", "iou_3d <= 2x memcpy time",
            "grca_pipeline >= 150x python", "mask_point_patches >= 10x torch", "iou_3d_oriented >= 200x shapely",
            "iou_2d_rotated >= 100x shapely", "iou_3d_oriented_9dof >= 50x shapely-bev",
-           "match_boxes >= 50x scipy", "detection_map >= 100x python"]
+           "match_boxes >= 50x scipy", "detection_map >= 100x python", "parse_objects >= 3x orjson",
+           "match_boxes_crowded >= 30x scipy", "match_boxes_crowded_labels >= 30x scipy"]
+README = HERE.parent / "README.md"
+TABLE_BEGIN, TABLE_END = "<!-- bench/record.py: table -->", "<!-- /bench/record.py: table -->"
+
+
+def _ratio(r: dict) -> str:
+    one = f", {r['verireward_1thread_speedup']:.1f}× on 1 thread" if "verireward_1thread_speedup" in r else ""
+    prefix = f" (on {r['elements']:,})" if r.get("prefix") else ""
+    return f"{r['impl']} {r['verireward_speedup']:.1f}×{one}{prefix}"
+
+
+def readme_table(runs: list) -> str:
+    """The README's performance table: run 1's ratios per op, each target's measure in every run."""
+    _, d1 = runs[0]
+    lines = ["| op (size) | verireward | verireward is, against each baseline (run 1) | target: all runs |", "|---|---|---|---|"]
+    for case in d1["cases"]:
+        res = case["results"]
+        t = next(r["seconds"] for r in res if r["impl"] == "verireward") * 1e3
+        others = [r for r in res if r["impl"] not in ("verireward", "vr-1thread") and "verireward_speedup" in r]
+        mem = [f"{r['verireward_over_memcpy']:.2f}× memcpy time" for r in res if r["impl"] == "memcpy"]
+        targets = []
+        for tgt in TARGETS:
+            if not tgt.startswith(case["op"] + " "):
+                continue
+            got = [next((x for x in d["targets"] if x["target"] == tgt), None) for _, d in runs]
+            got = [g for g in got if g is not None]
+            if got:
+                met = sum(g["met"] for g in got)
+                vals = [g["measured"] for g in got]
+                ones = [g["measured_1thread"] for g in got if "measured_1thread" in g]
+                one = f"; 1 thread {min(ones)}× to {max(ones)}×" if ones else ""
+                targets.append(f"{tgt.replace('>=', '≥').replace('<=', '≤')}: {'met' if met == len(got) else f'met in {met} of {len(got)}'}"
+                               f" ({min(vals)}× to {max(vals)}×{one})")
+        lines.append(f"| {case['op']} ({case['size']}) | {t:.2f} ms | {'; '.join([_ratio(r) for r in others] + mem)} | "
+                     f"{'; '.join(targets)} |")
+    return "\n".join(lines)
+
+
+def write_readme_table(runs: list) -> None:
+    text = README.read_text()
+    a, b = text.index(TABLE_BEGIN), text.index(TABLE_END)
+    _, d1 = runs[0]
+    stamp = f"From run 1 ({d1['dtype']}, {d1['machine']['date']}; ratios compare throughput):"
+    README.write_text(text[:a] + TABLE_BEGIN + "\n" + stamp + "\n\n" + readme_table(runs) + "\n" + text[b:])
 
 
 def bench(i: int) -> tuple[str, dict]:
@@ -175,6 +219,7 @@ How to read these numbers:
 """
     page += experiments_section()
     (HERE / "RESULTS.md").write_text(page)
+    write_readme_table(runs)
     print(page)
 
 

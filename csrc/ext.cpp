@@ -35,6 +35,20 @@ py::dict build_info() {
   return d;
 }
 
+// Sets the OpenMP threads of the calling thread's later calls (k >= 1); returns the previous
+// count. For benchmarks that report a one-thread ratio beside the default one (the peers they are
+// compared with run on one core); without OpenMP everything runs on one thread and k is ignored.
+int set_cpu_threads(int k) {
+  require(k >= 1, "set_cpu_threads", "k must be >= 1");
+#ifdef _OPENMP
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(k);
+  return before;
+#else
+  return 1;
+#endif
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -44,6 +58,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_runtime_error", &cuda_runtime_error);
   m.def("set_cpu_path", &set_cpu_path, "auto | avx2 | sse2 | scalar (for tests and benchmarks)");
   m.def("cpu_path", &cpu_path_name);
+  m.def("set_cpu_threads", &set_cpu_threads, "OpenMP threads of this thread's later calls; returns the previous count");
 
   py::enum_<DType>(m, "DType").value("float32", DType::Float32).value("float64", DType::Float64);
 

@@ -28,7 +28,9 @@ def test_bench_quick_run_writes_json(tmp_path, capsys):
         expected = {"grca_pipeline": {"python", "py-prefix"}, "mask_point_patches": {"torch", "memcpy"},
                     "ap_grpo_advantages": {"torch", "memcpy"}, "iou_2d_rotated": {"shapely"}, "iou_3d_oriented": {"shapely"},
                     "pairwise_iou_3d_oriented": {"shapely"}, "iou_3d_oriented_9dof": {"shapely-bev"}, "rpc_oriented": {"torch"}, "match_boxes": {"scipy"},
-                    "detection_map": {"python"}}.get(case["op"], {"torch", "python", "memcpy"})
+                    "detection_map": {"python"}, "parse_objects": {"json", "vr-1thread"},
+                    "match_boxes_crowded": {"scipy", "vr-1thread"}, "match_boxes_crowded_labels": {"scipy", "vr-1thread"},
+                    "detection_map_coco": {"vr-1thread"}}.get(case["op"], {"torch", "python", "memcpy"})
         assert impls[0] == "verireward" and expected <= set(impls)
         for r in case["results"]:
             assert r["seconds"] > 0
@@ -87,22 +89,26 @@ def _third_party_imports(path: Path) -> set:
 
 def test_bench_extra_installs_every_package_the_bench_imports():
     """`pip install ".[bench]"` must hold every third-party package the bench imports (the README's
-    first command died on scipy once); each such import must also be guarded by the skip tables."""
+    first command died on scipy once), except the peers, which `[peers]` holds; each such import
+    must also be guarded by the skip tables."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
         pytest.skip("tomllib needs Python 3.11")
     import re
 
-    import verireward
     import verireward._bench.cases as cases
 
-    root = Path(verireward.__file__).parent
+    # the checkout's files (the tests run from a clone; the installed package has no pyproject.toml)
+    root = Path(__file__).resolve().parents[1] / "verireward"
     pyproject = root.parent / "pyproject.toml"
-    if not pyproject.exists():
-        pytest.skip("an installed (non-editable) package has no pyproject.toml beside it")
-    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["bench"]
-    declared = {re.split(r"[<>=!;\[ ]", req, maxsplit=1)[0].lower() for req in extra}
+    assert pyproject.exists() and (root / "_bench").is_dir(), "the tests run from a checkout"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    name = lambda req: re.split(r"[<>=!;\[ ]", req, maxsplit=1)[0].lower().replace("-", "_")
+    declared = {name(req) for req in extras["bench"]}
+    peers = {name(req) for req in extras["peers"]}
+    assert peers == {name(p) for p in cases.PEERS}, "[peers] and the bench's PEERS differ"
+    declared |= peers
     imported = set().union(*(_third_party_imports(f) for f in (root / "_bench").glob("*.py")))
     imported |= set(cases.CASE_NEEDS.values())  # imported through verireward._tiny
     guarded = set(cases.BASELINE_NEEDS.values()) | set(cases.CASE_NEEDS.values())

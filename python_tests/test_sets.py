@@ -134,7 +134,8 @@ def test_disjoint_clusters_match_as_each_cluster_alone(dim, labels):
     the components of its positive pairs may not change the answer, ties included."""
     rng = np.random.default_rng(7 + dim)
     for trial in range(12):
-        k = int(rng.integers(2, 6))
+        # few clusters (at most 64 live columns: the bitset split) and many (the union-find split)
+        k = int(rng.integers(2, 6)) if trial % 2 else int(rng.integers(9, 16))
         parts = [crowded_scene(rng, int(rng.integers(1, 12)), int(rng.integers(1, 12)), dim) for _ in range(k)]
         for c, (p, g) in enumerate(parts):  # cluster c lies 100 * c away along every axis
             p += 100.0 * c

@@ -15,11 +15,18 @@
 namespace vr {
 
 namespace {
+// Samples with more pairs than this record each row's positive columns as the matrix is filled (the
+// lane paths; the scalar path always does): the component split then reads the hits, not the matrix.
+constexpr int64_t kRecordHitsAbove = 1024;
+
 // Per-thread scratch of one sample's matching (buffers grown by assign.h's scratch()).
 struct MatchScratch {
   int64_t stride = 0;  // of w's rows: ng, or ng rounded up to whole lanes
   std::vector<double> w, cost, glo, ghi, gok;
-  std::vector<int64_t> rc, row_hits, col_hits, glab, parent, comp_start, comp_rows, comp_cols, order;
+  std::vector<int64_t> rc, rows, cols, row_hits, col_hits, glab, parent, col_node, root, comp_start, comp_rows, comp_cols,
+      order;
+  std::vector<uint64_t> row_bits;
+  bool hits_recorded = false;  // hit_cols filled by the matrix (large samples only)
   std::vector<int32_t> hit_cols;  // each row's positive columns, rows in order (row_hits[i] of them)
   AssignScratch a;
 };
@@ -41,6 +48,7 @@ template <class T> void matrix_scalar(const SampleView<T>& v, int kind, const Bo
   int64_t* ch = scratch(m.col_hits, v.ng);
   int32_t* hc = scratch(m.hit_cols, v.np * v.ng);
   int64_t nh = 0;
+  m.hits_recorded = true;
   std::fill(ch, ch + v.ng, int64_t{0});
   for (int64_t i = 0; i < v.np; ++i) {
     rh[i] = 0;
@@ -78,8 +86,12 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   int64_t* glab = scratch(m.glab, st);
   int64_t* ch = scratch(m.col_hits, st);
   int64_t* rh = scratch(m.row_hits, v.np);
-  int32_t* hc = scratch(m.hit_cols, v.np * st);
+  // large samples skip the blocks without an intersection and record each row's positive columns
+  // (small ones are read from w directly)
+  const bool record = v.np * v.ng > kRecordHitsAbove;
+  int32_t* hc = record ? scratch(m.hit_cols, v.np * st) : nullptr;
   int64_t nh = 0;
+  m.hits_recorded = record;
   double* w = scratch(m.w, v.np * st);
   for (int64_t j = 0; j < st; ++j) {  // padding lanes: dead boxes
     Box<D> b;
@@ -104,14 +116,15 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
     m4 hits = {0, 0, 0, 0};
     for (int64_t j = 0; j < st; j += kLanes) {
       d4 blo[D], bhi[D];
-      m4 overlap = load_d4(gok + j) != 0.0;
-      for (int k = 0; k < D; ++k) {
-        blo[k] = load_d4(glo + k * st + j), bhi[k] = load_d4(ghi + k * st + j);
-        overlap &= vmin(ahi[k], bhi[k]) > vmax(alo[k], blo[k]);
-      }
-      if (!any(overlap)) {  // no lane intersects: IoU 0 by rule (most blocks of a crowded scene)
-        std::memset(row + j, 0, sizeof(d4));
-        continue;
+      for (int k = 0; k < D; ++k) blo[k] = load_d4(glo + k * st + j), bhi[k] = load_d4(ghi + k * st + j);
+      if (record) {  // a large sample: a block no lane of which intersects is IoU 0 by rule (most
+                     // blocks of a crowded scene); small ones compute every block without the branch
+        m4 overlap = load_d4(gok + j) != 0.0;
+        for (int k = 0; k < D; ++k) overlap &= vmin(ahi[k], bhi[k]) > vmax(alo[k], blo[k]);
+        if (!any(overlap)) {
+          std::memset(row + j, 0, sizeof(d4));
+          continue;
+        }
       }
       m4 fast;
       d4 r = box_iou_lanes<D>(alo, ahi, blo, bhi, fast);
@@ -128,7 +141,9 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
       std::memcpy(row + j, &r, sizeof r);
       const m4 pos = r > 0.0;  // -1 where positive
       hits -= pos;
-      for (int l = 0; l < kLanes; ++l) hc[nh] = static_cast<int32_t>(j + l), nh += pos[l] != 0;
+      if (record) {
+        for (int l = 0; l < kLanes; ++l) hc[nh] = static_cast<int32_t>(j + l), nh += pos[l] != 0;
+      }
       m4 c = load_m4(ch + j);
       c -= pos;
       std::memcpy(ch + j, &c, sizeof c);
@@ -203,62 +218,140 @@ template <class T> void solve_component(const int64_t* rows, int64_t nr, const i
   }
 }
 
-// Union-find root with path halving (nodes: rows 0..np-1, then columns np..np+ng-1).
+// Union-find root with path halving.
 inline int64_t find_root(int64_t* parent, int64_t x) {
   while (parent[x] != x) x = parent[x] = parent[parent[x]];
   return x;
 }
 
-// One sample's assignment from its IoU matrix (m.w, m.row_hits, m.col_hits, m.hit_cols). Rows and columns
-// without a positive IoU can only be matched at 0: they are left out (the optimum's total is the
-// same). The rest splits into the connected components of the graph of positive pairs: no
-// positive pair joins two components, so the optimum is each component's optimum, found
-// independently (crowded scenes fall apart into many small problems that the fixed-width solvers
-// take). Components are solved in the order of their lowest row, each with its rows and columns in
-// index order.
-template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, int64_t* as, T* io) {
-  int64_t* parent = scratch(m.parent, np + ng);
-  int64_t nr = 0;
-  for (int64_t i = 0; i < np + ng; ++i) parent[i] = i;
-  const int32_t* hit = m.hit_cols.data();  // row i's positive columns, as the matrix recorded them
-  for (int64_t i = 0; i < np; ++i) {
-    const int64_t k = m.row_hits[i];
-    nr += k > 0;
-    for (int64_t t = 0; t < k; ++t) {
-      const int64_t a = find_root(parent, i), b = find_root(parent, np + hit[t]);
-      if (a != b) parent[std::max(a, b)] = std::min(a, b);  // the root is the lowest node: a row
+// The component split of solve_sample for at most 64 live columns, on bitsets: row r's positive
+// columns as one word (built without a branch), then each component grown from its lowest row by
+// taking every later row that touches its columns until none does. The same components, in the
+// same order, as the union-find below.
+template <class T> void split_small(const int64_t* rows, int64_t nr, const int64_t* cols, int64_t nc, MatchScratch& m,
+                                    int64_t* as, T* io) {
+  const double* w = m.w.data();
+  const int64_t st = m.stride;
+  uint64_t* bits = scratch(m.row_bits, nr);
+  for (int64_t r = 0; r < nr; ++r) {
+    const double* row = w + rows[r] * st;
+    uint64_t b = 0;
+    for (int64_t c = 0; c < nc; ++c) b |= static_cast<uint64_t>(row[cols[c]] > 0.0) << c;
+    bits[r] = b;
+  }
+  int64_t* comp = scratch(m.root, nr);  // the component (its lowest row) of each row, -1 while none
+  std::fill(comp, comp + nr, int64_t{-1});
+  int64_t* sub_rows = scratch(m.order, nr + nc);
+  int64_t* sub_cols = sub_rows + nr;
+  for (int64_t r0 = 0; r0 < nr; ++r0) {
+    if (comp[r0] >= 0) continue;
+    comp[r0] = r0;
+    uint64_t reach = bits[r0];
+    int64_t members = 1;
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (int64_t r = r0 + 1; r < nr; ++r) {
+        if (comp[r] < 0 && (bits[r] & reach) != 0) comp[r] = r0, reach |= bits[r], ++members, grew = true;
+      }
     }
-    hit += k;
+    if (members == nr) return solve_component(rows, nr, cols, nc, m, as, io);  // one component
+    int64_t k = 0, q = 0;
+    for (int64_t r = r0; r < nr; ++r) {
+      sub_rows[k] = rows[r], k += comp[r] == r0;
+    }
+    for (uint64_t b = reach; b != 0; b &= b - 1) sub_cols[q++] = cols[__builtin_ctzll(b)];
+    solve_component(sub_rows, k, sub_cols, q, m, as, io);
+  }
+}
+
+// One sample's assignment from its IoU matrix (m.w, m.row_hits, m.col_hits, and m.hit_cols when
+// the matrix recorded them). Rows and columns without a positive IoU can only be matched at 0:
+// they are left out (the optimum's total is the same). The rest splits into the connected
+// components of the graph of positive pairs: no positive pair joins two components, so the
+// optimum is each component's optimum, found alone (crowded scenes fall apart into many small
+// problems that the fixed-width solvers take). Components are solved in the order of their lowest
+// row, each with its rows and columns in index order. The cheap cases come first: every live row
+// and column with one positive (each pair is a component), one live row or column (one component).
+template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, int64_t* as, T* io) {
+  int64_t* rows = scratch(m.rows, np);
+  int64_t* cols = scratch(m.cols, ng);
+  int64_t nr = 0, nc = 0;
+  bool paired = true;
+  for (int64_t i = 0; i < np; ++i) {  // branch-free: which rows have a hit is data, not a pattern
+    const int64_t h = m.row_hits[i];
+    rows[nr] = i, nr += h > 0, paired &= h <= 1;
+  }
+  for (int64_t j = 0; j < ng; ++j) {
+    const int64_t h = m.col_hits[j];
+    cols[nc] = j, nc += h > 0, paired &= h <= 1;
   }
   if (nr == 0) return;
+  const double* w = m.w.data();
+  const int64_t st = m.stride;
+  if (paired) {  // every component a single pair
+    for (int64_t r = 0; r < nr; ++r) {
+      const int64_t i = rows[r];
+      for (int64_t j = 0; j < ng; ++j) {
+        const double x = w[i * st + j];
+        as[i] = x > 0.0 ? j : as[i];
+        io[i] = x > 0.0 ? static_cast<T>(x) : io[i];
+      }
+    }
+    return;
+  }
+  if (nr == 1 || nc == 1) return solve_component(rows, nr, cols, nc, m, as, io);  // one component
+  if (nc <= 64) return split_small(rows, nr, cols, nc, m, as, io);
+  // Union-find over the live rows (nodes 0..nr-1, in index order) and columns (nr..nr+nc-1); a
+  // root is its component's lowest node, so a row, and the lowest row.
+  const int64_t nodes = nr + nc;
+  int64_t* parent = scratch(m.parent, nodes);
+  int64_t* col_node = scratch(m.col_node, ng);  // column j -> its node (live columns only)
+  for (int64_t k = 0; k < nodes; ++k) parent[k] = k;
+  for (int64_t c = 0; c < nc; ++c) col_node[cols[c]] = nr + c;
+  auto join = [&](int64_t a, int64_t b) {
+    a = find_root(parent, a), b = find_root(parent, b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  };
+  if (m.hits_recorded) {
+    const int32_t* hit = m.hit_cols.data();  // row i's positive columns, rows in order
+    for (int64_t i = 0, r = 0; i < np; ++i) {
+      const int64_t k = m.row_hits[i];
+      for (int64_t t = 0; t < k; ++t) join(r, col_node[hit[t]]);
+      hit += k, r += k > 0;
+    }
+  } else {  // a small matrix: its live part read directly
+    for (int64_t r = 0; r < nr; ++r) {
+      const double* row = w + rows[r] * st;
+      for (int64_t c = 0; c < nc; ++c) {
+        if (row[cols[c]] > 0.0) join(r, nr + c);
+      }
+    }
+  }
   // Counting sort of the live rows and columns by component (its root row), stable: each
   // component's rows, then its columns, in index order, in the slice [start[c], start[c + 1]).
-  int64_t* start = scratch(m.comp_start, np + 1);
-  int64_t* nrows = scratch(m.comp_rows, np);  // per component: rows placed so far, then its row count
-  int64_t* ncols = scratch(m.comp_cols, np);
-  std::fill(start, start + np + 1, int64_t{0});
-  std::fill(nrows, nrows + np, int64_t{0});
-  std::fill(ncols, ncols + np, int64_t{0});
-  for (int64_t i = 0; i < np; ++i) {
-    if (m.row_hits[i] > 0) ++start[find_root(parent, i) + 1];
+  int64_t* root = scratch(m.root, nodes);
+  int64_t* start = scratch(m.comp_start, nr + 1);
+  int64_t* nrows = scratch(m.comp_rows, nr);  // per component: rows placed so far, then its row count
+  int64_t* ncols = scratch(m.comp_cols, nr);
+  std::fill(start, start + nr + 1, int64_t{0});
+  std::fill(nrows, nrows + nr, int64_t{0});
+  std::fill(ncols, ncols + nr, int64_t{0});
+  int64_t components = 0;
+  for (int64_t k = 0; k < nodes; ++k) {
+    root[k] = find_root(parent, k);
+    ++start[root[k] + 1];
+    components += root[k] == k;
   }
-  for (int64_t j = 0; j < ng; ++j) {
-    if (m.col_hits[j] > 0) ++start[find_root(parent, np + j) + 1];  // a live column's root is a row
+  if (components == 1) return solve_component(rows, nr, cols, nc, m, as, io);
+  for (int64_t r = 0; r < nr; ++r) start[r + 1] += start[r];
+  int64_t* order = scratch(m.order, nodes);
+  for (int64_t r = 0; r < nr; ++r) order[start[root[r]] + nrows[root[r]]++] = rows[r];
+  for (int64_t c = 0; c < nc; ++c) {
+    const int64_t g = root[nr + c];
+    order[start[g] + nrows[g] + ncols[g]++] = cols[c];
   }
-  for (int64_t r = 0; r < np; ++r) start[r + 1] += start[r];
-  int64_t* order = scratch(m.order, start[np]);
-  for (int64_t i = 0; i < np; ++i) {
-    if (m.row_hits[i] == 0) continue;
-    const int64_t c = find_root(parent, i);
-    order[start[c] + nrows[c]++] = i;
-  }
-  for (int64_t j = 0; j < ng; ++j) {
-    if (m.col_hits[j] == 0) continue;
-    const int64_t c = find_root(parent, np + j);
-    order[start[c] + nrows[c] + ncols[c]++] = j;
-  }
-  for (int64_t c = 0; c < np; ++c) {
-    if (nrows[c] > 0) solve_component(order + start[c], nrows[c], order + start[c] + nrows[c], ncols[c], m, as, io);
+  for (int64_t g = 0; g < nr; ++g) {
+    if (nrows[g] > 0) solve_component(order + start[g], nrows[g], order + start[g] + nrows[g], ncols[g], m, as, io);
   }
 }
 

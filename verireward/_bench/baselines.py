@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -199,13 +200,14 @@ def _rect_corners(r):
     return [(cx + c * x - s * y, cy + s * x + c * y) for x, y in ((w / 2, h / 2), (-w / 2, h / 2), (-w / 2, -h / 2), (w / 2, -h / 2))]
 
 
-def scipy_match_totals(pred, pc, gt, gc):
-    """Per sample, the way set rewards are computed today: a numpy IoU matrix and scipy's
-    linear_sum_assignment on it; the matched total IoU (pairs of IoU 0 do not count)."""
+def scipy_match_totals(pred, pc, gt, gc, pred_labels=None, gt_labels=None):
+    """Per sample, the way set rewards are computed today: a numpy IoU matrix (zeroed where the
+    labels differ, when given: lists of label lists) and scipy's linear_sum_assignment on it; the
+    matched total IoU (pairs of IoU 0 do not count)."""
     from scipy.optimize import linear_sum_assignment
 
     out = []
-    for p, n, g, m in zip(pred, pc, gt, gc):
+    for s, (p, n, g, m) in enumerate(zip(pred, pc, gt, gc)):
         p, g = p[:n], g[:m]
         if n == 0 or m == 0:
             out.append(0.0)
@@ -215,6 +217,9 @@ def scipy_match_totals(pred, pc, gt, gc):
         inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
         area = lambda b: np.prod(b[:, 2:] - b[:, :2], axis=1)
         iou = inter / (area(p)[:, None] + area(g)[None, :] - inter)
+        if pred_labels is not None:
+            same = np.asarray(pred_labels[s][:n])[:, None] == np.asarray(gt_labels[s][:m])[None, :]
+            iou = np.where(same, iou, 0.0)
         r, c = linear_sum_assignment(-iou)
         out.append(float(iou[r, c].sum()))
     return out
@@ -314,3 +319,91 @@ def torch_ap_grpo(R, r_abs, G: int, alpha: float, clip: float, eps: float = 1e-6
     flat = std <= floor * r.abs().amax(1, keepdim=True)
     a = torch.where(flat, torch.zeros_like(r), (r - mean) / (std + eps))
     return (a * r_abs.view(-1, G).double() ** alpha).clamp(-clip, clip).reshape(-1).to(R.dtype)
+
+
+# ---- peers: what users reach for (optional packages; the bench skips a missing one) --------------
+
+FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def fenced_json_objects(texts, max_objects: int, box_key: str, label_key: str, loads):
+    """How detection answers are read today: a fence regex and a JSON parser (``orjson.loads`` or
+    ``json.loads``) per completion, into the arrays verireward returns: boxes ``[N, M, 4]`` (NaN
+    past the objects), counts ``[N]`` and N label lists. An answer whose JSON does not load has no
+    objects."""
+    n = len(texts)
+    flat: list = []
+    labels = []
+    counts = np.zeros(n, dtype=np.int64)
+    search = FENCE.search
+    for i, t in enumerate(texts):
+        m = search(t)
+        try:
+            objs = loads(m.group(1) if m else t)
+        except ValueError:
+            objs = []
+        objs = objs[:max_objects] if isinstance(objs, list) else []
+        flat += [o[box_key] for o in objs]
+        labels.append([o.get(label_key) for o in objs])
+        counts[i] = len(objs)
+    boxes = np.full((n, max_objects, 4), np.nan)
+    boxes[np.arange(max_objects)[None, :] < counts[:, None]] = np.asarray(flat, dtype=np.float64).reshape(-1, 4)
+    return boxes, counts, labels
+
+
+def orjson_loads():
+    """orjson's loads (imported here: orjson is optional, a peer)."""
+    import orjson
+
+    return orjson.loads
+
+
+def coco_ap(module: str, gt_coco, results, thresholds, n_classes: int) -> np.ndarray:
+    """AP ``[C, K]`` by pycocotools' COCOeval (``module="pycocotools"``) or faster-coco-eval's
+    COCOeval_faster, configured as detection_map computes: one area range, a detection cap that
+    never binds, ``thresholds``; the results list (COCO's ``loadRes`` input) loaded inside, as a
+    user's evaluation does. ``gt_coco``: the ground truth's COCO object (built once, outside)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        if module == "pycocotools":
+            from pycocotools.cocoeval import COCOeval as Eval
+
+            dt = gt_coco.loadRes(results)
+            ev = Eval(gt_coco, dt, "bbox")
+        else:
+            from faster_coco_eval import COCOeval_faster as Eval
+
+            dt = gt_coco.loadRes(results)
+            ev = Eval(gt_coco, dt, "bbox", print_function=lambda *a, **k: None)
+        ev.params.iouThrs = np.asarray(thresholds, dtype=np.float64)
+        ev.params.areaRng, ev.params.areaRngLbl = [[0, 1e10]], ["all"]
+        ev.params.maxDets = [1_000_000]
+        ev.evaluate()
+        ev.accumulate()
+    prec = np.asarray(ev.eval["precision"])[:, :, :, 0, 0]  # [K, R, C]
+    valid = (prec > -1).any(axis=1)
+    ap = np.where(valid, np.where(prec > -1, prec, 0).mean(axis=1), np.nan)  # [K, C]
+    return ap.T[:n_classes]
+
+
+def coco_ground_truth(module: str, boxes, labels, images, n_images: int, n_classes: int):
+    """The ground truth as the peer's COCO object (xywh boxes, categories 1..C, images 1..n)."""
+    import contextlib
+    import io
+
+    if module == "pycocotools":
+        from pycocotools.coco import COCO
+    else:
+        from faster_coco_eval import COCO
+    b = np.asarray(boxes, dtype=np.float64)
+    anns = [{"id": k + 1, "image_id": int(images[k]) + 1, "category_id": int(labels[k]) + 1,
+             "bbox": [b[k, 0], b[k, 1], b[k, 2] - b[k, 0], b[k, 3] - b[k, 1]],
+             "area": float((b[k, 2] - b[k, 0]) * (b[k, 3] - b[k, 1])), "iscrowd": 0} for k in range(len(b))]
+    gt = COCO()
+    gt.dataset = {"images": [{"id": i + 1} for i in range(n_images)],
+                  "categories": [{"id": c + 1} for c in range(n_classes)], "annotations": anns}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return gt

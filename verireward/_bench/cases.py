@@ -10,7 +10,7 @@ import importlib.util
 import math
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,12 +36,21 @@ DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "match_boxes": 4096,  # samples of up to 20 x 20 boxes
     "detection_map": 10_000,  # images, ~5 objects and ~8 detections each, 3 classes
     "pairwise_iou_3d_oriented": 1000,
+    "parse_objects": 4096,  # Qwen2.5-VL answers, 1-20 labelled boxes each
+    "match_boxes_crowded": 1024,  # samples of 50-100 predicted and 50-100 true boxes
+    "match_boxes_crowded_labels": 1024,  # the same with 10 string labels
+    "detection_map_coco": 5000,  # images at COCO val2017 scale: 80 classes, 100 detections each
 }
+# ops timed a second time on one thread (the peers they are compared with run on one core)
+ONE_THREAD_OPS = ("parse_objects", "match_boxes_crowded", "match_boxes_crowded_labels", "detection_map_coco")
 PIPELINE_PYTHON_ROWS = 512  # completions the per-sample Python pipeline runs on
 
 # Optional packages: a baseline (by name) or a whole case (by op) that needs one is skipped, with a
 # line saying so, when it is not installed. `pip install "verireward[bench]"` installs them all.
-BASELINE_NEEDS: Dict[str, str] = {"shapely": "shapely", "shapely-bev": "shapely", "scipy": "scipy"}
+BASELINE_NEEDS: Dict[str, str] = {"shapely": "shapely", "shapely-bev": "shapely", "scipy": "scipy", "orjson": "orjson",
+                                  "pycocotools": "pycocotools", "faster-coco-eval": "faster_coco_eval"}
+# the peers (`pip install "verireward[peers]"`): optional, not in [bench]
+PEERS = ("orjson", "pycocotools", "faster-coco-eval")
 CASE_NEEDS: Dict[str, str] = {"grca_pipeline": "tokenizers"}  # the case trains a tokenizer at bench time
 
 
@@ -63,6 +72,7 @@ class Case:
     tolerance: float
     results: List[Dict[str, Any]] = field(default_factory=list)
     timed_only: Tuple[str, ...] = ()    # baselines that compute another quantity: timed, not compared
+    canon: Optional[Callable[[Any], np.ndarray]] = None  # an output -> the float array compared (default _to_np)
 
 
 def _boxes(gen: torch.Generator, n: int, dim: int, dtype, device) -> torch.Tensor:
@@ -345,6 +355,166 @@ def _ap_grpo_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) 
                 0, 2 * R.numel() * R.element_size(), 1e-4 if dtype == torch.float32 else 1e-9)
 
 
+PARSE_LABELS = ("person", "car", "chair", "cup", "traffic light", "dining table", "potted plant", "handbag",
+                "red umbrella", "bottle", "stop sign", "cell phone")
+
+
+def _qwen25vl_answers(rng: np.random.Generator, n: int) -> List[str]:
+    """n answers as Qwen2.5-VL writes grounding: a fenced JSON list of 1-20
+    ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}`` in pixels of the resized image, one object a
+    line, now and then a sentence before the fence."""
+    out = []
+    for i in range(n):
+        k = int(rng.integers(1, 21))
+        xy = rng.integers(0, 1100, (k, 2))
+        wh = rng.integers(4, 400, (k, 2))
+        lab = rng.integers(0, len(PARSE_LABELS), k)
+        rows = ",\n".join(f'\t{{"bbox_2d": [{x}, {y}, {x + w}, {y + h}], "label": "{PARSE_LABELS[c]}"}}'
+                          for (x, y), (w, h), c in zip(xy.tolist(), wh.tolist(), lab.tolist()))
+        lead = "Here are the objects I found.\n" if i % 7 == 0 else ""
+        out.append(f"{lead}```json\n[\n{rows}\n]\n```")
+    return out
+
+
+def _parse_canon(out: Any) -> np.ndarray:
+    """Boxes (NaN as -1), counts and label codes of either side's output, as one float array."""
+    if isinstance(out, tuple):
+        boxes, counts, labels = out
+    else:
+        boxes, counts, labels = np.asarray(out.values["bbox_2d"]), np.asarray(out.counts), out.labels
+    code = {name: k for k, name in enumerate(PARSE_LABELS)}
+    lab = np.full(boxes.shape[:2], -2.0)
+    for i, row in enumerate(labels):
+        lab[i, :len(row)] = [code.get(v, -1) for v in row]
+    return np.concatenate([np.nan_to_num(boxes, nan=-1.0).reshape(len(boxes), -1), np.asarray(counts, dtype=np.float64)[:, None],
+                           lab], axis=1)
+
+
+def _parse_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """n Qwen2.5-VL answers (:func:`_qwen25vl_answers`) read into padded boxes, counts and label
+    lists: ``parse_objects`` with ``Schema.qwen25vl_2d()`` against a fence regex + ``orjson.loads``
+    (and ``json.loads``) per answer into the same arrays. The answers are all well formed, so the
+    peers can read them (verireward also reads what they drop: truncated answers, box tokens,
+    prose)."""
+    import json
+
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    texts = _qwen25vl_answers(rng, n)
+    schema = vr.Schema.qwen25vl_2d()
+    M = 64
+    ours = lambda: vr.parse_objects(texts, schema, max_objects=M, array="numpy")
+    peers = {"orjson": lambda: bl.fenced_json_objects(texts, M, "bbox_2d", "label", bl.orjson_loads()),
+             "json": lambda: bl.fenced_json_objects(texts, M, "bbox_2d", "label", json.loads)}
+    mb = sum(len(t) for t in texts) / 1e6
+    return Case(op, f"N={n:,} {mb:.1f} MB", n, ours, peers, {}, ours, 0, 0, 0.0, canon=_parse_canon)
+
+
+def _crowded_scenes(rng: np.random.Generator, n: int, classes: int):
+    """n crowded detection scenes on a 1000 x 1000 image: 50-100 true boxes (10-250 px, log-uniform
+    sizes, overlapping freely) and 50-100 predictions (90% near a truth, some duplicated, the rest
+    anywhere), labels of ``classes`` names (90% of the matched truth's)."""
+    P = G = 100
+    gc, pc = rng.integers(50, G + 1, n), rng.integers(50, P + 1, n)
+    size = np.exp(rng.uniform(np.log(10), np.log(250), (n, G, 2)))
+    lo = rng.uniform(0, 1000, (n, G, 2)) - size / 2
+    gt = np.concatenate([lo, lo + size], 2)
+    src = rng.integers(0, G, (n, P)) % gc[:, None]
+    near = np.take_along_axis(gt, src[..., None].repeat(4, 2), 1)
+    jitter = rng.normal(0, 0.08, (n, P, 4)) * np.concatenate([size, size], 2)[np.arange(n)[:, None], src]
+    pred = near + jitter
+    stray = rng.random((n, P)) < 0.1
+    psize = np.exp(rng.uniform(np.log(10), np.log(250), (n, P, 2)))
+    plo = rng.uniform(0, 1000, (n, P, 2))
+    pred[stray] = np.concatenate([plo, plo + psize], 2)[stray]
+    pred = np.concatenate([np.minimum(pred[..., :2], pred[..., 2:]), np.maximum(pred[..., :2], pred[..., 2:])], 2)
+    names = [f"class{k}" for k in range(classes)]
+    gcls = rng.integers(0, classes, (n, G))
+    pcls = np.where(rng.random((n, P)) < 0.9, np.take_along_axis(gcls, src, 1), rng.integers(0, classes, (n, P)))
+    gl = [[names[c] for c in row[:k]] for row, k in zip(gcls.tolist(), gc.tolist())]
+    pl = [[names[c] for c in row[:k]] for row, k in zip(pcls.tolist(), pc.tolist())]
+    return pred, pc, gt, gc, pl, gl
+
+
+def _match_crowded_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """Crowded scenes (:func:`_crowded_scenes`): the maximum matched total IoU per sample, against
+    a per-sample numpy IoU matrix + scipy ``linear_sum_assignment``; ``match_boxes_crowded_labels``
+    with 10 string labels (pairs of different labels may not match; verireward takes the lists as
+    they are, the loop compares them as numpy string arrays)."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    pred, pc, gt, gc, pl, gl = _crowded_scenes(rng, n, 10)
+    labels = op.endswith("_labels")
+    pt, gtt = torch.from_numpy(pred).to(dtype), torch.from_numpy(gt).to(dtype)
+    q = max(1, min(n, p // 40))
+    pn, gn = pt[:q].double().numpy(), gtt[:q].double().numpy()
+    lab = (pl, gl) if labels else (None, None)
+    lab_q = (pl[:q], gl[:q]) if labels else (None, None)
+
+    def totals(a, ac, b, bc, l_):
+        return vr.match_boxes(a, ac, b, bc, pred_labels=l_[0], gt_labels=l_[1]).iou.double().sum(1)
+
+    return Case(op, f"N={n:,} P,G=50-100", n, lambda: totals(pt, pc, gtt, gc, lab), {},
+                {"scipy": lambda: bl.scipy_match_totals(pn, pc[:q].tolist(), gn, gc[:q].tolist(), *lab_q)},
+                lambda: totals(pt[:q], pc[:q], gtt[:q], gc[:q], lab_q), q, 0, 1e-9 if dtype == torch.float64 else 1e-4)
+
+
+def _coco_scale(rng: np.random.Generator, n: int, classes: int = 80, per_image: int = 100):
+    """n images at COCO val2017's scale: 1-14 truths each (7.3 on average, 80 classes), 640 x 480,
+    and ``per_image`` scored detections each (near copies of the truths, wrong classes, strays)."""
+    g_per = rng.integers(1, 15, n)
+    T = int(g_per.sum())
+    g_img = np.repeat(np.arange(n), g_per)
+    wh = np.exp(rng.uniform(np.log(8), np.log(400), (T, 2)))
+    lo = rng.uniform(0, 1, (T, 2)) * np.maximum([640.0, 480.0] - wh, 1.0)
+    gt = np.concatenate([lo, lo + wh], 1)
+    g_lab = rng.integers(0, classes, T)
+    D = n * per_image
+    d_img = np.repeat(np.arange(n), per_image)
+    first = np.concatenate([[0], np.cumsum(g_per)[:-1]])
+    src = first[d_img] + (rng.integers(0, 1 << 30, D) % g_per[d_img])
+    size = np.concatenate([wh[src], wh[src]], 1)
+    det = gt[src] + rng.normal(0, 0.12, (D, 4)) * size
+    stray = rng.random(D) < 0.5
+    slo = rng.uniform(0, 600, (D, 2))
+    det[stray] = np.concatenate([slo, slo + rng.uniform(8, 200, (D, 2))], 1)[stray]
+    det = np.concatenate([np.minimum(det[:, :2], det[:, 2:]), np.maximum(det[:, :2], det[:, 2:]) + 0.5], 1)
+    d_lab = np.where(rng.random(D) < 0.8, g_lab[src], rng.integers(0, classes, D))
+    score = rng.permutation(D).astype(np.float64) / D + 1e-6  # distinct, as COCOeval's sort wants
+    return det, score, d_lab, d_img, gt, g_lab, g_img
+
+
+def _detection_coco_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
+    """``detection_map`` at COCO val2017 scale (:func:`_coco_scale`; thresholds 0.5:0.95, COCO's
+    101 points) against pycocotools' COCOeval and faster-coco-eval's COCOeval_faster, each
+    configured as detection_map computes (one area range, a cap that never binds), timed from the
+    results list to the AP matrix (``loadRes``, ``evaluate``, ``accumulate``) on the first 500
+    images (the ground truth's COCO object is built outside the timing); AP per class and
+    threshold compared to 1e-9."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    C = 80
+    det, score, d_lab, d_img, gt, g_lab, g_img = _coco_scale(rng, n, C)
+    thr = tuple(np.round(np.linspace(0.5, 0.95, 10), 2))
+    q = max(1, min(n, 500))
+    dk, gk = d_img < q, g_img < q
+    ours = lambda k_d, k_g: vr.detection_map(det[k_d], score[k_d], d_lab[k_d], d_img[k_d], gt[k_g], g_lab[k_g], g_img[k_g],
+                                             thresholds=thr).ap
+    all_d, all_g = np.ones(len(det), bool), np.ones(len(gt), bool)
+    xywh = np.concatenate([det[dk][:, :2], det[dk][:, 2:] - det[dk][:, :2]], 1).tolist()
+    results = [{"image_id": int(i) + 1, "category_id": int(c) + 1, "bbox": b, "score": float(s)}
+               for i, c, b, s in zip(d_img[dk], d_lab[dk], xywh, score[dk])]
+    peers = {}
+    for name, module in (("pycocotools", "pycocotools"), ("faster-coco-eval", "faster_coco_eval")):
+        if _installed(module):
+            coco_gt = bl.coco_ground_truth(name, gt[gk], g_lab[gk], g_img[gk], q, C)
+            peers[name] = (lambda nm, cg: lambda: bl.coco_ap(nm, cg, results, thr, C))(name, coco_gt)
+        else:
+            peers[name] = lambda: None  # removed by build_cases with a line saying why
+    # the prefix's classes: those in its truth or detections (what detection_map reports)
+    present = np.union1d(np.unique(g_lab[gk]), np.unique(d_lab[dk]))
+    canon = lambda out: np.nan_to_num(np.asarray(out, dtype=np.float64)[present] if len(out) == C else np.asarray(out), nan=-1.0)
+    return Case(op, f"{n:,} images, {len(gt):,} truths, {len(det):,} dets", n, lambda: ours(all_d, all_g), {}, peers,
+                lambda: ours(dk, gk), q, 0, 1e-9, canon=canon)
+
+
 _BUILDERS = {
     "iou_2d": _iou_case,
     "iou_3d": _iou_case,
@@ -363,6 +533,10 @@ _BUILDERS = {
     "rpc_oriented": _rpc_oriented_case,
     "match_boxes": _match_case,
     "detection_map": _detection_case,
+    "parse_objects": _parse_case,
+    "match_boxes_crowded": _match_crowded_case,
+    "match_boxes_crowded_labels": _match_crowded_case,
+    "detection_map_coco": _detection_coco_case,
 }
 
 

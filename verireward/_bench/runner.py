@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 import verireward as vr
-from verireward._bench.cases import DEFAULT_SIZES, Case, _to_np, build_cases
+from verireward import _C
+from verireward._bench.cases import DEFAULT_SIZES, ONE_THREAD_OPS, Case, _to_np, build_cases
 from verireward._progress import Progress
 
 # Targets: (op, baseline, minimum speedup) and memcpy ceilings.
@@ -33,7 +34,8 @@ SPEEDUP_TARGETS = [("iou_3d", "torch", 8.0), ("pairwise_iou_2d", "torch", 5.0), 
                    ("grca_pipeline", "python", 150.0), ("mask_point_patches", "torch", 10.0),
                    ("iou_3d_oriented", "shapely", 200.0), ("iou_2d_rotated", "shapely", 100.0),
                    ("iou_3d_oriented_9dof", "shapely-bev", 50.0), ("match_boxes", "scipy", 50.0),
-                   ("detection_map", "python", 100.0)]
+                   ("detection_map", "python", 100.0), ("parse_objects", "orjson", 3.0),
+                   ("match_boxes_crowded", "scipy", 30.0), ("match_boxes_crowded_labels", "scipy", 30.0)]
 MEMCPY_TARGETS = [("iou_3d", 2.0)]
 
 
@@ -52,19 +54,34 @@ def _time_interleaved(fns: Dict[str, Callable[[], Any]], repeat: int, sync: Call
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+ONE_THREAD = "vr-1thread"  # verireward again, its OpenMP loops on one thread
+
+
+def _one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """fn with verireward's CPU loops on one thread (restored after)."""
+    def run_one() -> Any:
+        before = _C.set_cpu_threads(1)
+        try:
+            return fn()
+        finally:
+            _C.set_cpu_threads(before)
+    return run_one
+
+
 def _check_agreement(case: Case) -> List[str]:
     errors = []
-    ref = _to_np(case.verireward())
+    conv = case.canon or _to_np
+    ref = conv(case.verireward())
     for name, fn in case.baselines.items():
-        got = _to_np(fn())
+        got = conv(fn())
         if got.shape != ref.shape or not np.allclose(got, ref, rtol=case.tolerance, atol=case.tolerance, equal_nan=False):
             diff = np.nanmax(np.abs(got - ref)) if got.shape == ref.shape else f"shape {got.shape} vs {ref.shape}"
             errors.append(f"{case.op}: {name} disagrees with verireward (max |diff| {diff})")
-    ref_p = _to_np(case.verireward_prefix()).reshape(-1)
+    ref_p = conv(case.verireward_prefix()).reshape(-1)
     for name, fn in case.prefix_baselines.items():
         if name in case.timed_only:
             continue
-        got = _to_np(fn()).reshape(-1)
+        got = conv(fn()).reshape(-1)
         if got.shape != ref_p.shape or not np.allclose(got, ref_p, rtol=case.tolerance, atol=case.tolerance):
             errors.append(f"{case.op}: {name} disagrees with verireward")
     return errors
@@ -126,6 +143,8 @@ def run(sizes: Dict[str, int], dtype: str = "float32", device: str = "cpu", repe
         bar.step(f"{case.op}: checking agreement")
         failures += _check_agreement(case)
         fast = {"verireward": case.verireward, **case.baselines}
+        if case.op in ONE_THREAD_OPS and device == "cpu":
+            fast[ONE_THREAD] = _one_thread(case.verireward)
         if case.copy_bytes:
             src = torch.empty(case.copy_bytes, dtype=torch.uint8, device=device)
             dst = torch.empty_like(src)
@@ -135,16 +154,20 @@ def run(sizes: Dict[str, int], dtype: str = "float32", device: str = "cpu", repe
         t.update(_time_interleaved(case.prefix_baselines, slow_repeat, lambda: None))
         bar.step(f"{case.op}: {', '.join(case.prefix_baselines)}")
         t_vr = t["verireward"]
-        for name in ["verireward", *case.baselines, *case.prefix_baselines]:
-            n_el = case.python_elements if name in case.prefix_baselines else case.elements
-            case.results.append({"impl": name, "seconds": t[name], "elements": n_el})
+        for name in ["verireward", *([ONE_THREAD] if ONE_THREAD in t else []), *case.baselines, *case.prefix_baselines]:
+            on_prefix = name in case.prefix_baselines
+            n_el = case.python_elements if on_prefix else case.elements
+            case.results.append({"impl": name, "seconds": t[name], "elements": n_el, **({"prefix": True} if on_prefix else {})})
         if case.copy_bytes:
             case.results.append({"impl": "memcpy", "seconds": t["memcpy"], "bytes": case.copy_bytes})
         vr_rate = case.elements / t_vr
+        one_rate = case.elements / t[ONE_THREAD] if ONE_THREAD in t else None
         for r in case.results:
             if "elements" in r:
                 r["throughput"] = r["elements"] / r["seconds"]
                 r["verireward_speedup"] = vr_rate / r["throughput"]
+                if one_rate is not None and r["impl"] not in ("verireward", ONE_THREAD):
+                    r["verireward_1thread_speedup"] = one_rate / r["throughput"]
             else:
                 r["verireward_over_memcpy"] = t_vr / r["seconds"]
     info = machine_info(device)
@@ -171,7 +194,9 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
     print("agreement check: " + ("all implementations agree" if not failures else f"{len(failures)} DISAGREEMENT(S)"),
           file=out)
     w = max([22] + [len(c.op) + 2 for c in cases])  # the op column fits the longest name
-    header = f"{'op':<{w}}{'size':<16}{'impl':<12}{'time':>11}{'throughput':>14}  verireward is"
+    ws = max([16] + [len(c.size) + 2 for c in cases])  # the size and impl columns fit theirs too
+    wi = max([12] + [len(r["impl"]) + 2 for c in cases for r in c.results])
+    header = f"{'op':<{w}}{'size':<{ws}}{'impl':<{wi}}{'time':>11}{'throughput':>14}  verireward is"
     print(header, file=out)
     print("-" * (len(header) + 24), file=out)
     for c in cases:
@@ -183,6 +208,10 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
                 rate = r["throughput"]
                 thr = f"{rate / 1e6:.2f} M/s" if rate >= 1e5 else f"{rate / 1e3:.2f} k/s"
                 note = "" if r["impl"] == "verireward" else f"{r['verireward_speedup']:.1f}x faster"
+                if "verireward_1thread_speedup" in r:
+                    note += f" ({r['verireward_1thread_speedup']:.1f}x on 1 thread)"
+                if r["impl"] == ONE_THREAD:
+                    note = "verireward on one thread"
                 if r["impl"] in c.prefix_baselines:
                     note += f" (on {r['elements']:,})"
                 if r["impl"] in c.timed_only:
@@ -190,8 +219,9 @@ def _print_table(cases: List[Case], info: Dict[str, Any], dtype: str, failures: 
             else:
                 thr = f"{r['bytes'] / t / 1e9:.2f} GB/s"
                 note = f"{r['verireward_over_memcpy']:.2f}x memcpy time"
-            print(f"{op:<{w}}{size:<16}{r['impl']:<12}{tstr:>11}{thr:>14}  {note}", file=out)
-    print("(python, shapely: timed on a prefix of the outputs, compared by throughput; memcpy: torch copy of "
+            print(f"{op:<{w}}{size:<{ws}}{r['impl']:<{wi}}{tstr:>11}{thr:>14}  {note}", file=out)
+    print("(python, shapely, scipy, the COCO evaluators: timed on a prefix of the outputs, compared by throughput; "
+          "vr-1thread: verireward on one thread, the second ratio; memcpy: torch copy of "
           "max(input, output) bytes)", file=out)
 
 
@@ -201,7 +231,11 @@ def _targets(cases: List[Case], out) -> List[Dict[str, Any]]:
     for op, base, need in SPEEDUP_TARGETS:
         got = next((r["verireward_speedup"] for r in by_op[op].results if r["impl"] == base), None) if op in by_op else None
         if got is not None:  # None: the op was not run, or its baseline was skipped
-            rows.append({"target": f"{op} >= {need:g}x {base}", "measured": round(got, 2), "met": got >= need})
+            one = next((r.get("verireward_1thread_speedup") for r in by_op[op].results if r["impl"] == base), None)
+            row = {"target": f"{op} >= {need:g}x {base}", "measured": round(got, 2), "met": got >= need}
+            if one is not None:
+                row["measured_1thread"] = round(one, 2)
+            rows.append(row)
     for op, ceiling in MEMCPY_TARGETS:
         if op in by_op:
             got = next(r["verireward_over_memcpy"] for r in by_op[op].results if r["impl"] == "memcpy")
@@ -209,7 +243,8 @@ def _targets(cases: List[Case], out) -> List[Dict[str, Any]]:
     if rows:
         print("targets (at the default sizes; informative, not a test):", file=out)
         for r in rows:
-            print(f"  {'met   ' if r['met'] else 'MISSED'} {r['target']}: {r['measured']}", file=out)
+            one = f" ({r['measured_1thread']} on 1 thread)" if "measured_1thread" in r else ""
+            print(f"  {'met   ' if r['met'] else 'MISSED'} {r['target']}: {r['measured']}{one}", file=out)
     return rows
 
 
