@@ -59,20 +59,26 @@ def test_console_script_help():
 def test_bench_skips_a_baseline_or_case_whose_package_is_missing(monkeypatch, capsys, tmp_path):
     import verireward._bench.cases as cases
 
-    missing = {"scipy", "tokenizers", "shapely"}
+    missing = {"scipy", "tokenizers", "shapely", "orjson", "pycocotools", "faster_coco_eval"}
     monkeypatch.setattr(cases, "_installed", lambda module: module not in missing)
     out = tmp_path / "b.json"
-    code = main(["bench", "--ops", "match_boxes,grca_pipeline,iou_2d", "--size", "match_boxes=50", "--size",
-                 "iou_2d=500", "--repeat", "1", "--no-progress", "--json", str(out)])
+    code = main(["bench", "--ops", "match_boxes,grca_pipeline,iou_2d,parse_objects,detection_map_coco", "--size",
+                 "match_boxes=50", "--size", "iou_2d=500", "--size", "parse_objects=20", "--size", "detection_map_coco=20",
+                 "--repeat", "1", "--no-progress", "--json", str(out)])
     assert code == 0
     text = capsys.readouterr().out
     assert "skipped baseline scipy of match_boxes: scipy is not installed" in text
     assert "skipped baseline shapely of iou_2d: shapely is not installed" in text
     assert "skipped case grca_pipeline: it needs tokenizers" in text
+    assert "skipped baseline orjson of parse_objects: orjson is not installed" in text
+    assert "skipped baseline pycocotools of detection_map_coco: pycocotools is not installed" in text
+    assert "skipped baseline faster-coco-eval of detection_map_coco: faster_coco_eval is not installed" in text
     data = json.loads(out.read_text())
-    assert [c["op"] for c in data["cases"]] == ["match_boxes", "iou_2d"]
-    assert len(data["skipped"]) == 3
+    assert [c["op"] for c in data["cases"]] == ["match_boxes", "iou_2d", "parse_objects", "detection_map_coco"]
+    assert len(data["skipped"]) == 6
     assert [r["impl"] for r in data["cases"][0]["results"]] == ["verireward"]
+    assert [r["impl"] for r in data["cases"][2]["results"]] == ["verireward", "vr-1thread", "json"]  # json is stdlib
+    assert [r["impl"] for r in data["cases"][3]["results"]] == ["verireward", "vr-1thread"]
 
 
 def _third_party_imports(path: Path) -> set:

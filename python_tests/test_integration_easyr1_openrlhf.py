@@ -1,6 +1,7 @@
-"""The EasyR1 and OpenRLHF reward functions, called the way each framework calls them. Neither
-framework is installed here (EasyR1 is not on the registry; openrlhf's wheel pulls deepspeed,
-flash-attn and ray): each test replays the framework's own calling code faithfully and says which.
+"""The EasyR1 and OpenRLHF reward functions, called the way each framework calls them. EasyR1 is
+not on the registry, and openrlhf's wheel pulls deepspeed, flash-attn and ray, so these tests
+replay each framework's own calling code faithfully and say which; .ci/run also installs openrlhf
+0.11.2 without its dependencies, and then one test runs OpenRLHF's own SingleTurnAgentExecutor.
 - EasyR1 (hiyouga/EasyR1 at b44b311, workers/reward/function.py): the function is loaded from
   "path.py:name" under the module name "custom_reward_fn", bound to reward_function_kwargs, its
   module's REWARD_TYPE read ("batch" unless set), and called with a list of {"response",
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 from functools import partial
 
 import numpy as np
@@ -180,6 +182,47 @@ def test_openrlhf_reward_func_as_single_turn_executor_calls_it():
         assert o["rewards"].tolist() == pytest.approx([float(want.soft_f1[i])])
         assert o["scores"].tolist() == o["rewards"].tolist()
         assert o["extra_logs"]["precision"].tolist() == pytest.approx([float(want.precision[i])])
+
+
+def test_openrlhf_reward_func_through_the_real_single_turn_executor():
+    """OpenRLHF's own SingleTurnAgentExecutor (openrlhf 0.11.2 installed without its GPU
+    dependencies, as .ci/run does): it loads reward_func from verireward's file as
+    --reward.remote_url names it, tokenizes the prompt, appends the engine's response tokens,
+    decodes the query with special tokens and calls reward_func; vLLM's engine is a stand-in that
+    returns the hand-written answer's tokens. The executor swallows a reward function's exception
+    (its reward stays None), so each reward is checked to be there and equal to the set reward."""
+    import types
+
+    if os.environ.get("VERIREWARD_REQUIRE_OPENRLHF"):  # .ci/run's openrlhf step: never a skip there
+        import openrlhf.utils.agent as agent
+    else:
+        agent = pytest.importorskip("openrlhf.utils.agent", reason="openrlhf is not installed (.ci/run installs it "
+                                    "with --no-deps)")
+    from tiny_lm import bpe_tokenizer
+
+    prompt = ("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Find the cat, e.g. "
+              '[{"bbox_2d": [1, 2, 3, 4], "label": "cat"}]<|im_end|>\n<|im_start|>assistant\n')
+    tok = bpe_tokenizer([prompt] + ANSWERS, 300)
+    executor = agent.SingleTurnAgentExecutor(openrlhf.__file__)
+    assert executor.reward_func is not None
+
+    class Engine:  # vLLM's AsyncLLMEngine.generate, answering with a fixed text
+        def __init__(self, text):
+            self.ids = tok(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+
+        async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+            out = types.SimpleNamespace(token_ids=list(self.ids), finish_reason="stop", logprobs=None)
+            return types.SimpleNamespace(outputs=[out])
+
+    want = vr.answer_set_rewards(ANSWERS, [t["boxes"] for t in TRUTH], [t["labels"] for t in TRUTH],
+                                 schema=vr.Schema.qwen3vl_2d(), image_size=[[1000, 1000]] * 3)
+    for i, (answer, truth) in enumerate(zip(ANSWERS, TRUTH)):
+        label = json.dumps({**truth, "image_size": [1000, 1000]})
+        params = types.SimpleNamespace(max_tokens=None, logprobs=None)
+        out = asyncio.run(executor.execute(prompt, label, params, 4096, tok, Engine(answer)))
+        assert out["reward"] is not None, "the executor swallowed an exception of reward_func"
+        assert out["reward"].tolist() == pytest.approx([float(want.soft_f1[i])])
+        assert out["extra_logs"]["recall"].tolist() == pytest.approx([float(want.recall[i])])
 
 
 def test_openrlhf_response_is_cut_out_of_the_query():

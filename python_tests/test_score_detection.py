@@ -201,3 +201,43 @@ def test_bytes_that_are_not_utf8_name_the_file_and_the_line(tmp_path, capsys):
     assert main(["score", p, "--gt", g, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"PRED {p}:3: not UTF-8" in err and "Traceback" not in err
+
+
+def test_render_draws_on_the_ground_truths_image_with_legible_labels(tmp_path):
+    """A GT line naming an image: the picture is that image (its pixels kept where nothing is
+    drawn), every box drawn on it in its exact colour at its place, each label a tag of its box's
+    colour with white text; a missing image falls back to a blank canvas with a note, never an
+    error. Read back pixel by pixel."""
+    from PIL import Image
+
+    from verireward._render import CAPTION_H
+
+    ochre = (200, 180, 40)
+    Image.new("RGB", (320, 240), ochre).save(tmp_path / "scene.png")
+    gts = [{"id": 1, "boxes": [[40, 50, 140, 150]], "labels": ["chair"], "image": "scene.png", "image_size": [320, 240],
+            "resized_size": [320, 240]},
+           {"id": 2, "boxes": [[10, 10, 60, 60]], "labels": ["lamp"], "image": "missing.png", "image_size": [100, 80],
+            "resized_size": [100, 80]}]
+    preds = [{"id": 1, "objects": [{"bbox_2d": [42, 52, 140, 150], "label": "chair"}, {"bbox_2d": [200, 100, 300, 200], "label": "sofa"}]},
+             {"id": 2, "objects": []}]
+    p, g = write(tmp_path, preds, gts)
+    assert main(["score", p, "--gt", g, "--render", str(tmp_path / "r"), "--worst", "2", "--no-progress"]) == 0
+    pngs = {x.name.split("_")[1]: read_png(x) for x in (tmp_path / "r").iterdir()}
+    full = pngs["line1"]
+    img = full[CAPTION_H:, :320]  # the picture is at least 480 wide, for its caption: white beside the image
+    assert full.shape[0] == CAPTION_H + 240 and (full[CAPTION_H:, 320:] == 255).all()
+    assert tuple(img[230, 10]) == ochre and tuple(img[5, 300]) == ochre  # the image's own pixels
+    assert tuple(img[100, 40]) == GREEN  # the truth's left edge
+    assert tuple(img[100, 42]) == BLUE  # the matched prediction's left edge (drawn over the truth where they meet)
+    assert tuple(img[200, 250]) == RED and tuple(img[150, 300]) == RED  # the false positive's edges
+    # tags: the truth's inside its box's top-left corner, the false positive's above its box
+    for (y0, y1, x0, x1), colour in (((51, 68, 41, 90), GREEN), ((82, 100, 200, 250), RED)):
+        tag = img[y0:y1, x0:x1]
+        assert (tag == colour).all(-1).sum() > 150, colour
+        assert (tag == (255, 255, 255)).all(-1).sum() > 15, "white text on the tag"
+    blank = pngs["line2"]
+    assert blank.shape[0] - CAPTION_H == 80 and tuple(blank[CAPTION_H + 5, 90]) == (255, 255, 255)
+    assert tuple(blank[CAPTION_H + 10, 30]) == GREEN
+    caption = blank[:CAPTION_H]
+    assert ((caption == (20, 20, 20)).all(-1)).sum() > 100  # the note "image not read: missing.png" among the text
+

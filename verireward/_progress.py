@@ -1,28 +1,24 @@
-"""A one-line progress bar on stderr, shared by the CLI's commands."""
+"""Progress of the CLI's commands, shown with tqdm on stderr (quiet when stderr is not a terminal)."""
 
 from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm
+
 
 class Progress:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+    """``total`` steps, each with a label. ``enabled=False`` shows nothing; so does a stderr that is
+    not a terminal (tqdm's ``disable=None``): a log file gets no bar."""
 
     def __init__(self, total: int, enabled: bool = True):
-        self.total, self.done, self.enabled = total, 0, enabled
-        self.tty = sys.stderr.isatty()
+        self.total, self.done = total, 0
+        self.bar = tqdm(total=total, file=sys.stderr, disable=None if enabled else True, leave=False,
+                        dynamic_ncols=True)
 
     def step(self, label: str) -> None:
         self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * self.done / self.total)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label}"
-        if self.tty:
-            sys.stderr.write("\r" + line[:100].ljust(100))
-            if self.done == self.total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        self.bar.set_description_str(label[:60], refresh=False)
+        self.bar.update(1)
+        if self.done >= self.total:
+            self.bar.close()

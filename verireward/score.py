@@ -10,6 +10,8 @@ that a line's 2D coordinates are normalized and gives the pixel size for RPC and
 with ``"resized_size"`` too (on every line) the schema's pixels-frame fields are read in the
 per-image frame (the model's pixels of the resized image, scaled to the original ``image_size``),
 the 2D ground truth is in original pixels, and RPC and the pictures use those pixels as they are.
+A line's optional ``"image"`` (a path, relative to GT.jsonl's folder or absolute) is the picture
+``--render`` draws on; without one, a blank canvas of ``image_size``.
 
 A ground truth whose every line has ``boxes`` is many-object (detection): the file is scored by
 :mod:`verireward.score_detection` (mAP at IoU 0.25 and 0.5 and the set rewards); without a schema,
@@ -139,7 +141,7 @@ def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_
     metrics = grounding_metrics(merged)
     result: Dict[str, Any] = {"n": n, "metrics": metrics, "warnings": frame_warnings(schema, merged, gt2d, gt3d)}
     if render_dir:
-        result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size,
+        result["rendered"] = _render_worst(render_dir, gts, schema, merged, worst, have_cam, have_size, gt_path,
                                            normalized=not frames)
     return result
 
@@ -196,7 +198,7 @@ def _concat(outs: List[VerifierOutput]) -> VerifierOutput:
                           cat([o.valid for o in outs]), cat([o.char_spans for o in outs]), parsed)
 
 
-def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, normalized=True) -> List[str]:
+def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path, normalized=True) -> List[str]:
     from verireward import _render
 
     os.makedirs(out_dir, exist_ok=True)
@@ -228,7 +230,7 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, normali
         _render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
                               pred3d=values[b3][i].numpy() if b3 else None, camera=cam, kpts2d=kp2, kpts3d=kp3,
                               title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=shown,
-                              parse_failed=failed)
+                              parse_failed=failed, image=_render.image_path(g, gt_path))
         paths.append(path)
     return paths
 

@@ -8,7 +8,9 @@ nothing to find; ``labels`` optional, one per box), and optionally ``"image_size
 pixels of the image it saw, ``resized_size``; the ground truth is in pixels of the original,
 ``image_size``). PRED.jsonl: ``{"id": ..., "text": "<completion>"}`` (read with
 :func:`verireward.parse_objects` and the schema), or ``{"id": ..., "objects": [{"bbox_2d": [...],
-"label": ..., "score": ...}, ...]}`` (the same keys the schema reads; ``score`` optional).
+"label": ..., "score": ...}, ...]}`` (the same keys the schema reads; ``score`` optional). A GT
+line's optional ``"image"`` (a path, relative to GT.jsonl's folder or absolute) is the picture
+``--render`` draws every box on; without one, a blank canvas of ``image_size``.
 
 Decided here: a completion carries no confidences, so each of its objects scores 1 and ties rank
 in the order written (image, then position), which is what :func:`verireward.detection_map`
@@ -151,11 +153,12 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
                               "objects": {"predicted": int(objs.n_objects.sum()), "ground_truth": int(gc.sum())},
                               "per_class": {str(c): v for c, v in det.per_class().items()}, "warnings": []}
     if render_dir:
-        result["rendered"] = _render_worst(render_dir, gts, objs, field, match, gt, gc, gt_labels, sets, worst, frames)
+        result["rendered"] = _render_worst(render_dir, gts, objs, field, match, gt, gc, gt_labels, sets, worst, frames,
+                                           gt_path)
     return result
 
 
-def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, worst, frames) -> List[str]:
+def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, worst, frames, gt_path) -> List[str]:
     from verireward import _render
 
     if field.kind != "box2d" or field.oriented:
@@ -171,7 +174,8 @@ def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, wor
         _render.render_objects(path, size, gt[i, :gc[i]], objs.values[field.name][i, :objs.counts[i]],
                                gt_labels[i] if gt_labels is not None else None, objs.labels[i] or None,
                                matched=match.assignment[i, :objs.counts[i]] >= 0,
-                               title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=values)
+                               title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=values,
+                               image=_render.image_path(g, gt_path))
         paths.append(path)
     return paths
 

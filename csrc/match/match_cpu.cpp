@@ -191,8 +191,17 @@ template <class T> void solve_component(const int64_t* rows, int64_t nr, const i
                                         int64_t* as, T* io) {
   const double* w = m.w.data();
   const int64_t st = m.stride;
-  if (nr == 1 && nc == 1) {  // one pair: it is the assignment (its IoU is positive)
-    as[rows[0]] = cols[0], io[rows[0]] = static_cast<T>(w[rows[0] * st + cols[0]]);
+  if (nr == 1 || nc == 1) {  // one row or one column: the pair of the highest IoU, the lowest index
+    // among equals, which is what the solver's warm start takes (its rows the smaller side)
+    int64_t bi = rows[0], bj = cols[0];
+    double best = w[bi * st + bj];
+    for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t c = 0; c < nc; ++c) {
+        const double x = w[rows[r] * st + cols[c]];
+        if (x > best) best = x, bi = rows[r], bj = cols[c];
+      }
+    }
+    if (best > 0.0) as[bi] = bj, io[bi] = static_cast<T>(best);
     return;
   }
   const bool flip = nr > nc;
