@@ -9,6 +9,7 @@ they printed and saved. Every number on that page comes from these runs.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,8 @@ def readme_table(runs: list) -> str:
                 vals = [g["measured"] for g in got]
                 ones = [g["measured_1thread"] for g in got if "measured_1thread" in g]
                 one = f"; 1 thread {min(ones)}× to {max(ones)}×" if ones else ""
-                targets.append(f"{tgt.replace('>=', '≥').replace('<=', '≤')}: {'met' if met == len(got) else f'met in {met} of {len(got)}'}"
+                name = re.sub(r"(\d)x ", "\\1× ", tgt.replace(">=", "≥").replace("<=", "≤"))
+                targets.append(f"{name}: {'met' if met == len(got) else f'met in {met} of {len(got)}'}"
                                f" ({min(vals)}× to {max(vals)}×{one})")
         lines.append(f"| {case['op']} ({case['size']}) | {t:.2f} ms | {'; '.join([_ratio(r) for r in others] + mem)} | "
                      f"{'; '.join(targets)} |")
