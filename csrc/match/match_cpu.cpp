@@ -309,7 +309,9 @@ template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, in
     return;
   }
   if (nr == 1 || nc == 1) return solve_component(rows, nr, cols, nc, m, as, io);  // one component
-  if (nc <= 64) return split_small(rows, nr, cols, nc, m, as, io);
+  // small samples: bitsets over the matrix; large ones: union-find over the hits the matrix recorded
+  // (a crowded scene's many components would make the bitset closure pass over its rows again and again)
+  if (nc <= 64 && !m.hits_recorded) return split_small(rows, nr, cols, nc, m, as, io);
   // Union-find over the live rows (nodes 0..nr-1, in index order) and columns (nr..nr+nc-1); a
   // root is its component's lowest node, so a row, and the lowest row.
   const int64_t nodes = nr + nc;
