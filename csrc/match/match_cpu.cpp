@@ -25,8 +25,9 @@ struct MatchScratch {
   std::vector<double> w, cost, glo, ghi, gok;
   std::vector<int64_t> rc, rows, cols, row_hits, col_hits, glab, parent, col_node, root, comp_start, comp_rows, comp_cols,
       order;
-  std::vector<uint64_t> row_bits;
-  bool hits_recorded = false;  // hit_cols filled by the matrix (large samples only)
+  std::vector<uint64_t> row_bits;  // up to 64 truths: each row's positive columns as one word
+  bool hits_recorded = false;
+  bool bits_recorded = false;  // hit_cols filled by the matrix (large samples only)
   std::vector<int32_t> hit_cols;  // each row's positive columns, rows in order (row_hits[i] of them)
   AssignScratch a;
 };
@@ -47,15 +48,18 @@ template <class T> void matrix_scalar(const SampleView<T>& v, int kind, const Bo
   int64_t* rh = scratch(m.row_hits, v.np);
   int64_t* ch = scratch(m.col_hits, v.ng);
   int32_t* hc = scratch(m.hit_cols, v.np * v.ng);
+  uint64_t* rb = scratch(m.row_bits, v.np);
   int64_t nh = 0;
   m.hits_recorded = true;
+  m.bits_recorded = v.ng <= 64;
   std::fill(ch, ch + v.ng, int64_t{0});
   for (int64_t i = 0; i < v.np; ++i) {
     rh[i] = 0;
+    rb[i] = 0;
     for (int64_t j = 0; j < v.ng; ++j) {
       const double r = v.same_label(i, j) ? pair_iou(v.pred + i * v.width, v.gt + j * v.width, kind, seq) : 0.0;
       w[i * v.ng + j] = r;
-      if (r > 0.0) ++rh[i], ++ch[j], hc[nh++] = static_cast<int32_t>(j);
+      if (r > 0.0) ++rh[i], ++ch[j], hc[nh++] = static_cast<int32_t>(j), rb[i] |= j < 64 ? uint64_t{1} << j : 0;
     }
   }
 }
@@ -92,6 +96,10 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   int32_t* hc = record ? scratch(m.hit_cols, v.np * st) : nullptr;
   int64_t nh = 0;
   m.hits_recorded = record;
+  // up to 64 truths, each row's positive columns as one word too (the component split of small samples)
+  const bool bits = ng <= 64;
+  uint64_t* rb = scratch(m.row_bits, v.np);
+  m.bits_recorded = bits;
   double* w = scratch(m.w, v.np * st);
   for (int64_t j = 0; j < st; ++j) {  // padding lanes: dead boxes
     Box<D> b;
@@ -104,6 +112,7 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   for (int64_t i = 0; i < v.np; ++i) {
     double* row = w + i * st;
     rh[i] = 0;
+    rb[i] = 0;
     Box<D> a;
     if (!load_live_box<D>(v.pred + i * v.width, a)) {
       std::fill(row, row + st, 0.0);
@@ -114,6 +123,8 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
     const int64_t la = v.pl != nullptr ? v.pl[i] : 0;
     const m4 lab = {la, la, la, la};
     m4 hits = {0, 0, 0, 0};
+    m4 word = {0, 0, 0, 0};  // the row's positive columns, one bit each, gathered lane by lane
+    const m4 lane_bit = {1, 2, 4, 8};
     for (int64_t j = 0; j < st; j += kLanes) {
       d4 blo[D], bhi[D];
       for (int k = 0; k < D; ++k) blo[k] = load_d4(glo + k * st + j), bhi[k] = load_d4(ghi + k * st + j);
@@ -144,11 +155,13 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
       if (record) {
         for (int l = 0; l < kLanes; ++l) hc[nh] = static_cast<int32_t>(j + l), nh += pos[l] != 0;
       }
+      if (bits) word |= (pos & lane_bit) << j;  // j < 64 here: st <= 64
       m4 c = load_m4(ch + j);
       c -= pos;
       std::memcpy(ch + j, &c, sizeof c);
     }
     rh[i] = hits[0] + hits[1] + hits[2] + hits[3];
+    rb[i] = static_cast<uint64_t>(word[0] | word[1] | word[2] | word[3]);
   }
 }
 
@@ -233,34 +246,30 @@ inline int64_t find_root(int64_t* parent, int64_t x) {
   return x;
 }
 
-// The component split of solve_sample for at most 64 live columns, on bitsets: row r's positive
-// columns as one word (built without a branch), then each component grown from its lowest row by
-// taking every later row that touches its columns until none does. The same components, in the
-// same order, as the union-find below.
+// The component split of solve_sample for a sample of at most 64 truths, on the words of positive
+// columns the matrix recorded (m.row_bits, one per row, over the truths' indices): each component
+// grown from its lowest row by taking every later row that touches its columns until none does
+// (without a branch per row). The same components, in the same order, as the union-find below.
 template <class T> void split_small(const int64_t* rows, int64_t nr, const int64_t* cols, int64_t nc, MatchScratch& m,
                                     int64_t* as, T* io) {
-  const double* w = m.w.data();
-  const int64_t st = m.stride;
-  uint64_t* bits = scratch(m.row_bits, nr);
-  for (int64_t r = 0; r < nr; ++r) {
-    const double* row = w + rows[r] * st;
-    uint64_t b = 0;
-    for (int64_t c = 0; c < nc; ++c) b |= static_cast<uint64_t>(row[cols[c]] > 0.0) << c;
-    bits[r] = b;
-  }
-  int64_t* comp = scratch(m.root, nr);  // the component (its lowest row) of each row, -1 while none
+  const uint64_t* bits = m.row_bits.data();
+  int64_t* comp = scratch(m.root, nr);  // the component (its lowest row) of each live row, -1 while none
   std::fill(comp, comp + nr, int64_t{-1});
-  int64_t* sub_rows = scratch(m.order, nr + nc);
+  int64_t* sub_rows = scratch(m.order, nr + 64);
   int64_t* sub_cols = sub_rows + nr;
   for (int64_t r0 = 0; r0 < nr; ++r0) {
     if (comp[r0] >= 0) continue;
     comp[r0] = r0;
-    uint64_t reach = bits[r0];
+    uint64_t reach = bits[rows[r0]];
     int64_t members = 1;
     for (bool grew = true; grew;) {
       grew = false;
       for (int64_t r = r0 + 1; r < nr; ++r) {
-        if (comp[r] < 0 && (bits[r] & reach) != 0) comp[r] = r0, reach |= bits[r], ++members, grew = true;
+        const uint64_t b = bits[rows[r]];
+        const bool take = (comp[r] < 0) & ((b & reach) != 0);
+        comp[r] = take ? r0 : comp[r];
+        reach |= take ? b : 0;
+        members += take, grew |= take;
       }
     }
     if (members == nr) return solve_component(rows, nr, cols, nc, m, as, io);  // one component
@@ -268,7 +277,7 @@ template <class T> void split_small(const int64_t* rows, int64_t nr, const int64
     for (int64_t r = r0; r < nr; ++r) {
       sub_rows[k] = rows[r], k += comp[r] == r0;
     }
-    for (uint64_t b = reach; b != 0; b &= b - 1) sub_cols[q++] = cols[__builtin_ctzll(b)];
+    for (uint64_t b = reach; b != 0; b &= b - 1) sub_cols[q++] = __builtin_ctzll(b);
     solve_component(sub_rows, k, sub_cols, q, m, as, io);
   }
 }
@@ -309,9 +318,10 @@ template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, in
     return;
   }
   if (nr == 1 || nc == 1) return solve_component(rows, nr, cols, nc, m, as, io);  // one component
-  // small samples: bitsets over the matrix; large ones: union-find over the hits the matrix recorded
-  // (a crowded scene's many components would make the bitset closure pass over its rows again and again)
-  if (nc <= 64 && !m.hits_recorded) return split_small(rows, nr, cols, nc, m, as, io);
+  // small samples: the component split on the row words the matrix recorded; large ones: union-find
+  // over its recorded hits (a crowded scene's many components would make the closure pass over its rows
+  // again and again)
+  if (m.bits_recorded && !m.hits_recorded) return split_small(rows, nr, cols, nc, m, as, io);
   // Union-find over the live rows (nodes 0..nr-1, in index order) and columns (nr..nr+nc-1); a
   // root is its component's lowest node, so a row, and the lowest row.
   const int64_t nodes = nr + nc;
