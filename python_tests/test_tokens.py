@@ -232,14 +232,14 @@ def test_every_method_equals_the_prefix_method(name, seed, window):
 @pytest.mark.parametrize("name", list(TOKENIZERS))
 def test_native_method_accepts_the_rows_of_each_family(name):
     # The C++ piece-table path must actually be taken (not silently fall back) and agree.
-    from verireward.tokens import _native_offsets
+    from verireward.tokens import native_offsets
 
     tok = TOKENIZERS[name]
     rng = random.Random(7)
     ids, mask = batch(tok, [sample_text(rng, rare=True) for _ in range(60)])
     mask[::7, -3:] = False
     fulls = tok.decode_batch([r[m].tolist() for r, m in zip(ids, mask)])
-    out, done, _ = _native_offsets(tok, ids, mask, fulls, True)
+    out, done, _ = native_offsets(tok, ids, mask, fulls, True)
     assert done.mean() >= (0.9 if name == "wordpiece" else 1.0), done.mean()  # WordPiece: cleanup may differ
     exact = vr.token_char_offsets(tok, ids, mask, method="prefix")
     np.testing.assert_array_equal(out[done == 1], exact[done == 1])
@@ -302,11 +302,11 @@ def test_added_tokens_and_texts_shortcut_agree_with_the_decoder():
         vr.token_char_offsets(tok, ids_np, mask, texts=[decoded + " "])
     # "héllo"'s characters are in the byte map, so it decodes to invalid UTF-8 (a U+FFFD): the
     # native table rejects that row (checked above to still be right); without it the row is native.
-    from verireward.tokens import _native_offsets
+    from verireward.tokens import native_offsets
 
     ids2 = tok.encode('x <box start>[1, 2] Ġcat y').ids
     assert tok.token_to_id("<box start>") in ids2 and tok.token_to_id("Ġcat") in ids2
-    _, done, exact = _native_offsets(tok, np.array([ids2]), np.ones((1, len(ids2)), dtype=bool), [tok.decode(ids2)], True)
+    _, done, exact = native_offsets(tok, np.array([ids2]), np.ones((1, len(ids2)), dtype=bool), [tok.decode(ids2)], True)
     assert done.tolist() == [1] and exact
     with pytest.raises(TypeError, match=r"texts\[0\] must be a str"):
         vr.token_char_offsets(tok, ids_np, mask, texts=[None])

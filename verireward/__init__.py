@@ -65,7 +65,8 @@ from verireward.numeric import (
     snra,
     squared_error,
 )
-from verireward.parse import Field, ParsedBatch, ParsedObjects, Schema, parse, parse_objects
+from verireward.parse import Field, ParsedBatch, Schema, parse
+from verireward.objects import ParsedObjects, parse_objects
 from verireward.points import MaskedPoints, farthest_point_sampling, knn_indices, mask_point_patches
 from verireward.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss, token_logprob
 from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_similarity, w2r2_loss
@@ -108,6 +109,6 @@ def cuda_available() -> bool:
     return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
 
 
-__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
+__all__ = ["__version__", "build_info", "cuda_available", *geometry.__all__, *grpo.__all__, *losses.__all__, *_parse_module.__all__, "ParsedObjects", "parse_objects", *verifier.__all__, "grounding_metrics", "mra", *tokens.__all__,
            *numeric.__all__, *preference.__all__, *w2r2.__all__,
            *points.__all__, *pipeline.__all__, *oriented.__all__, *frames.__all__, *sets.__all__, *set_grca.__all__, *detection.__all__]

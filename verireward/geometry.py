@@ -24,6 +24,7 @@ import numpy as np
 
 from verireward import _C
 from verireward._backend import Call, broadcast_lead, data_ptr, pair_function, torch_module, wants_grad
+from verireward.oriented import angle_unit, parse_seq
 
 Array = Any  # torch.Tensor | numpy.ndarray
 ImageSize = Union[None, Tuple[float, float], Array]
@@ -195,12 +196,10 @@ def _box_seq(op: str, args: Any, seq: Optional[str], degrees: bool, dim: int = 3
         if degrees is not False:
             raise ValueError(f"{op}: argument 'degrees' needs seq (axis-aligned boxes have no angles)")
         return 2 * dim
-    from verireward.oriented import _unit, parse_seq
-
     axes, intrinsic = parse_seq(op, seq)
     if dim == 2 and len(axes) != 1:
         raise ValueError(f"{op}: 2D boxes turn in their plane: argument 'seq' must be one axis ('z'), got {seq!r}")
-    args.oriented, args.k, args.intrinsic, args.unit = True, len(axes), intrinsic, _unit(op, degrees)
+    args.oriented, args.k, args.intrinsic, args.unit = True, len(axes), intrinsic, angle_unit(op, degrees)
     args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
     return 5 if dim == 2 else 6 + len(axes)
 

@@ -10,6 +10,7 @@ these are elementwise formulas, so they run as plain torch/numpy expressions on 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -211,6 +212,22 @@ def convergence_step(accuracy: Sequence[float], frac: float = 0.95, steps: Optio
         t = int(np.flatnonzero(acc >= frac * best)[0])
     return steps[t] if steps is not None else t
 
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def first_number(text: str) -> float:
+    """The first number written in ``text``, or NaN (never raises): how the AP-GRPO trainer and the
+    TRL and verl numeric adapters read a numeric answer."""
+    m = _NUMBER.search(text)
+    if not m:
+        return math.nan
+    try:
+        v = float(m.group(0))
+    except ValueError:  # pragma: no cover - the pattern only matches float literals
+        return math.nan
+    return v if math.isfinite(v) else math.nan
 
 __all__ = ["snra", "sharpness", "SharpnessSchedule", "squared_error", "discrete_error", "composite_reward",
            "advantage_variance", "convergence_step"]

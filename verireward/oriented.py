@@ -42,7 +42,7 @@ def parse_seq(op: str, seq: Any, name: str = "seq") -> Tuple[Tuple[int, ...], bo
     return tuple(_AXES[c.lower()] for c in seq), seq.isupper()
 
 
-def _unit(op: str, degrees: Any) -> float:
+def angle_unit(op: str, degrees: Any) -> float:
     if not isinstance(degrees, bool):
         raise TypeError(f"{op}: argument 'degrees' must be a bool, got {type(degrees).__name__}")
     return math.pi / 180.0 if degrees else 1.0
@@ -81,7 +81,7 @@ def rotation_matrix(angles: Array, seq: str, *, degrees: bool = False) -> Array:
     axes, intrinsic = parse_seq(op, seq)
     call = Call(op)
     angles = call.floats(angles, "angles")
-    return _euler(op, call, angles, "angles", len(axes), len(axes), axes, intrinsic, _unit(op, degrees), boxes=False)
+    return _euler(op, call, angles, "angles", len(axes), len(axes), axes, intrinsic, angle_unit(op, degrees), boxes=False)
 
 
 def box_corners_3d(boxes: Array, seq: Optional[str] = None, *, degrees: bool = False) -> Array:
@@ -100,7 +100,7 @@ def box_corners_3d(boxes: Array, seq: Optional[str] = None, *, degrees: bool = F
     if seq is None:
         return _euler(op, call, boxes, "boxes", 6, 0, (), False, 1.0, boxes=True, aabb=True)
     axes, intrinsic = parse_seq(op, seq)
-    return _euler(op, call, boxes, "boxes", 6 + len(axes), len(axes), axes, intrinsic, _unit(op, degrees), boxes=True)
+    return _euler(op, call, boxes, "boxes", 6 + len(axes), len(axes), axes, intrinsic, angle_unit(op, degrees), boxes=True)
 
 
 class _Spec(NamedTuple):
@@ -189,7 +189,7 @@ _GRAD_DOC = """Differentiable for torch inputs that require grad, with respect t
 
 def iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Array:
     op = "iou_2d_rotated"
-    return _iou(op, a, b, _Spec(0, 0, _unit(op, degrees)), pairwise=False)
+    return _iou(op, a, b, _Spec(0, 0, angle_unit(op, degrees)), pairwise=False)
 
 
 iou_2d_rotated.__doc__ = f"""IoU of rotated rectangles ``[..., 5]`` = (cx, cy, w, h, θ), elementwise with broadcasting over
@@ -204,12 +204,12 @@ def pairwise_iou_2d_rotated(a: Array, b: Array, *, degrees: bool = False) -> Arr
     """IoU of every rotated rectangle in ``a [N, 5]`` with every one in ``b [M, 5]`` → ``[N, M]``
     (differentiable as :func:`iou_2d_rotated`; with grad the pairs are materialized, ``N·M`` rows)."""
     op = "pairwise_iou_2d_rotated"
-    return _iou(op, a, b, _Spec(0, 0, _unit(op, degrees)), pairwise=True)
+    return _iou(op, a, b, _Spec(0, 0, angle_unit(op, degrees)), pairwise=True)
 
 
 def _oriented(op: str, a: Array, b: Array, seq: str, degrees: bool, pairwise: bool) -> Array:
     axes, intrinsic = parse_seq(op, seq)
-    unit = _unit(op, degrees)
+    unit = angle_unit(op, degrees)
     if len(axes) == 1:  # the yaw-only fast path: a rectangle clip across the axis times the overlap along it
         return _iou(op, a, b, _Spec(1, axes[0], unit), pairwise)
     return _iou(op, a, b, _Spec(2, 0, unit, axes, intrinsic), pairwise)

@@ -542,6 +542,16 @@ class ParseBuffers:
         return ParsedBatch(self.schema.names, values, counts, ok, spans)
 
 
-from verireward.objects import ParsedObjects, parse_objects  # noqa: E402  (many objects per answer)
 
-__all__ = ["Field", "Schema", "ParsedBatch", "parse", "ParsedObjects", "parse_objects"]
+
+def __getattr__(name: str) -> Any:
+    """``verireward.parse.ParsedObjects``/``parse_objects`` (the names this module exported before
+    they moved to :mod:`verireward.objects`, which builds on this module): looked up there on use,
+    so neither module imports the other at import time."""
+    if name in ("ParsedObjects", "parse_objects"):
+        from verireward import objects
+
+        return getattr(objects, name)
+    raise AttributeError(f"module 'verireward.parse' has no attribute {name!r}")
+
+__all__ = ["Field", "Schema", "ParsedBatch", "parse"]

@@ -21,7 +21,7 @@ from verireward import _C
 from verireward._backend import is_tensor, to_numpy
 from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
 from verireward.parse import ParseBuffers, Schema, encode_texts, row_frames
-from verireward.tokens import TokenRows, _piece_table
+from verireward.tokens import TokenRows, native_offsets, piece_table
 from verireward.verifier import GroundingVerifier, VerifierOutput
 
 MODES = ("routed", "broadcast")
@@ -145,7 +145,7 @@ def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = "", frames: An
     offsets = np.zeros((n, L + 1), dtype=np.int64)
     done = np.zeros(n, dtype=np.uint8)
     token_spans = np.zeros((n, F, 2), dtype=np.int64)
-    table = _piece_table(rows.tokenizer, rows.skip) if n else None
+    table = piece_table(rows.tokenizer, rows.skip) if n else None
     blob, table_offsets, exact = table if table is not None else (None, None, False)
     mask8 = rows.keep.view(np.uint8)
     _C.grca_cpu_stage(encode_texts(rows.fulls), buffers.specs, buffers.valid.ctypes.data, buffers.spans.ctypes.data,
@@ -165,9 +165,7 @@ def _aligned_spans(rows: TokenRows, char_spans: Any):
     """Token spans of character spans computed elsewhere (``verified``)."""
     import torch
 
-    from verireward.tokens import _native_offsets
-
-    out, done, exact = _native_offsets(rows.tokenizer, rows.ids, rows.keep, rows.fulls, rows.skip)
+    out, done, exact = native_offsets(rows.tokenizer, rows.ids, rows.keep, rows.fulls, rows.skip)
     rows.check_texts(done, exact)
     rows.fill_remaining(out, done)
     cs = np.asarray(to_numpy(char_spans), dtype=np.int64)

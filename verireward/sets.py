@@ -15,6 +15,9 @@ import numpy as np
 
 from verireward import _C
 from verireward._backend import Call, check_number, data_ptr, is_tensor, to_numpy, torch_module
+from verireward.objects import parse_objects
+from verireward.oriented import angle_unit, parse_seq
+from verireward.parse import KINDS, Schema
 
 Array = Any
 BOX_KINDS = {"2d": (0, 4), "3d": (1, 6), "2d_rotated": (2, 5), "3d_oriented": (3, None)}
@@ -34,12 +37,10 @@ class Match:
 def box_kind_args(op: str, args: Any, box: str, seq: Optional[str], degrees: bool) -> int:
     """Sets the box-kind fields of native ``args`` (``VR_BOX_KIND_ARGS``: kind, width, rotation axes,
     angle unit) from the public ``box``, ``seq`` and ``degrees``; returns the box width."""
-    from verireward.oriented import _unit, parse_seq
-
     if box not in BOX_KINDS:
         raise ValueError(f"{op}: argument 'box' must be one of {', '.join(map(repr, BOX_KINDS))}, got {box!r}")
     kind, width = BOX_KINDS[box]
-    args.unit = _unit(op, degrees)
+    args.unit = angle_unit(op, degrees)
     if box == "3d_oriented":
         axes, intrinsic = parse_seq(op, seq if seq is not None else "z")
         width = 6 + len(axes)
@@ -328,8 +329,6 @@ def score_answers(op: str, texts: Sequence[str], gt_boxes: Sequence[Any], gt_lab
     """The :class:`ScoredAnswers` of many-object answers: what :func:`answer_set_rewards`,
     :func:`verireward.grca_set_advantages` and the adapters compute (``box=None``: from the schema's
     first box field). An object without a label matches no labelled ground truth."""
-    from verireward.parse import KINDS, Schema, parse_objects
-
     schema = schema or Schema.qwen3vl_2d()
     fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
     if not fields:

@@ -200,7 +200,7 @@ _TABLES: Dict[Tuple[int, bool], Tuple[Any, Any]] = {}  # (id(tokenizer), skip) -
 _TABLES_LOCK = threading.Lock()
 
 
-def _piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.ndarray, bool]]:
+def piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.ndarray, bool]]:
     """The piece table of `tokenizer`, built once (a vocabulary-sized loop) and cached while the
     tokenizer object lives in the cache (the 8 most recent tokenizers). Safe from many threads:
     the cache is read and written under a lock (a table is built outside it; two threads may both
@@ -219,7 +219,7 @@ def _piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.nd
     return table
 
 
-def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: List[str],
+def native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: List[str],
                     skip: bool) -> Tuple[np.ndarray, np.ndarray, bool]:
     """Method 1 of :func:`token_char_offsets`: ``(offsets [N, L+1], done [N], exact)``; rows with
     ``done == 0`` (their pieces do not rebuild ``fulls[i]``, or the tokenizer has no table) are
@@ -227,7 +227,7 @@ def _native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: 
     n, L = ids64.shape
     out = np.zeros((n, L + 1), dtype=np.int64)
     done = np.zeros(n, dtype=np.uint8)
-    table = _piece_table(tokenizer, skip) if n else None
+    table = piece_table(tokenizer, skip) if n else None
     if table is None:
         return out, done, False
     blob, offsets, exact = table
@@ -308,7 +308,7 @@ def token_char_offsets(tokenizer: Any, token_ids: Any, mask: Any, *, texts: Opti
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"{op}: argument 'window' must be an int >= 1, got {window!r}")
     if method == "auto":
-        out, done, exact = _native_offsets(tokenizer, rows.ids, rows.keep, rows.fulls, skip_special_tokens)
+        out, done, exact = native_offsets(tokenizer, rows.ids, rows.keep, rows.fulls, skip_special_tokens)
     else:
         out, done, exact = np.zeros((rows.n, rows.L + 1), dtype=np.int64), np.zeros(rows.n, dtype=np.uint8), False
     rows.check_texts(done, exact)

@@ -271,7 +271,7 @@ class SetRewardFunctions:
 class NumericRewards:
     """SNRA rewards for numeric answers, as TRL reward functions (SmoothOp Eq. 2, SmoothOp Eq. 3, SmoothOp Eq. 4, SmoothOp Eq. 5).
 
-    The answer is the first number in the completion (:func:`verireward.trainers.first_number`),
+    The answer is the first number in the completion (:func:`verireward.numeric.first_number`),
     compared with the dataset column ``answer_column``; the sharpness is
     ``SharpnessSchedule(trainer_state.max_steps, schedule, ...)`` at ``trainer_state.global_step``.
     :meth:`functions` gives ``verireward_snra`` (the SNRA reward r̃) and ``verireward_format``
@@ -288,8 +288,7 @@ class NumericRewards:
         """``(snra [N], format [N], k)`` float64 tensors for these texts (cached for the batch)."""
         import torch
 
-        from verireward.numeric import SharpnessSchedule, snra, squared_error
-        from verireward.trainers.ap_grpo import first_number
+        from verireward.numeric import SharpnessSchedule, first_number, snra, squared_error
 
         key = (tuple(texts), _fingerprint({"answers": answers}, ("answers",)), int(step), int(total))
         if self.last is not None and self.last[0] == key:

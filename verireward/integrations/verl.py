@@ -212,7 +212,7 @@ def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any
     against ``float(ground_truth)``. ``score`` is 1 for a relative error within 5% (what verl's own
     estimators and logs see); ``vr_error`` is the squared error (NaN without a number) for
     ``ap_grpo``, which applies SNRA at the current step's sharpness."""
-    from verireward.trainers.ap_grpo import first_number
+    from verireward.numeric import first_number
 
     y, pred = float(ground_truth), first_number(solution_str)
     err = (pred - y) ** 2 if pred == pred else float("nan")

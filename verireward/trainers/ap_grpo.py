@@ -14,15 +14,13 @@ completion without one is invalid (error ``e_max``, format reward 0).
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
+from verireward.numeric import SharpnessSchedule, first_number
 from verireward.trainers.base import RLConfig, RLTrainer, Rollout
 
 AP_MODES = ("binary", "snra", "ap_grpo")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass
@@ -64,18 +62,6 @@ def numeric_records(questions: Sequence[Any]) -> List[Dict[str, Any]]:
     return [{"prompt": q.question, "answer": q.answer} for q in questions]
 
 
-def first_number(text: str) -> float:
-    """The first number written in ``text``, or NaN (never raises)."""
-    m = _NUMBER.search(text)
-    if not m:
-        return math.nan
-    try:
-        v = float(m.group(0))
-    except ValueError:  # pragma: no cover - the pattern only matches float literals
-        return math.nan
-    return v if math.isfinite(v) else math.nan
-
-
 class APGRPOTrainer(RLTrainer):
     """SNRA + AP-GRPO on numeric answers."""
 
@@ -83,8 +69,6 @@ class APGRPOTrainer(RLTrainer):
 
     def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[APGRPOConfig] = None,
                  build_inputs: Any = None) -> None:
-        from verireward.numeric import SharpnessSchedule
-
         super().__init__(model, tokenizer, dataset, config or APGRPOConfig(), build_inputs)
         c = self.config
         self.sharpness = SharpnessSchedule(c.steps, c.schedule, c.k_min, c.k_max, c.tau, c.s)
