@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 
 _FLOAT_NP = {np.dtype(np.float32): _C.DType.float32, np.dtype(np.float64): _C.DType.float64}
 

@@ -8,8 +8,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import _FLOAT_NP, to_numpy
+from verireward.labels import label_codes
 from verireward.sets import box_kind_args
 
 INTERPOLATIONS = {"coco101": 0, "voc11": 1, "area": 2}
@@ -31,63 +32,6 @@ class DetectionMAP:
     def per_class(self) -> Dict[Any, Dict[float, float]]:
         """``{class: {threshold: AP}}``."""
         return {c: {t: float(self.ap[i, k]) for k, t in enumerate(self.thresholds)} for i, c in enumerate(self.classes)}
-
-
-def _int_array(values: Any) -> Optional[np.ndarray]:
-    """A 1-D integer numpy array when ``values`` is an integer numpy array or tensor, else None."""
-    if isinstance(values, (list, tuple)) or not hasattr(values, "shape"):
-        return None
-    arr = to_numpy(values)
-    return arr.reshape(-1) if arr.dtype.kind in "iu" and arr.ndim == 1 else None
-
-
-def _codes(op: str, a: Tuple[str, Any, int], b: Tuple[str, Any, int]) -> Tuple[np.ndarray, np.ndarray, list]:
-    """Two columns of labels or image ids (hashables, or integer arrays) -> int64 codes into their
-    joint vocabulary (sorted when it sorts, else in order of appearance, ``b`` first)."""
-    cols = []
-    for name, values, n in (a, b):
-        arr = _int_array(values)
-        if arr is None:
-            if hasattr(values, "shape") and not isinstance(values, (list, tuple)):
-                values = to_numpy(values)
-                if values.ndim != 1:
-                    raise TypeError(f"{op}: argument '{name}' must be a flat sequence of labels or ids")
-                values = values.tolist()
-            if not isinstance(values, (list, tuple)):
-                raise TypeError(f"{op}: argument '{name}' must be a sequence of labels or ids, got {type(values).__name__}")
-            for k, v in enumerate(values):
-                try:
-                    hash(v)
-                except TypeError:
-                    raise ValueError(f"{op}: argument '{name}' must hold hashable labels or ids; entry {k} is "
-                                     f"{type(v).__name__} {v!r:.40}") from None
-        n_got = len(arr) if arr is not None else len(values)
-        if n_got != n:
-            raise ValueError(f"{op}: argument '{name}' must hold {n} entries (one per box), got {n_got}")
-        cols.append(arr if arr is not None else values)
-    if all(isinstance(c, np.ndarray) for c in cols):  # integer arrays: vectorized
-        both = np.concatenate([cols[0].astype(np.int64), cols[1].astype(np.int64)])
-        if both.size and both.min() >= 0 and both.max() < 4 * both.size + 64:  # dense ids: a lookup table
-            present = np.bincount(both) > 0
-            vocab = np.flatnonzero(present)
-            table = np.cumsum(present) - 1
-            inv = table[both]
-        else:
-            vocab, inv = np.unique(both, return_inverse=True)
-        inv = inv.astype(np.int64).reshape(-1)
-        return inv[:len(cols[0])].copy(), inv[len(cols[0]):].copy(), vocab.tolist()
-    lists = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in cols]
-    seen: Dict[Any, None] = {}
-    for v in lists[1] + lists[0]:
-        seen.setdefault(v, None)
-    keys = list(seen)
-    try:
-        keys = sorted(keys)
-    except TypeError:
-        pass
-    index = {k: i for i, k in enumerate(keys)}
-    code = lambda vals: np.fromiter((index[v] for v in vals), dtype=np.int64, count=len(vals))
-    return code(lists[0]), code(lists[1]), keys
 
 
 def _boxes(op: str, name: str, boxes: Any, width: int) -> np.ndarray:
@@ -155,8 +99,8 @@ def detection_map(pred_boxes: Any, pred_scores: Any, pred_labels: Any, pred_imag
     scores = _boxes(op, "pred_scores", scores, 1).reshape(-1)
     if scores.shape[0] != D:
         raise ValueError(f"{op}: argument 'pred_scores' must have shape [{D}], got [{scores.shape[0]}]")
-    plc, glc, classes = _codes(op, ("pred_labels", pred_labels, D), ("gt_labels", gt_labels, T))
-    pic, gic, _ = _codes(op, ("pred_image", pred_image, D), ("gt_image", gt_image, T))
+    plc, glc, classes = label_codes(op, ("pred_labels", pred_labels, D), ("gt_labels", gt_labels, T))
+    pic, gic, _ = label_codes(op, ("pred_image", pred_image, D), ("gt_image", gt_image, T))
     C, K = len(classes), thr.size
     ap = np.empty((C, K), dtype=np.float64)
     args.dtype, args.D, args.T, args.C, args.K = _FLOAT_NP[np.dtype(np.float64)], D, T, C, K

@@ -22,7 +22,7 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import Call, broadcast_lead, data_ptr, pair_function, torch_module, wants_grad
 from verireward.oriented import angle_unit, parse_seq
 

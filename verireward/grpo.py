@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import Call, check_number, data_ptr, numel, torch_module
 
 Array = Any

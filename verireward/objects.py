@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward.parse import KINDS, ParseBuffers, Schema, check_call, encode_texts, row_frames
 
 

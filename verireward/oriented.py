@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Optional, Tuple
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import Call, broadcast_lead, data_ptr, pair_function, wants_grad
 
 Array = Any

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import to_numpy
 
 MAX_BINS = 2**53  # integers up to here are exact in float64
@@ -541,17 +541,5 @@ class ParseBuffers:
             return ParsedBatch(self.schema.names, values, {k: conv(v) for k, v in counts.items()}, conv(ok), conv(spans))
         return ParsedBatch(self.schema.names, values, counts, ok, spans)
 
-
-
-
-def __getattr__(name: str) -> Any:
-    """``verireward.parse.ParsedObjects``/``parse_objects`` (the names this module exported before
-    they moved to :mod:`verireward.objects`, which builds on this module): looked up there on use,
-    so neither module imports the other at import time."""
-    if name in ("ParsedObjects", "parse_objects"):
-        from verireward import objects
-
-        return getattr(objects, name)
-    raise AttributeError(f"module 'verireward.parse' has no attribute {name!r}")
 
 __all__ = ["Field", "Schema", "ParsedBatch", "parse"]

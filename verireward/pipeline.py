@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import is_tensor, to_numpy
 from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
 from verireward.parse import ParseBuffers, Schema, encode_texts, row_frames

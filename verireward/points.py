@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import Call, check_int, check_number, data_ptr, numel, torch_tensor
 
 Array = Any

@@ -13,8 +13,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import Call, check_number, data_ptr, is_tensor, to_numpy, torch_module
+from verireward.labels import label_codes
 from verireward.objects import parse_objects
 from verireward.oriented import angle_unit, parse_seq
 from verireward.parse import KINDS, Schema
@@ -80,8 +81,6 @@ def _label_codes(op: str, pred_labels: Any, gt_labels: Any, pc: np.ndarray, gc: 
                  G: int) -> Tuple[np.ndarray, np.ndarray]:
     """``[n, P]`` and ``[n, G]`` int64 codes of the two sides' labels in one vocabulary (equal labels,
     equal codes; detection_map's encoding), −1 past the counts."""
-    from verireward.detection import _codes
-
     n = len(pc)
     if type(pred_labels) is list and type(gt_labels) is list and len(pred_labels) == n and len(gt_labels) == n:
         # lists of label lists: encoded natively in one pass (the common case, parsed labels); the
@@ -94,7 +93,7 @@ def _label_codes(op: str, pred_labels: Any, gt_labels: Any, pc: np.ndarray, gc: 
             return pcode, gcode
     pf = _labels(op, "pred_labels", pred_labels, n, P, pc)
     gf = _labels(op, "gt_labels", gt_labels, n, G, gc)
-    pcode, gcode, _ = _codes(op, ("pred_labels", pf, len(pf)), ("gt_labels", gf, len(gf)))
+    pcode, gcode, _ = label_codes(op, ("pred_labels", pf, len(pf)), ("gt_labels", gf, len(gf)))
     out = []
     for codes, counts, width in ((pcode, pc, P), (gcode, gc, G)):
         table = np.full((n, width), -1, dtype=np.int64)

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward import _C
+from verireward._native import _C
 from verireward._backend import is_tensor
 from verireward.parse import encode_texts
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import verireward as vr
-from verireward import _C
+from verireward._native import _C
 from verireward._bench.cases import DEFAULT_SIZES, ONE_THREAD_OPS, Case, _to_np, build_cases
 from verireward._progress import Progress
 
