@@ -17,26 +17,19 @@ import numpy as np
 import torch
 
 import verireward as vr
-from verireward import _C
 from verireward._bench import baselines as bl
 from verireward._bench.cases import _crowded_scenes
+from verireward._bench.runner import one_thread
+
+from timing import run_times  # bench/timing.py (this script's folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 REPEAT = 9
 
 
 def fastest_ms(fn, threads: int, repeat: int = REPEAT) -> float:
-    before = _C.set_cpu_threads(threads)
-    try:
-        fn()
-        times = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-    finally:
-        _C.set_cpu_threads(before)
-    return min(times) * 1e3
+    """The fastest of `repeat` calls, on one thread or on all (the default)."""
+    return min(run_times(one_thread(fn) if threads == 1 else fn, repeat)) * 1e3
 
 
 def components(pred, pc, gt, gc, samples: int):

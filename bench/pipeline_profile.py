@@ -18,18 +18,14 @@ from verireward._bench import pipeline as bp
 from verireward._bench import pipeline_baseline as base
 from verireward.tokens import TokenRows
 
+from timing import run_times  # bench/timing.py (this script's folder is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 REPEAT = 15
 
 
 def median_ms(fn, repeat: int = REPEAT) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+    return statistics.median(run_times(fn, repeat)) * 1e3
 
 
 STAGES = ["inputs checked (ids, mask, texts)", "native CPU stage (parse, token offsets, token spans: one call)",

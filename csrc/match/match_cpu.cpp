@@ -16,7 +16,8 @@ namespace vr {
 
 namespace {
 // Samples with more pairs than this record each row's positive columns as the matrix is filled (the
-// lane paths; the scalar path always does): the component split then reads the hits, not the matrix.
+// lane paths; the scalar path always does): the component split then reads the hits, not the matrix;
+// smaller ones of up to 64 truths record them as one word a row instead.
 constexpr int64_t kRecordHitsAbove = 1024;
 
 // Per-thread scratch of one sample's matching (buffers grown by assign.h's scratch()).
@@ -25,10 +26,10 @@ struct MatchScratch {
   std::vector<double> w, cost, glo, ghi, gok;
   std::vector<int64_t> rc, rows, cols, row_hits, col_hits, glab, parent, col_node, root, comp_start, comp_rows, comp_cols,
       order;
-  std::vector<uint64_t> row_bits;  // up to 64 truths: each row's positive columns as one word
-  bool hits_recorded = false;
-  bool bits_recorded = false;  // hit_cols filled by the matrix (large samples only)
   std::vector<int32_t> hit_cols;  // each row's positive columns, rows in order (row_hits[i] of them)
+  std::vector<uint64_t> row_bits;  // each row's positive columns as one word (up to 64 truths)
+  bool hits_recorded = false;      // hit_cols filled by the matrix (the scalar path, large samples)
+  bool bits_recorded = false;      // row_bits filled by the matrix (small samples of the lane paths)
   AssignScratch a;
 };
 
@@ -48,18 +49,16 @@ template <class T> void matrix_scalar(const SampleView<T>& v, int kind, const Bo
   int64_t* rh = scratch(m.row_hits, v.np);
   int64_t* ch = scratch(m.col_hits, v.ng);
   int32_t* hc = scratch(m.hit_cols, v.np * v.ng);
-  uint64_t* rb = scratch(m.row_bits, v.np);
   int64_t nh = 0;
   m.hits_recorded = true;
-  m.bits_recorded = v.ng <= 64;
+  m.bits_recorded = false;
   std::fill(ch, ch + v.ng, int64_t{0});
   for (int64_t i = 0; i < v.np; ++i) {
     rh[i] = 0;
-    rb[i] = 0;
     for (int64_t j = 0; j < v.ng; ++j) {
       const double r = v.same_label(i, j) ? pair_iou(v.pred + i * v.width, v.gt + j * v.width, kind, seq) : 0.0;
       w[i * v.ng + j] = r;
-      if (r > 0.0) ++rh[i], ++ch[j], hc[nh++] = static_cast<int32_t>(j), rb[i] |= j < 64 ? uint64_t{1} << j : 0;
+      if (r > 0.0) ++rh[i], ++ch[j], hc[nh++] = static_cast<int32_t>(j);
     }
   }
 }
@@ -96,9 +95,9 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   int32_t* hc = record ? scratch(m.hit_cols, v.np * st) : nullptr;
   int64_t nh = 0;
   m.hits_recorded = record;
-  // up to 64 truths, each row's positive columns as one word too (the component split of small samples)
-  const bool bits = ng <= 64;
-  uint64_t* rb = scratch(m.row_bits, v.np);
+  // small samples of up to 64 truths: each row's positive columns as one word (split_small's input)
+  const bool bits = !record && ng <= 64;
+  uint64_t* rb = bits ? scratch(m.row_bits, v.np) : nullptr;
   m.bits_recorded = bits;
   double* w = scratch(m.w, v.np * st);
   for (int64_t j = 0; j < st; ++j) {  // padding lanes: dead boxes
@@ -112,7 +111,7 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
   for (int64_t i = 0; i < v.np; ++i) {
     double* row = w + i * st;
     rh[i] = 0;
-    rb[i] = 0;
+    if (bits) rb[i] = 0;
     Box<D> a;
     if (!load_live_box<D>(v.pred + i * v.width, a)) {
       std::fill(row, row + st, 0.0);
@@ -161,7 +160,7 @@ template <class T, int D> VR_LANE_INLINE void matrix_lanes(const SampleView<T>& 
       std::memcpy(ch + j, &c, sizeof c);
     }
     rh[i] = hits[0] + hits[1] + hits[2] + hits[3];
-    rb[i] = static_cast<uint64_t>(word[0] | word[1] | word[2] | word[3]);
+    if (bits) rb[i] = static_cast<uint64_t>(word[0] | word[1] | word[2] | word[3]);
   }
 }
 
@@ -321,7 +320,7 @@ template <class T> void solve_sample(int64_t np, int64_t ng, MatchScratch& m, in
   // small samples: the component split on the row words the matrix recorded; large ones: union-find
   // over its recorded hits (a crowded scene's many components would make the closure pass over its rows
   // again and again)
-  if (m.bits_recorded && !m.hits_recorded) return split_small(rows, nr, cols, nc, m, as, io);
+  if (m.bits_recorded) return split_small(rows, nr, cols, nc, m, as, io);
   // Union-find over the live rows (nodes 0..nr-1, in index order) and columns (nr..nr+nc-1); a
   // root is its component's lowest node, so a row, and the lowest row.
   const int64_t nodes = nr + nc;

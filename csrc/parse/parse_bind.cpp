@@ -66,25 +66,8 @@ void bind_parse(py::module_& m) {
     const int64_t F = static_cast<int64_t>(fields.size());
     const uint8_t* ok = ptr<uint8_t>(valid);
     const int64_t* sp = ptr<int64_t>(spans);
-    std::vector<py::object> strs_of(static_cast<size_t>(T > 0 ? n : 0));
-    for (int64_t i = 0; T > 0 && i < n; ++i) {
-      py::handle t = texts[static_cast<size_t>(i)];
-      if (PyUnicode_Check(t.ptr())) {
-        strs_of[static_cast<size_t>(i)] = py::reinterpret_borrow<py::object>(t);
-      } else {
-        const std::string_view b = views[static_cast<size_t>(i)];
-        PyObject* u = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "surrogatepass");
-        if (u == nullptr) {
-          PyErr_Clear();
-          u = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "replace");
-        }
-        if (u == nullptr) throw py::error_already_set();
-        strs_of[static_cast<size_t>(i)] = py::reinterpret_steal<py::object>(u);
-      }
-    }
-    // Rows are built with the list C API (one PyList_New per row, items stolen); a label seen
-    // before in this call (labels repeat: a few classes over many objects) reuses its str.
-    auto decode = [](const std::string& v) {
+    // UTF-8 bytes as a new str, keeping lone surrogates, else with replacement characters.
+    auto decode = [](std::string_view v) {
       PyObject* u = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "surrogatepass");
       if (u == nullptr) {
         PyErr_Clear();
@@ -93,6 +76,15 @@ void bind_parse(py::module_& m) {
       if (u == nullptr) throw py::error_already_set();
       return u;
     };
+    std::vector<py::object> strs_of(static_cast<size_t>(T > 0 ? n : 0));
+    for (int64_t i = 0; T > 0 && i < n; ++i) {
+      py::handle t = texts[static_cast<size_t>(i)];
+      strs_of[static_cast<size_t>(i)] = PyUnicode_Check(t.ptr())
+          ? py::reinterpret_borrow<py::object>(t)
+          : py::reinterpret_steal<py::object>(decode(views[static_cast<size_t>(i)]));
+    }
+    // Rows are built with the list C API (one PyList_New per row, items stolen); a label seen
+    // before in this call (labels repeat: a few classes over many objects) reuses its str.
     auto new_list = [](Py_ssize_t k) {
       PyObject* l = PyList_New(k);
       if (l == nullptr) throw py::error_already_set();

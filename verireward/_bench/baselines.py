@@ -367,16 +367,15 @@ def coco_ap(module: str, gt_coco, results, thresholds, n_classes: int) -> np.nda
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
+        dt = gt_coco.loadRes(results)
         if module == "pycocotools":
-            from pycocotools.cocoeval import COCOeval as Eval
+            from pycocotools.cocoeval import COCOeval
 
-            dt = gt_coco.loadRes(results)
-            ev = Eval(gt_coco, dt, "bbox")
+            ev = COCOeval(gt_coco, dt, "bbox")
         else:
-            from faster_coco_eval import COCOeval_faster as Eval
+            from faster_coco_eval import COCOeval_faster
 
-            dt = gt_coco.loadRes(results)
-            ev = Eval(gt_coco, dt, "bbox", print_function=lambda *a, **k: None)
+            ev = COCOeval_faster(gt_coco, dt, "bbox", print_function=lambda *a, **k: None)
         ev.params.iouThrs = np.asarray(thresholds, dtype=np.float64)
         ev.params.areaRng, ev.params.areaRngLbl = [[0, 1e10]], ["all"]
         ev.params.maxDets = [1_000_000]

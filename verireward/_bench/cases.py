@@ -501,13 +501,19 @@ def _detection_coco_case(op: str, gen, n: int, p: int, dtype, device: str, tol: 
     xywh = np.concatenate([det[dk][:, :2], det[dk][:, 2:] - det[dk][:, :2]], 1).tolist()
     results = [{"image_id": int(i) + 1, "category_id": int(c) + 1, "bbox": b, "score": float(s)}
                for i, c, b, s in zip(d_img[dk], d_lab[dk], xywh, score[dk])]
-    peers = {}
-    for name, module in (("pycocotools", "pycocotools"), ("faster-coco-eval", "faster_coco_eval")):
-        if _installed(module):
-            coco_gt = bl.coco_ground_truth(name, gt[gk], g_lab[gk], g_img[gk], q, C)
-            peers[name] = (lambda nm, cg: lambda: bl.coco_ap(nm, cg, results, thr, C))(name, coco_gt)
-        else:
-            peers[name] = lambda: None  # removed by build_cases with a line saying why
+
+    def peer(name: str) -> Callable[[], Any]:
+        """The peer's AP; its ground-truth COCO object built on the first call (the untimed
+        agreement check), so a peer that is not installed (dropped by build_cases) builds nothing."""
+        built: Dict[str, Any] = {}
+
+        def run() -> Any:
+            if "gt" not in built:
+                built["gt"] = bl.coco_ground_truth(name, gt[gk], g_lab[gk], g_img[gk], q, C)
+            return bl.coco_ap(name, built["gt"], results, thr, C)
+        return run
+
+    peers = {name: peer(name) for name in ("pycocotools", "faster-coco-eval")}
     # the prefix's classes: those in its truth or detections (what detection_map reports)
     present = np.union1d(np.unique(g_lab[gk]), np.unique(d_lab[dk]))
     canon = lambda out: np.nan_to_num(np.asarray(out, dtype=np.float64)[present] if len(out) == C else np.asarray(out), nan=-1.0)
