@@ -16,7 +16,7 @@ import verireward as vr
 from verireward import pipeline as P
 from verireward._bench import pipeline as bp
 from verireward._bench import pipeline_baseline as base
-from verireward.tokens import TokenRows
+from verireward.parsing.tokens import TokenRows
 
 from timing import run_times  # bench/timing.py (this script's folder is on sys.path)
 

@@ -78,7 +78,7 @@ def test_targets_are_what_a_perfect_model_writes(samples, tmp_path):
     data.write_jsonl(samples, str(gt_path), str(pred_path))
     first = json.loads(gt_path.read_text().splitlines()[0])
     assert set(first) == {"id", "bbox2d", "bbox3d", "K", "R", "t", "image_size"}
-    from verireward.score import score
+    from verireward.cli.score import score
 
     res = score(str(pred_path), str(gt_path), data.grounding_schema(), progress=False)
     m = res["metrics"]

@@ -251,7 +251,7 @@ def test_trl_scale_reads_the_trainers_setting(value, want):
 
 
 def test_grca_grpo_trainer_standardizes_with_the_trainers_scale_rewards(tmp_path, tokenizer, records, monkeypatch):
-    import verireward.pipeline as pipeline
+    import verireward.grca.fields as pipeline
     from verireward.integrations.trl import GRCAGRPOTrainer
 
     seen = []

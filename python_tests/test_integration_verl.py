@@ -384,7 +384,7 @@ def test_a_2d_only_schema_gives_verl_grca_the_same_advantages_as_the_trl_trainer
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
-    from verireward.pipeline import grca_advantages
+    from verireward.grca.fields import grca_advantages
 
     schema = vr.Schema([vr.Field("bbox2d", "box2d")])
     gt = [0.1, 0.2, 0.5, 0.6]

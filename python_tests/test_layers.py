@@ -60,6 +60,6 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     assert _lint(copy).returncode == 0
     with open(copy / "verireward" / "_backend.py", "a") as f:
-        f.write("\nimport verireward.score  # upwards: the validation layer importing the CLI's scorer\n")
+        f.write("\nimport verireward.cli.score  # upwards: the validation layer importing the CLI's scorer\n")
     out = _lint(copy)
     assert out.returncode != 0 and "BROKEN" in out.stdout, out.stdout

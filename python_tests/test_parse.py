@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import verireward as vr
-from verireward.parse import KINDS
+from verireward.parsing.schema import KINDS
 import parse_oracle
 
 SCHEMA = vr.Schema.default()

@@ -12,6 +12,7 @@ import torch
 
 import verireward as vr
 from verireward.cli import main
+from verireward.cli.score import load_schema
 
 K = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]
 I3 = [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]
@@ -53,7 +54,7 @@ def test_score_metrics_json_and_render(tmp_path, capsys):
     assert "IoU2D" in printed and "Acc@0.5" in printed
     m = json.loads(out_json.read_text())["metrics"]
     # the same numbers straight from the library
-    s = vr.score.load_schema(str(tmp_path / "schema.json"))
+    s = load_schema(str(tmp_path / "schema.json"))
     texts = [preds[1]["text"], preds[2]["text"], preds[0]["text"]]
     t = lambda key: torch.tensor([gt_line[key]] * 3, dtype=torch.float64)
     direct = vr.grounding_metrics(vr.GroundingVerifier(s)(texts, {"bbox2d": t("bbox2d"), "bbox3d": t("bbox3d")},
@@ -65,7 +66,7 @@ def test_score_metrics_json_and_render(tmp_path, capsys):
     assert m["IoU3D"] == pytest.approx((1 + 0.5 + 0) / 3)
     pngs = sorted(render.iterdir())
     assert len(pngs) == 2
-    from verireward._render import CAPTION_H, GLYPH_H
+    from verireward.cli.render import CAPTION_H, GLYPH_H
 
     full = read_png(str(pngs[0]))  # the worst sample: "c", no prediction: only ground truth is drawn
     assert full.shape == (480 + CAPTION_H, 640, 3)
@@ -102,7 +103,7 @@ def test_score_by_position_and_bad_files(tmp_path, capsys):
 
 
 def test_scoring_in_chunks_gives_the_same_metrics_and_pictures(tmp_path):
-    from verireward.score import score
+    from verireward.cli.score import score
 
     rng = np.random.default_rng(0)
     gts, preds = [], []
@@ -206,7 +207,7 @@ def test_score_with_per_image_frames(tmp_path, capsys):
     assert main(["score", pred, "--gt", gt, "--schema", str(tmp_path / "schema.json"), "--json", str(out_json),
                  "--render", str(tmp_path / "png"), "--worst", "1", "--no-progress"]) == 0
     m = json.loads(out_json.read_text())["metrics"]
-    v = vr.GroundingVerifier(vr.score.load_schema(str(tmp_path / "schema.json")))
+    v = vr.GroundingVerifier(load_schema(str(tmp_path / "schema.json")))
     f = lambda key: torch.tensor([g[key] for g in gts], dtype=torch.float64)
     direct = vr.grounding_metrics(v([p["text"] for p in preds], {"bbox2d": f("bbox2d"), "bbox3d": f("bbox3d")},
                                     camera=(f("K"), f("R"), f("t")), image_size=f("image_size"),

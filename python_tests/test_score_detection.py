@@ -210,7 +210,7 @@ def test_render_draws_on_the_ground_truths_image_with_legible_labels(tmp_path):
     error. Read back pixel by pixel."""
     from PIL import Image
 
-    from verireward._render import CAPTION_H
+    from verireward.cli.render import CAPTION_H
 
     ochre = (200, 180, 40)
     Image.new("RGB", (320, 240), ochre).save(tmp_path / "scene.png")

@@ -232,7 +232,7 @@ def test_every_method_equals_the_prefix_method(name, seed, window):
 @pytest.mark.parametrize("name", list(TOKENIZERS))
 def test_native_method_accepts_the_rows_of_each_family(name):
     # The C++ piece-table path must actually be taken (not silently fall back) and agree.
-    from verireward.tokens import native_offsets
+    from verireward.parsing.tokens import native_offsets
 
     tok = TOKENIZERS[name]
     rng = random.Random(7)
@@ -302,7 +302,7 @@ def test_added_tokens_and_texts_shortcut_agree_with_the_decoder():
         vr.token_char_offsets(tok, ids_np, mask, texts=[decoded + " "])
     # "héllo"'s characters are in the byte map, so it decodes to invalid UTF-8 (a U+FFFD): the
     # native table rejects that row (checked above to still be right); without it the row is native.
-    from verireward.tokens import native_offsets
+    from verireward.parsing.tokens import native_offsets
 
     ids2 = tok.encode('x <box start>[1, 2] Ġcat y').ids
     assert tok.token_to_id("<box start>") in ids2 and tok.token_to_id("Ġcat") in ids2

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 import verireward as vr
 from conftest import as_list, make
 import oracles
+from verireward.ops.grpo import SCALES
 
 
 FLAT = [[0.1, 0.1, 0.1], [0.3, 0.3], [1e308, 1e308], [-5.0, -5.0, -5.0, -5.0], [0.0, 0.0]]
 
 
 @pytest.mark.parametrize("values", FLAT)
-@pytest.mark.parametrize("scale", vr.grpo.SCALES)
+@pytest.mark.parametrize("scale", SCALES)
 def test_a_zero_variance_group_is_exactly_zero_under_every_setting(backend, values, scale):
     n = len(values)
     for kw in ({"eps": 0.0, "std_floor": 0.0}, {}, {"compat": "trl"}, {"compat": "verl"}):

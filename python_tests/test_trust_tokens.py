@@ -11,7 +11,7 @@ import torch
 
 import verireward as vr
 from test_tokens import byte_bpe, bytes_to_unicode, unigram
-from verireward import tokens as vt
+from verireward.parsing import tokens as vt
 
 METHODS = ["auto", "windowed", "prefix"]
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from verireward._native import _C
 
-_FLOAT_NP = {np.dtype(np.float32): _C.DType.float32, np.dtype(np.float64): _C.DType.float64}
+FLOAT_NP = {np.dtype(np.float32): _C.DType.float32, np.dtype(np.float64): _C.DType.float64}
 
 
 def torch_module() -> Any:
@@ -107,7 +107,7 @@ class Call:
         x = self._array(x, name)
         dt = np.dtype(x.dtype) if isinstance(x, np.ndarray) else None
         if dt is not None:
-            ok = dt in _FLOAT_NP
+            ok = dt in FLOAT_NP
         else:
             torch = torch_module()
             ok = x.dtype in (torch.float32, torch.float64)
@@ -195,7 +195,7 @@ class Call:
     # -- conversions ----------------------------------------------------------------------------
     @property
     def dtype_code(self) -> Any:
-        return _FLOAT_NP[np.dtype(str(self.ref.dtype).replace("torch.", ""))]
+        return FLOAT_NP[np.dtype(str(self.ref.dtype).replace("torch.", ""))]
 
     def device(self) -> Any:
         """The _C.Device of the call's arrays (with the caller's current CUDA stream)."""
@@ -244,7 +244,6 @@ class Call:
             return np.empty(shape, dtype=np.bool_ if dtype == "bool" else self.ref.dtype)
         torch = torch_module()
         return torch.empty(shape, dtype=torch.bool if dtype == "bool" else self.ref.dtype, device=self.ref.device)
-
 
     def scratch_bytes(self, nbytes: int) -> Any:
         """A kernel's scratch buffer of at least nbytes (8-byte aligned) on the call's device."""

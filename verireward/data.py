@@ -33,6 +33,10 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
+from verireward.parsing.schema import Field, Schema
+from verireward.ops.project_box import project_box_3d
+from verireward.ops.points import farthest_point_sampling
+from verireward.parsing.frames import qwen_resized_size
 
 IMAGE_SIZE = 512
 FOV_DEG = 60.0
@@ -155,7 +159,6 @@ def completion(answer: str, description: str, bbox2d: Sequence[float], bbox3d: S
 
 def grounding_schema(metric_range: Tuple[float, float] = METRIC_RANGE, max_points: int = 16) -> Any:
     """The schema the targets are written in: 2D bins over [0, 1], 3D bins over ``metric_range``."""
-    from verireward.parse import Field, Schema
 
     metric = (tuple(metric_range),) * 3
     return Schema((
@@ -170,8 +173,6 @@ def grounding_schema(metric_range: Tuple[float, float] = METRIC_RANGE, max_point
 
 def grounding_samples(n: int, seed: int = 0, *, num_points: int = 1024, num_keypoints: int = 16) -> List[GroundingSample]:
     """n samples, the same for the same seed (numpy's PCG64 and verireward's deterministic FPS)."""
-    from verireward.geometry import project_box_3d
-    from verireward.points import farthest_point_sampling
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"grounding_samples: argument 'n' must be an int >= 0, got {n!r}")
@@ -264,7 +265,6 @@ def detection_schema() -> Any:
     """The schema the scenes' targets are written in: Qwen2.5-VL's ``bbox_2d`` in pixels of the
     resized image (:meth:`verireward.Schema.qwen25vl_2d`); pass each scene's ``image_size`` and
     ``resized_size`` when parsing to get original pixels."""
-    from verireward.parse import Schema
 
     return Schema.qwen25vl_2d()
 
@@ -275,8 +275,6 @@ def detection_scenes(n: int, seed: int = 0, *, max_objects: int = 6, negative_ra
     within ±2 m, seen by a camera 15–35° above the floor framing them all, on an image of one of
     :data:`DETECTION_IMAGE_SIZES` (60° horizontal field of view). An object whose projection is
     invalid or less than 2 pixels wide or high inside the image is left out of the ground truth."""
-    from verireward.frames import qwen_resized_size
-    from verireward.geometry import project_box_3d
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"detection_scenes: argument 'n' must be an int >= 0, got {n!r}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from verireward._backend import is_tensor, to_numpy
 
-from verireward.verifier import VerifierOutput
+from verireward.rewards.grounding import VerifierOutput
 
 # VSI-Bench's exact thresholds: np.linspace(0.5, 0.95, 10) (its 9th is 0.8999999999999999, so a
 # relative error of exactly 0.1 passes it, as in the benchmark's own code).

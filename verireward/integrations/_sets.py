@@ -10,8 +10,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from verireward.parse import Schema
-from verireward.set_grca import REWARDS as SET_REWARDS
+from verireward.parsing.schema import Schema
+from verireward.grca.objects import REWARDS as SET_REWARDS
+from verireward.parsing.frames import derive_frames
+from verireward.rewards.sets import answer_set_rewards
 
 
 def parse_truth(op: str, ground_truth: Any, arg: str = "ground_truth") -> Dict[str, Any]:
@@ -68,8 +70,7 @@ def prepare(op: str, truths: Sequence[Any], schema: Any, processor: Any = None, 
     """``(schema, boxes, labels or None, frames)`` of a batch of ground truths: each row's frame from
     its ``image_size`` / ``resized_size`` (a pixels schema with ``image_size`` alone derives the
     resized size under ``processor``, or Qwen's defaults with a warning; see
-    :func:`verireward.frames.derive_frames`)."""
-    from verireward.frames import derive_frames
+    :func:`verireward.parsing.frames.derive_frames`)."""
 
     sch = resolve_schema(op, schema)
     gts = [parse_truth(op, g, arg) for g in truths]
@@ -95,7 +96,6 @@ def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: 
                max_objects: int = 64, arg: str = "ground_truth") -> List[Dict[str, float]]:
     """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
     :func:`verireward.answer_set_rewards` call, frames as :func:`prepare` derives them."""
-    from verireward.sets import answer_set_rewards
 
     if reward not in SET_REWARDS:
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")

@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Union
 
 from verireward.integrations._sets import SET_REWARDS, prepare, score_sets, uid_groups
+from verireward.grca.objects import grca_set_advantages
 
 REWARD_NAME = "verireward_set"
 REWARD_TYPE = "batch"
@@ -72,8 +73,6 @@ def grca_set_advantage(data: Any, tokenizer: Any, schema: Any = None, reward: st
     ``+ 1e-6``)."""
     import numpy as np
     import torch
-
-    from verireward.set_grca import grca_set_advantages
 
     op = "easyr1.grca_set_advantage"
     batch, extra = getattr(data, "batch", None), getattr(data, "non_tensor_batch", None)

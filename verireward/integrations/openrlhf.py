@@ -33,6 +33,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from verireward.integrations._sets import SET_REWARDS, prepare, score_sets
+from verireward.ops.grpo import group_standardize
+from verireward.grca.objects import route_set_credit
+from verireward.rewards.sets import score_answers
 
 _TAILS = ("<|im_end|>", "<|endoftext|>")
 _IMAGE_END = ("<|vision_end|>", "<|image_pad|>")
@@ -125,16 +128,12 @@ def grca_set_advantage(experiences: Sequence[Any], tokenizer: Any, args: Any, kl
     length penalties; ``args.reward.clip_range`` applied), standardized in its prompt group
     (OpenRLHF's groups: ``n_samples_per_prompt`` consecutive rows in ``index`` order; unbiased σ
     + 1e-9, OpenRLHF's ``group_norm``), routed to tokens (GRCA Eq. 9/10); with ``per_object`` each
-    object's tokens get ``(Â_i + Ũ_ij) / 2`` from its matched IoU (see :mod:`verireward.set_grca`).
+    object's tokens get ``(Â_i + Ũ_ij) / 2`` from its matched IoU (see :mod:`verireward.grca.objects`).
     A KL penalty in the reward (``kl_coef > 0`` and ``experience.kl``; 0 with ``--algo.kl.use_loss``)
     is added as OpenRLHF's return adds it: each token gets the sum of ``−kl_coef · kl`` from it to
     the end. Options (schema, reward, threshold, ``per_object``) come from the reward file
     ``args.reward.remote_url``."""
     import torch
-
-    from verireward.grpo import group_standardize
-    from verireward.set_grca import route_set_credit
-    from verireward.sets import score_answers
 
     op = "openrlhf.grca_set_advantage"
     need = ("sequences", "action_mask", "rewards", "index", "labels")

@@ -25,8 +25,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward._backend import is_tensor
-from verireward.parse import Schema
-from verireward.verifier import GroundingVerifier, VerifierOutput
+from verireward.parsing.schema import Schema
+from verireward.rewards.grounding import GroundingVerifier, VerifierOutput
+from verireward.parsing.frames import derive_frames, image_sizes
+from verireward.data import grounding_schema
+from verireward.rewards.sets import answer_set_rewards
+from verireward.rewards.numeric import first_number, SharpnessSchedule, snra, squared_error
+from verireward.grca.fields import grca_advantages
+from verireward.grca.objects import grca_set_advantages
+from verireward.ops.grpo import ap_grpo_advantages
 
 
 def _text(completion: Any) -> str:
@@ -73,10 +80,9 @@ def trl_scale(trainer: Any) -> str:
 
 def _frame_kwargs(op: str, schema: Schema, columns: Dict[str, Any], n: int, processor: Any, image_grid_thw: Any = None,
                   truth: Any = None) -> Dict[str, Any]:
-    """The frame arguments of a batch, derived by :func:`verireward.frames.derive_frames` (explicit
+    """The frame arguments of a batch, derived by :func:`verireward.parsing.frames.derive_frames` (explicit
     columns, then ``image_grid_thw``, then the rows' images under ``processor``, then Qwen's
     defaults with a warning)."""
-    from verireward.frames import derive_frames
 
     pixels = any(f.frame == "pixels" for f in schema.fields)
     in_pixels = False
@@ -105,7 +111,7 @@ class GroundingRewards:
         rpc: also provide an RPC reward function.
 
     Dataset columns: ``bbox2d`` and/or ``bbox3d`` (those the schema needs), ``K``, ``R``, ``t`` for
-    RPC, and the frame, derived in this order (:func:`verireward.frames.derive_frames`): per-row
+    RPC, and the frame, derived in this order (:func:`verireward.parsing.frames.derive_frames`): per-row
     ``image_size`` and ``resized_size`` columns; the trainer's ``image_grid_thw``
     (:class:`GRCAGRPOTrainer`); the rows' ``image``/``images`` under ``processor``; the images
     under Qwen's defaults with a warning. A pixels-frame schema with no frame known warns.
@@ -113,7 +119,6 @@ class GroundingRewards:
 
     def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True, *,
                  processor: Any = None):
-        from verireward.data import grounding_schema
 
         self.verifier = GroundingVerifier(schema or grounding_schema())
         self.image_size = tuple(image_size)
@@ -160,7 +165,6 @@ class GroundingRewards:
             return {}
         if derived.get("image_size") is not None:
             return {"image_size": derived["image_size"]}
-        from verireward.frames import image_sizes
 
         images = columns.get("image", columns.get("images"))
         sizes = image_sizes(images) if isinstance(images, (list, tuple)) else None
@@ -237,7 +241,6 @@ class SetRewardFunctions:
 
     def compute(self, texts: Sequence[str], columns: Dict[str, Any]) -> Any:
         """The batch's :class:`verireward.SetRewards` (cached on the texts, the columns and the frames)."""
-        from verireward.sets import answer_set_rewards
 
         if "boxes" not in columns:
             raise ValueError("SetRewardFunctions: the dataset needs a 'boxes' column (per row, a list of boxes)")
@@ -271,7 +274,7 @@ class SetRewardFunctions:
 class NumericRewards:
     """SNRA rewards for numeric answers, as TRL reward functions (SmoothOp Eq. 2, SmoothOp Eq. 3, SmoothOp Eq. 4, SmoothOp Eq. 5).
 
-    The answer is the first number in the completion (:func:`verireward.numeric.first_number`),
+    The answer is the first number in the completion (:func:`verireward.rewards.numeric.first_number`),
     compared with the dataset column ``answer_column``; the sharpness is
     ``SharpnessSchedule(trainer_state.max_steps, schedule, ...)`` at ``trainer_state.global_step``.
     :meth:`functions` gives ``verireward_snra`` (the SNRA reward r̃) and ``verireward_format``
@@ -287,8 +290,6 @@ class NumericRewards:
     def score(self, texts: Sequence[str], answers: Sequence[float], step: int, total: int):
         """``(snra [N], format [N], k)`` float64 tensors for these texts (cached for the batch)."""
         import torch
-
-        from verireward.numeric import SharpnessSchedule, first_number, snra, squared_error
 
         key = (tuple(texts), _fingerprint({"answers": answers}, ("answers",)), int(step), int(total))
         if self.last is not None and self.last[0] == key:
@@ -352,7 +353,6 @@ def _grpo_trainer_class():
             out = super()._generate_and_score_completions(inputs)
             if self.grca_mode == "broadcast" or not self.model.training:
                 return out
-            from verireward.pipeline import grca_advantages
 
             ids, mask, texts = _local_texts(self, out)
             columns = {k: [x[k] for x in inputs] for k in inputs[0]
@@ -409,7 +409,6 @@ def _set_grpo_trainer_class():
             out = super()._generate_and_score_completions(inputs)
             if not self.model.training:
                 return out
-            from verireward.set_grca import grca_set_advantages
 
             ids, mask, texts = _local_texts(self, out)
             if "boxes" not in inputs[0]:
@@ -454,8 +453,6 @@ def _ap_grpo_trainer_class():
             if not self.model.training:
                 return out
             import torch
-
-            from verireward.grpo import ap_grpo_advantages
 
             ids, mask, texts = _local_texts(self, out)
             r, fmt, _ = self.numeric.score(texts, [x[self.numeric.answer_column] for x in inputs], self.state.global_step,

@@ -14,7 +14,7 @@ How the pieces meet in verl:
   batch's extra data. verl passes that to no estimator but its own GDPO, and this wrapper is the one
   trainer-side override. Select one with ``algorithm.adv_estimator=grca`` (or ``ap_grpo``).
 * Many objects per answer: point the reward function at ``compute_score_set`` and select
-  ``algorithm.adv_estimator=grca_set`` (set rewards, per-object credit; see verireward.set_grca).
+  ``algorithm.adv_estimator=grca_set`` (set rewards, per-object credit; see verireward.grca.objects).
 * AP-GRPO: point the reward function at ``compute_score_numeric``. Its output keeps the raw
   squared error, and the ``ap_grpo`` estimator computes SNRA at the sharpness of the current step.
   The step counts the estimator's calls (verl computes advantages once per step, in the driver);
@@ -40,7 +40,14 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from verireward.integrations._sets import uid_groups as _groups
+from verireward.integrations._sets import parse_truth, prepare, resolve_schema, uid_groups as _groups
+from verireward.grca.objects import REWARDS, route_set_credit
+from verireward.data import grounding_schema
+from verireward.rewards.numeric import composite_reward, first_number, SharpnessSchedule, snra
+from verireward.rewards.grounding import GroundingVerifier
+from verireward.rewards.sets import score_answers
+from verireward.ops.grpo import ap_grpo_advantages, routed_advantages
+from verireward.grca.fields import grca_advantages, Verified
 
 if __name__ == "verireward.integrations.verl":
     _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
@@ -60,16 +67,12 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
     schedule over ``total_steps``, ``e_max``, the format weight λ of SmoothOp Eq. 4, α and the clip. Resets
     the ``ap_grpo`` step counter; for ``compute_score_set`` and the ``grca_set`` estimator: one
     object's schema, the hit threshold, the set reward standardized (``set_reward``) and whether
-    each object's tokens get their own credit (``set_per_object``; see :mod:`verireward.set_grca`)."""
-    from verireward.set_grca import REWARDS
+    each object's tokens get their own credit (``set_per_object``; see :mod:`verireward.grca.objects`)."""
 
     if set_reward not in REWARDS:
         raise ValueError(f"configure: argument 'set_reward' must be one of {', '.join(REWARDS)}, got {set_reward!r}")
     if not isinstance(set_per_object, bool):
         raise TypeError(f"configure: argument 'set_per_object' must be a bool, got {type(set_per_object).__name__}")
-    from verireward.data import grounding_schema
-    from verireward.numeric import SharpnessSchedule
-    from verireward.verifier import GroundingVerifier
 
     _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
                   image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
@@ -80,9 +83,6 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
 def _verifier(op: str, schema: Any) -> Any:
     """The verifier of ``schema`` (None: :func:`configure`'s), built once per distinct schema."""
     import json
-
-    from verireward.integrations._sets import resolve_schema
-    from verireward.verifier import GroundingVerifier
 
     if schema is None:
         if _STATE["verifier"] is None:
@@ -167,10 +167,6 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     strings, so every value survives verl's ``np.array([...])`` collation of a ragged batch."""
     import json
 
-    from verireward.integrations._sets import parse_truth, prepare
-    from verireward.set_grca import REWARDS
-    from verireward.sets import score_answers
-
     op = "compute_score_set"
     reward = _STATE.get("set_reward", "soft_f1") if reward is None else reward
     if reward not in REWARDS:
@@ -212,7 +208,6 @@ def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any
     against ``float(ground_truth)``. ``score`` is 1 for a relative error within 5% (what verl's own
     estimators and logs see); ``vr_error`` is the squared error (NaN without a number) for
     ``ap_grpo``, which applies SNRA at the current step's sharpness."""
-    from verireward.numeric import first_number
 
     y, pred = float(ground_truth), first_number(solution_str)
     err = (pred - y) ** 2 if pred == pred else float("nan")
@@ -236,9 +231,6 @@ def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, 
     this call's step, the composite with the format term (a number was written), verl's GRPO
     standardization of the composite times ``r̃^α``, clipped. Advances the step counter."""
     import torch
-
-    from verireward.grpo import ap_grpo_advantages
-    from verireward.numeric import composite_reward, snra
 
     if _STATE["schedule"] is None:
         configure(_STATE["tokenizer"])
@@ -264,9 +256,6 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
     the group's standard deviation), verl's ``std + 1e-6`` and its singleton rule."""
     scale = _scale(config, norm_adv_by_std_in_grpo)
     import torch
-
-    from verireward.grpo import routed_advantages
-    from verireward.pipeline import Verified, grca_advantages
 
     mask = response_mask.bool()
     n, L = mask.shape
@@ -303,13 +292,11 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
 def grca_set_advantage(token_level_rewards: Any, response_mask: Any, index: Any, config: Any = None,
                        non_tensor_batch: Optional[Dict[str, Any]] = None, batch: Any = None,
                        norm_adv_by_std_in_grpo: Optional[bool] = None, **kwargs: Any):
-    """Many-object GRCA (:mod:`verireward.set_grca`) as a verl estimator, fed by
+    """Many-object GRCA (:mod:`verireward.grca.objects`) as a verl estimator, fed by
     ``compute_score_set``: the set reward standardized per ``uid`` group (verl's conventions) and,
     with ``configure(set_per_object=True)`` (the default), each object's tokens credited from its
     matched IoU."""
     import torch
-
-    from verireward.set_grca import route_set_credit
 
     need = ("vr_set_reward", "vr_object_ious", "vr_object_spans")
     if non_tensor_batch is None or batch is None or any(k not in non_tensor_batch for k in need):

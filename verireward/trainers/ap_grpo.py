@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
-from verireward.numeric import SharpnessSchedule, first_number
+from verireward.rewards.numeric import advantage_variance, composite_reward, first_number, SharpnessSchedule, snra, squared_error
 from verireward.trainers.base import RLConfig, RLTrainer, Rollout
+from verireward.ops.grpo import ap_grpo_advantages, group_standardize
+from verireward.objectives.policy import ap_grpo_loss
 
 AP_MODES = ("binary", "snra", "ap_grpo")
 
@@ -76,9 +78,6 @@ class APGRPOTrainer(RLTrainer):
     def score(self, batch: Rollout):
         import torch
 
-        from verireward.grpo import ap_grpo_advantages, group_standardize
-        from verireward.numeric import advantage_variance, composite_reward, snra, squared_error
-
         c: APGRPOConfig = self.config
         f64 = dict(dtype=torch.float64, device=self.device)
         pred = torch.tensor([first_number(t) for t in batch.texts], **f64)
@@ -101,8 +100,6 @@ class APGRPOTrainer(RLTrainer):
         return seq.to(torch.float32)[:, None] * batch.mask, logs
 
     def loss(self, logp, old_logp, advantages, mask, ref_logp):
-        from verireward.losses import ap_grpo_loss
-
         c = self.config
         return ap_grpo_loss(logp, old_logp, advantages.to(logp.dtype), mask, c.clip_eps, ref_logp, c.beta,
                             aggregation=c.aggregation, return_stats=True)

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from verireward.trainers.config import RLConfig, SupervisedConfig, TrainConfig  # noqa: F401 - re-exported
+from verireward.objectives.preference import token_logprob
 
 
 def default_build_inputs(record: Dict[str, Any], tokenizer: Any) -> Dict[str, Any]:
@@ -241,8 +242,6 @@ class RLTrainer(TrainerBase):
         """``[N, T]`` log-probabilities of the completion tokens under ``model`` (verireward's chunked
         :func:`verireward.token_logprob`), one forward per prompt group."""
         import torch
-
-        from verireward.preference import token_logprob
 
         G, rows = batch.group_size, []
         for k, inp in enumerate(batch.inputs):

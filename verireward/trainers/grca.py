@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from verireward.trainers.base import RLConfig, RLTrainer, Rollout
+from verireward.data import grounding_schema
+from verireward.rewards.grounding import GroundingVerifier
+from verireward.rewards.numeric import advantage_variance
+from verireward.grca.fields import grca_advantages
+from verireward.objectives.policy import grca_loss
 
 GRCA_MODES = ("broadcast", "routed", "routed_rpc")
 
@@ -55,17 +60,12 @@ class GRCATrainer(RLTrainer):
 
     def __init__(self, model: Any, tokenizer: Any, dataset: Sequence[Dict[str, Any]], config: Optional[GRCAConfig] = None,
                  build_inputs: Any = None, schema: Any = None) -> None:
-        from verireward.data import grounding_schema
-        from verireward.verifier import GroundingVerifier
 
         super().__init__(model, tokenizer, dataset, config or GRCAConfig(), build_inputs)
         self.verifier = GroundingVerifier(schema or grounding_schema())
 
     def score(self, batch: Rollout):
         import torch
-
-        from verireward.numeric import advantage_variance
-        from verireward.pipeline import grca_advantages
 
         c: GRCAConfig = self.config
         f64 = dict(dtype=torch.float64, device=self.device)
@@ -84,8 +84,6 @@ class GRCATrainer(RLTrainer):
         return adv.to(torch.float32), logs
 
     def loss(self, logp, old_logp, advantages, mask, ref_logp):
-        from verireward.losses import grca_loss
-
         c = self.config
         return grca_loss(logp, old_logp, advantages.to(logp.dtype), mask, c.clip_eps, ref_logp, c.beta,
                          aggregation=c.aggregation, return_stats=True)

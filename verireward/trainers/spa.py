@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from verireward.trainers.base import SupervisedConfig, TrainerBase
+from verireward.ops.points import mask_point_patches, MaskedPoints
+from verireward.objectives.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss
 
 SPA_MODES = ("spa", "spa_sft", "sft", "dpo", "simpo")
 
@@ -86,8 +88,6 @@ class SPATrainer(TrainerBase):
         cloud's own (their G and K may differ)."""
         import torch
 
-        from verireward.points import MaskedPoints, mask_point_patches
-
         c: SPAConfig = self.config
         B, P = points.shape[0], points.shape[1]
         if counts is None:
@@ -119,9 +119,6 @@ class SPATrainer(TrainerBase):
 
     def train_step(self) -> Dict[str, float]:
         import torch
-
-        from verireward.points import mask_point_patches
-        from verireward.preference import dpo_loss, sequence_logprob, simpo_loss, spa_loss
 
         c: SPAConfig = self.config
         batch = self.collate(self._next_records(c.batch_size))

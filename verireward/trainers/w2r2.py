@@ -9,7 +9,7 @@ The model is reached through two callables, so any fusion architecture plugs in:
 
 The shortcut pass decodes :func:`verireward.shortcut_features` (2D detached, 3D zeroed), so the hinge
 trains the decoder but never the 2D encoder (the stop-gradient reading documented in
-:mod:`verireward.w2r2`). ``collate(records) -> batch`` builds a batch dict with ``"labels"`` (and
+:mod:`verireward.objectives.w2r2`). ``collate(records) -> batch`` builds a batch dict with ``"labels"`` (and
 ``"gt_boxes"`` for box similarity).
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from verireward.trainers.base import SupervisedConfig, TrainerBase
+from verireward.objectives.w2r2 import box_similarity, shortcut_features, token_likelihood_similarity, w2r2_loss
 
 
 @dataclass
@@ -49,8 +50,6 @@ class W2R2Trainer(TrainerBase):
         self.encode, self.decode, self.collate = encode, decode, collate
 
     def train_step(self) -> Dict[str, float]:
-        from verireward.w2r2 import box_similarity, shortcut_features, token_likelihood_similarity, w2r2_loss
-
         c: W2R2Config = self.config
         batch = self.collate(self._next_records(c.batch_size))
         self.model.train()

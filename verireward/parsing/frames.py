@@ -212,4 +212,4 @@ def to_numpy_rows(v: Any) -> Any:
     return v
 
 
-__all__ = ["qwen_resized_size"]  # resize_settings, derive_frames: verireward.frames (the adapters use them)
+__all__ = ["qwen_resized_size"]  # resize_settings, derive_frames: verireward.parsing.frames (the adapters use them)

@@ -239,5 +239,20 @@ def pairwise_iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: boo
     return _oriented("pairwise_iou_3d_oriented", a, b, seq, degrees, pairwise=True)
 
 
+def box_rotation(op: str, args: Any, seq: Optional[str], degrees: bool, dim: int = 3) -> int:
+    """Sets an args struct's rotation fields for oriented boxes; returns the box row width."""
+    if seq is None:
+        if degrees is not False:
+            raise ValueError(f"{op}: argument 'degrees' needs seq (axis-aligned boxes have no angles)")
+        return 2 * dim
+    axes, intrinsic = parse_seq(op, seq)
+    if dim == 2 and len(axes) != 1:
+        raise ValueError(f"{op}: 2D boxes turn in their plane: argument 'seq' must be one axis ('z'), got {seq!r}")
+    args.oriented, args.k, args.intrinsic, args.unit = True, len(axes), intrinsic, angle_unit(op, degrees)
+    args.axis0, args.axis1, args.axis2 = (tuple(axes) + (0, 0, 0))[:3]
+    return 5 if dim == 2 else 6 + len(axes)
+
+
+
 __all__ = ["rotation_matrix", "box_corners_3d", "iou_2d_rotated", "pairwise_iou_2d_rotated", "iou_3d_oriented",
            "pairwise_iou_3d_oriented"]

@@ -28,7 +28,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from verireward._backend import is_tensor, to_numpy
+from verireward._backend import Call, is_tensor, to_numpy
+from verireward.rewards.sets import score_answers
+from verireward.ops.grpo import char_to_token_spans, group_standardize, routed_advantages
+from verireward.parsing.tokens import token_char_offsets
 
 REWARDS = ("soft_f1", "precision", "recall", "f1")
 
@@ -58,7 +61,7 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
                         resized_size: Any = None, eps: float = 1e-6, compat: Optional[str] = None,
                         scale: str = "group", skip_special_tokens: bool = True,
                         gather: Optional[Callable[[Any], Any]] = None, process_index: int = 0) -> SetGRCAResult:
-    """Per-token GRCA advantages for many-object answers (the rule: see :mod:`verireward.set_grca`):
+    """Per-token GRCA advantages for many-object answers (the rule: see :mod:`verireward.grca.objects`):
     the set reward standardized per group, ``Â_i = (R_i − μ_g) / (σ_g + eps)`` (GRCA Eq. 9), routed
     to tokens as a field is (GRCA Eq. 10); with ``per_object`` an object's tokens get
     ``(Â_i + Ũ_ij) / 2``. Returns ``advantages [N, L]``.
@@ -79,7 +82,6 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
             :func:`verireward.grca_advantages`: the set rewards and object IoUs are gathered and
             standardized over the whole batch; this process's rows are returned.
     """
-    from verireward.sets import score_answers
 
     op = "grca_set_advantages"
     if reward not in REWARDS:
@@ -146,9 +148,6 @@ def _object_token_spans(char_spans: np.ndarray, tokenizer: Any, token_ids: Any, 
     """(token spans [N, M, 2] of the objects' character spans [N, M, 2], the bool mask [N, L])."""
     import torch
 
-    from verireward.grpo import char_to_token_spans
-    from verireward.tokens import token_char_offsets
-
     offsets = token_char_offsets(tokenizer, token_ids, mask, texts=texts, skip_special_tokens=skip_special_tokens)
     m = torch.as_tensor(to_numpy(mask)).bool()
     return char_to_token_spans(torch.from_numpy(np.ascontiguousarray(char_spans)), offsets, m.sum(1)), m
@@ -158,8 +157,6 @@ def _token_advantages(A: np.ndarray, obj_adv: Optional[np.ndarray], spans: Any, 
     """[N, L] float32: with obj_adv None the object list as one field of advantage A (routed:
     every token gets A), else each object's tokens obj_adv, the rest A; padding 0."""
     import torch
-
-    from verireward.grpo import routed_advantages
 
     n, L = m.shape
     if obj_adv is None:
@@ -189,8 +186,6 @@ def _credit(R: np.ndarray, u: np.ndarray, groups: Any, per_object: bool, eps: fl
             scale: str):
     """(Â [N], A [N, M] or None) of set rewards R [N] and object IoUs u [N, M] (NaN past each
     answer's objects), by the rule of this module."""
-    from verireward._backend import Call
-    from verireward.grpo import group_standardize
 
     n = R.shape[0]
     if is_tensor(groups):  # a group_ptr tensor: the statistics run on numpy here

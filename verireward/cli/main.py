@@ -1,6 +1,6 @@
 """The ``verireward`` command line.
 
-``verireward score PRED.jsonl --gt GT.jsonl``: the GRCA paper's Table 3 metrics (see verireward.score).
+``verireward score PRED.jsonl --gt GT.jsonl``: the GRCA paper's Table 3 metrics (see verireward.cli.score).
 
 ``verireward bench``: times every op against a pure-Python per-sample loop, vectorized torch, shapely
 (2D IoU) and a memory copy, after checking that they agree; prints a table of throughputs and
@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Dict, List, Optional
+import verireward
+from verireward._bench.runner import DEFAULT_SIZES, resolve_sizes, run
+from verireward.cli.score import load_schema, print_table, schema_beside, score
 
 
 def _size_override(text: str) -> Dict[str, int]:
@@ -22,16 +25,12 @@ def _size_override(text: str) -> Dict[str, int]:
 
 
 def _version() -> str:
-    import verireward
-
     info = verireward.build_info()
     cuda = f"CUDA {info['cuda_version']} (sm {info['cuda_architectures']})" if info["cuda"] else "no CUDA"
     return f"{verireward.__version__} ({cuda}; CPU path {info['cpu_path']})"
 
 
 def _parser() -> argparse.ArgumentParser:
-    from verireward._bench.runner import DEFAULT_SIZES
-
     parser = argparse.ArgumentParser(prog="verireward", description="Exact, batched rewards for geometric RL.")
     parser.add_argument("--version", action="version", version=f"verireward {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                         description="Score completions against ground truth: IoU2D, IoU3D, KPA-2D, KPA-3D, RPC, "
                                     "Acc@0.25/0.5 (IoU3D >= threshold) and the parse-failure rate; for a many-object "
                                     "ground truth (a 'boxes' list per line), mAP@0.25/0.5 and the set rewards. File "
-                                    "formats: see verireward.score and verireward.score_detection.")
+                                    "formats: see verireward.cli.score and verireward.cli.score_detection.")
     sc.add_argument("pred", metavar="PRED.jsonl", help='one {"id": ..., "text": ...} per line')
     sc.add_argument("--gt", required=True, metavar="GT.jsonl",
                     help='one {"id": ..., "bbox2d": ..., "bbox3d": ...} per line, or {"id": ..., "boxes": [...], "labels": [...]}')
@@ -76,7 +75,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
-        from verireward._bench.runner import resolve_sizes, run
 
         scale, repeat = (0.01, 2) if args.quick else (args.scale, args.repeat)
         overrides: Dict[str, int] = {}
@@ -92,8 +90,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                    seed=args.seed, json_path=args.json, progress=not args.no_progress)
     if args.command == "score":
         import json
-
-        from verireward.score import load_schema, print_table, schema_beside, score
 
         try:
             schema_path = args.schema or schema_beside(args.gt)

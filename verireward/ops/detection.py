@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward._native import _C
-from verireward._backend import _FLOAT_NP, to_numpy
-from verireward.labels import label_codes
-from verireward.sets import box_kind_args
+from verireward._backend import FLOAT_NP, to_numpy
+from verireward._labels import label_codes
+from verireward.ops.match import box_kind_args
 
 INTERPOLATIONS = {"coco101": 0, "voc11": 1, "area": 2}
 
@@ -103,7 +103,7 @@ def detection_map(pred_boxes: Any, pred_scores: Any, pred_labels: Any, pred_imag
     pic, gic, _ = label_codes(op, ("pred_image", pred_image, D), ("gt_image", gt_image, T))
     C, K = len(classes), thr.size
     ap = np.empty((C, K), dtype=np.float64)
-    args.dtype, args.D, args.T, args.C, args.K = _FLOAT_NP[np.dtype(np.float64)], D, T, C, K
+    args.dtype, args.D, args.T, args.C, args.K = FLOAT_NP[np.dtype(np.float64)], D, T, C, K
     args.interpolation = INTERPOLATIONS[interpolation]
     args.pred, args.scores, args.pred_labels, args.pred_image = pred.ctypes.data, scores.ctypes.data, plc.ctypes.data, pic.ctypes.data
     args.gt, args.gt_labels, args.gt_image = gt.ctypes.data, glc.ctypes.data, gic.ctypes.data

@@ -31,7 +31,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from verireward.parse import KINDS, Schema
+from verireward.parsing.schema import KINDS, Schema
+from verireward.ops.detection import detection_map
+from verireward.rewards.sets import box_kind_of, score_answers
+from verireward.cli import render
 
 SET_COLUMNS = ["soft_F1", "precision", "recall", "F1"]
 
@@ -90,8 +93,6 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
                     gt_path: str, render_dir: Optional[str] = None, worst: int = 8,
                     thresholds: Sequence[float] = (0.25, 0.5), set_threshold: float = 0.5,
                     max_objects: Optional[int] = None) -> Dict[str, Any]:
-    from verireward.detection import detection_map
-    from verireward.sets import box_kind_of, score_answers
 
     box_fields = [f for f in schema.fields if KINDS[f.kind][0] == 1]
     if not box_fields:
@@ -159,8 +160,6 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
 
 
 def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, worst, frames, gt_path) -> List[str]:
-    from verireward import _render
-
     if field.kind != "box2d" or field.oriented:
         return []  # pictures of axis-aligned 2D boxes only
     os.makedirs(out_dir, exist_ok=True)
@@ -171,11 +170,11 @@ def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, wor
         size = g.get("image_size") or _extent(gt[i, :gc[i]], objs.values[field.name][i, :objs.counts[i]])
         values = {"SOFT F1": float(sets.soft_f1[i]), "P": float(sets.precision[i]), "R": float(sets.recall[i])}
         path = os.path.join(out_dir, f"worst{k:02d}_line{i + 1}_softf1{sets.soft_f1[i]:.2f}.png")
-        _render.render_objects(path, size, gt[i, :gc[i]], objs.values[field.name][i, :objs.counts[i]],
+        render.render_objects(path, size, gt[i, :gc[i]], objs.values[field.name][i, :objs.counts[i]],
                                gt_labels[i] if gt_labels is not None else None, objs.labels[i] or None,
                                matched=match.assignment[i, :objs.counts[i]] >= 0,
                                title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=values,
-                               image=_render.image_path(g, gt_path))
+                               image=render.image_path(g, gt_path))
         paths.append(path)
     return paths
 

@@ -14,7 +14,7 @@ A line's optional ``"image"`` (a path, relative to GT.jsonl's folder or absolute
 ``--render`` draws on; without one, a blank canvas of ``image_size``.
 
 A ground truth whose every line has ``boxes`` is many-object (detection): the file is scored by
-:mod:`verireward.score_detection` (mAP at IoU 0.25 and 0.5 and the set rewards); without a schema,
+:mod:`verireward.cli.score_detection` (mAP at IoU 0.25 and 0.5 and the set rewards); without a schema,
 Qwen2.5-VL's (``Schema.qwen25vl_2d``) when the lines carry ``resized_size``, else Qwen3-VL's
 (``Schema.qwen3vl_2d``, 0–1000).
 """
@@ -29,8 +29,11 @@ import numpy as np
 
 from verireward._progress import Progress
 from verireward.metrics import grounding_metrics
-from verireward.parse import ParsedBatch, Schema
-from verireward.verifier import GroundingVerifier, VerifierOutput
+from verireward.parsing.fields import ParsedBatch
+from verireward.parsing.schema import Schema
+from verireward.rewards.grounding import GroundingVerifier, VerifierOutput
+from verireward.cli import render, score_detection as det
+from verireward.cli.score_detection import print_detection
 
 TABLE = ["IoU2D", "IoU3D", "KPA-2D", "KPA-3D", "RPC", "Acc@0.25", "Acc@0.5", "parse_failure_rate"]
 
@@ -81,13 +84,11 @@ def schema_beside(gt_path: str) -> Optional[str]:
 def score(pred_path: str, gt_path: str, schema: Optional[Schema] = None, render_dir: Optional[str] = None,
           worst: int = 8, progress: bool = True, chunk: int = 1024, max_objects: Optional[int] = None) -> Dict[str, Any]:
     """Scores a PRED file against a GT file (formats: the module docstring and
-    :mod:`verireward.score_detection`). ``max_objects``: many-object answers only; None (the
+    :mod:`verireward.cli.score_detection`). ``max_objects``: many-object answers only; None (the
     default) reads every object an answer writes, N reads the first N (the rest still count as
     predictions in the set rewards, never as detections). Every error is a ValueError naming the
     file and, for what a line holds, the line."""
     import torch
-
-    from verireward import score_detection as det
 
     if max_objects is not None and (isinstance(max_objects, bool) or not isinstance(max_objects, int) or max_objects < 1):
         raise ValueError(f"--max-objects must be a positive integer, got {max_objects!r}")
@@ -199,8 +200,6 @@ def _concat(outs: List[VerifierOutput]) -> VerifierOutput:
 
 
 def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path, normalized=True) -> List[str]:
-    from verireward import _render
-
     os.makedirs(out_dir, exist_ok=True)
     r = out.rewards.numpy()
     badness = r.mean(1) + (out.rpc.numpy() if out.rpc is not None else 0)
@@ -227,10 +226,10 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path
         failed = not bool(out.valid[i, geo_cols].any())
         name = f"worst{k:02d}_line{i + 1}_iou2d{r[i, 0]:.2f}.png"
         path = os.path.join(out_dir, name)
-        _render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
+        render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
                               pred3d=values[b3][i].numpy() if b3 else None, camera=cam, kpts2d=kp2, kpts3d=kp3,
                               title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=shown,
-                              parse_failed=failed, image=_render.image_path(g, gt_path))
+                              parse_failed=failed, image=render.image_path(g, gt_path))
         paths.append(path)
     return paths
 
@@ -238,7 +237,6 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path
 def print_table(result: Dict[str, Any], out) -> None:
     """The metrics as a table that fits in 100 columns."""
     if result.get("mode") == "detection":
-        from verireward.score_detection import print_detection
 
         return print_detection(result, out)
     m = result["metrics"]

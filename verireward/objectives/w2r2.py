@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Dict, Tuple, Union
 
 from verireward._backend import check_number, torch_tensor
+from verireward.ops.box_iou import iou_3d
 
 
 def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
@@ -36,7 +37,6 @@ def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
 def box_similarity(short_boxes: Any, gt_boxes: Any) -> Any:
     """``s = IoU3D(o_short, y)`` per sample, ``[N, 6]`` boxes → ``[N]``, differentiable in
     ``short_boxes`` (verireward's backward kernel; 0 gradient where the IoU is 0 by rule)."""
-    from verireward.geometry import iou_3d
 
     return iou_3d(short_boxes, gt_boxes)
 

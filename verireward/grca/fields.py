@@ -19,10 +19,11 @@ import numpy as np
 
 from verireward._native import _C
 from verireward._backend import is_tensor, to_numpy
-from verireward.grpo import char_to_token_spans, group_standardize, routed_advantages
-from verireward.parse import ParseBuffers, Schema, encode_texts, row_frames
-from verireward.tokens import TokenRows, native_offsets, piece_table
-from verireward.verifier import GroundingVerifier, VerifierOutput
+from verireward.ops.grpo import char_to_token_spans, group_standardize, routed_advantages
+from verireward.parsing.fields import ParseBuffers, encode_texts, row_frames
+from verireward.parsing.schema import Schema
+from verireward.parsing.tokens import TokenRows, native_offsets, piece_table
+from verireward.rewards.grounding import GroundingVerifier, VerifierOutput
 
 MODES = ("routed", "broadcast")
 
@@ -137,7 +138,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
 
 
 def _cpu_stage(rows: TokenRows, schema: Schema, answer_tag: str = "", frames: Any = None):
-    """One native call: parse (with per-row ``frames``, :func:`verireward.parse.row_frames`, or None), token offsets from the
+    """One native call: parse (with per-row ``frames``, :func:`verireward.parsing.fields.row_frames`, or None), token offsets from the
     piece table, token spans of every field; then the rows the table did not rebuild, the decode
     way. Returns (ParsedBatch, spans [N, F, 2])."""
     n, L, F = rows.n, rows.L, len(schema.fields)

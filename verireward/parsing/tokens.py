@@ -24,7 +24,7 @@ import numpy as np
 
 from verireward._native import _C
 from verireward._backend import is_tensor
-from verireward.parse import encode_texts
+from verireward.parsing.fields import encode_texts
 
 
 def _decode_many(tokenizer: Any, seqs: List[List[int]], skip_special_tokens: bool) -> List[str]:
@@ -402,4 +402,4 @@ class TokenRows:
         return todo
 
 
-__all__ = ["token_char_offsets"]  # TokenRows: shared with verireward.pipeline
+__all__ = ["token_char_offsets"]  # TokenRows: shared with verireward.grca.fields

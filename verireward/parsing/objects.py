@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from verireward._native import _C
-from verireward.parse import KINDS, ParseBuffers, Schema, check_call, encode_texts, row_frames
+from verireward.parsing.schema import KINDS, Schema
+from verireward.parsing.fields import ParseBuffers, check_call, encode_texts, row_frames
 
 
 @dataclass

@@ -16,10 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from verireward import geometry
-from verireward import oriented as geometry_oriented
+from verireward.ops.box_iou import iou_2d, iou_3d
+from verireward.ops.containment import keypoint_containment
+from verireward.ops.oriented import iou_2d_rotated, iou_3d_oriented
+from verireward.ops.project_box import rpc as rpc_op
 from verireward._backend import check_number
-from verireward.parse import KINDS, ParsedBatch, Schema, _image_field, check_answer_tag, parse
+from verireward.parsing.schema import KINDS, Schema
+from verireward.parsing.fields import ParsedBatch, _image_field, check_answer_tag, parse
 
 
 @dataclass
@@ -128,7 +131,7 @@ class GroundingVerifier:
                 counts = parsed.counts[f.name].to(dev)
                 g = self._box_field(dim)
                 rot = dict(seq=g.seq, degrees=g.degrees) if g is not None and g.oriented else {}
-                columns.append(geometry.keypoint_containment(pred, counts, box, **rot))  # box [N|1, width] broadcasts
+                columns.append(keypoint_containment(pred, counts, box, **rot))  # box [N|1, width] broadcasts
         rewards = torch.stack([c.to(dt) for c in columns], 1) if n else torch.zeros((0, len(columns)), dtype=dt, device=dev)
         rpc = None
         if camera is not None:
@@ -154,7 +157,7 @@ class GroundingVerifier:
                 boxes2d = boxes2d * torch.cat([wh, wh], 1)
             boxes3d = parsed.values[b3.name].to(device=dev, dtype=dt)
             rot = dict(seq=b3.seq, degrees=b3.degrees) if b3.oriented else {}
-            rpc = geometry.rpc(boxes2d, boxes3d, K, R, t, near=self.near, **rot).to(dt)
+            rpc = rpc_op(boxes2d, boxes3d, K, R, t, near=self.near, **rot).to(dt)
         return VerifierOutput(tuple(f.name for f in self.geometric), tuple(f.kind for f in self.geometric), rewards,
                               rpc, parsed.fields,
                               parsed.valid.to(dev), parsed.char_spans.to(dev), parsed)
@@ -164,9 +167,9 @@ def _box_iou(f: Any, pred: Any, box: Any) -> Any:
     """The IoU reward of a box field: axis-aligned, rotated-rectangle or oriented-3D kernel."""
     if f.oriented:
         if f.dim == 2:
-            return geometry_oriented.iou_2d_rotated(pred, box, degrees=f.degrees)
-        return geometry_oriented.iou_3d_oriented(pred, box, f.seq, degrees=f.degrees)
-    return geometry.iou_2d(pred, box) if f.dim == 2 else geometry.iou_3d(pred, box)
+            return iou_2d_rotated(pred, box, degrees=f.degrees)
+        return iou_3d_oriented(pred, box, f.seq, degrees=f.degrees)
+    return iou_2d(pred, box) if f.dim == 2 else iou_3d(pred, box)
 
 
 def _gt_array(op: str, name: str, x: Any, n: int, tail: Tuple[int, ...], *, device: Any = None, dtype: Any = None,

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from verireward._backend import check_number, float_array, is_tensor
+from verireward._backend import Call, check_number, float_array, is_tensor
 
 SCHEDULES = ("sigmoid", "linear", "fixed")
 
@@ -169,7 +169,6 @@ def advantage_variance(advantages: Any, groups: Any) -> Any:
     variance over the group's rows). ``advantages``: ``[N]`` (per sequence; for per-token advantages
     pass one value per row). ``groups``: int G or ``group_ptr [B+1]``. Returns ``[B]`` float64 of
     the input's kind (CPU); an empty group gives 0. Average it over groups for a training log."""
-    from verireward._backend import Call
 
     call = Call("advantage_variance")
     a = call.floats(advantages, "advantages")
