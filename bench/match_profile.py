@@ -18,7 +18,7 @@ import torch
 
 import verireward as vr
 from verireward._bench import baselines as bl
-from verireward._bench.cases import _crowded_scenes
+from verireward._bench.cases import crowded_scenes
 from verireward._bench.runner import one_thread
 
 from timing import run_times  # bench/timing.py (this script's folder is on sys.path)
@@ -61,7 +61,7 @@ def components(pred, pc, gt, gc, samples: int):
 def main() -> None:
     rng = np.random.default_rng(0)
     n = 1024
-    pred, pc, gt, gc, _, _ = _crowded_scenes(rng, n, 10)
+    pred, pc, gt, gc, _, _ = crowded_scenes(rng, n, 10)
     pt, gtt = torch.from_numpy(pred).float(), torch.from_numpy(gt).float()
     apart = pt.clone()
     apart[..., [0, 2]] += 1e4  # every prediction right of every truth: the matrix is all zero

@@ -1,5 +1,5 @@
-"""Record the CPU benchmark: run `verireward bench` three times and write bench/RESULTS.md from what
-they printed and saved. Every number on that page comes from these runs.
+"""Record the CPU benchmark: run `verireward bench` three times and write bench/RESULTS.md and the table of
+docs/performance.md from what they printed and saved. Every number on those pages comes from these runs.
 
     .venv/bin/python bench/record.py            # about 3 minutes on the 2-core project machine
     .venv/bin/python bench/record.py --pages    # only refresh the toy-ablation pages at the end
@@ -21,7 +21,7 @@ TARGETS = ["iou_3d >= 8x torch", "pairwise_iou_2d >= 5x torch", "project_box_3d 
            "iou_2d_rotated >= 100x shapely", "iou_3d_oriented_9dof >= 50x shapely-bev",
            "match_boxes >= 50x scipy", "detection_map >= 100x python", "parse_objects >= 3x orjson",
            "match_boxes_crowded >= 30x scipy", "match_boxes_crowded_labels >= 30x scipy"]
-README = HERE.parent / "README.md"
+PERFORMANCE = HERE.parent / "docs" / "performance.md"  # the docs page whose table this writes
 TABLE_BEGIN, TABLE_END = "<!-- bench/record.py: table -->", "<!-- /bench/record.py: table -->"
 
 
@@ -31,8 +31,8 @@ def _ratio(r: dict) -> str:
     return f"{r['impl']} {r['verireward_speedup']:.1f}×{one}{prefix}"
 
 
-def readme_table(runs: list) -> str:
-    """The README's performance table: run 1's ratios per op, each target's measure in every run."""
+def performance_table(runs: list) -> str:
+    """The performance page's table: run 1's ratios per op, each target's measure in every run."""
     _, d1 = runs[0]
     lines = ["| op (size) | verireward | verireward is, against each baseline (run 1) | target: all runs |", "|---|---|---|---|"]
     for case in d1["cases"]:
@@ -59,12 +59,12 @@ def readme_table(runs: list) -> str:
     return "\n".join(lines)
 
 
-def write_readme_table(runs: list) -> None:
-    text = README.read_text()
+def write_performance_table(runs: list) -> None:
+    text = PERFORMANCE.read_text()
     a, b = text.index(TABLE_BEGIN), text.index(TABLE_END)
     _, d1 = runs[0]
     stamp = f"From run 1 ({d1['dtype']}, {d1['machine']['date']}; ratios compare throughput):"
-    README.write_text(text[:a] + TABLE_BEGIN + "\n" + stamp + "\n\n" + readme_table(runs) + "\n" + text[b:])
+    PERFORMANCE.write_text(text[:a] + TABLE_BEGIN + "\n" + stamp + "\n\n" + performance_table(runs) + "\n" + text[b:])
 
 
 def bench(i: int, saved: bool = False) -> tuple[str, dict]:
@@ -257,7 +257,7 @@ How to read these numbers:
 """
     page += experiments_section()
     (HERE / "RESULTS.md").write_text(page)
-    write_readme_table(runs)
+    write_performance_table(runs)
     print(page)
 
 

@@ -1,5 +1,5 @@
 """64-bit indexing: outputs past 2^31 elements. Opt-in (VERIREWARD_BIG_TESTS=1): it needs ~9 GB of
-memory and ~10 s, too much for every CI run; the README records when it last ran."""
+memory and ~10 s, too much for every CI run; docs/testing.md records when it last ran."""
 
 from __future__ import annotations
 

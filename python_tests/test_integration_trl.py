@@ -65,7 +65,7 @@ def test_plain_grpo_trainer_with_verireward_reward_functions(tmp_path, tokenizer
 
     model = scripted_model(tokenizer, records)
     before = [p.detach().clone() for p in model.parameters()]
-    rewards = GroundingRewards()
+    rewards = GroundingRewards(data.grounding_schema())
     trainer = GRPOTrainer(model=model, reward_funcs=rewards.functions(), args=config(tmp_path),
                           train_dataset=datasets.Dataset.from_list(records), processing_class=tokenizer)
     trainer.train()
@@ -80,7 +80,7 @@ def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, 
 
     model = scripted_model(tokenizer, records)
     before = [p.detach().clone() for p in model.parameters()]
-    rewards = GroundingRewards()
+    rewards = GroundingRewards(data.grounding_schema())
     trainer = GRCAGRPOTrainer(model=model, args=config(tmp_path), train_dataset=datasets.Dataset.from_list(records),
                               processing_class=tokenizer, grounding=rewards, mode="routed_rpc")
     seen = loss_spy(trainer)
@@ -100,7 +100,7 @@ def test_grca_grpo_trainer_routes_advantages_into_trl_loss(tmp_path, tokenizer, 
 
 
 def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer):
-    from verireward.integrations.trl import APGRPOTrainer, NumericRewards
+    from verireward.integrations.trl import NumericGRPOTrainer, NumericRewards
 
     from transformers import Qwen2ForCausalLM
 
@@ -122,7 +122,7 @@ def test_ap_grpo_trainer_in_trl_with_snra_following_the_step(tmp_path, tokenizer
     numeric = NumericRewards(schedule="linear", k_max=20.0)
     args = config(tmp_path, reward_weights=[0.9, 0.1])
     args.max_completion_length = 16
-    trainer = APGRPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(questions),
+    trainer = NumericGRPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(questions),
                             processing_class=tokenizer, numeric=numeric)
     seen = loss_spy(trainer)
     trainer.train()
@@ -205,7 +205,7 @@ def test_groups_split_over_two_processes_are_standardized_whole(tmp_path):
 def test_grounding_rewards_and_trainer_reject_misuse():
     from verireward.integrations.trl import GRCAGRPOTrainer
 
-    fns = GroundingRewards().functions()
+    fns = GroundingRewards(data.grounding_schema()).functions()
     assert [f.__name__ for f in fns] == ["verireward_bbox2d", "verireward_bbox3d", "verireward_kpts2d",
                                          "verireward_kpts3d", "verireward_rpc"]
     with pytest.raises(ValueError, match="the dataset needs a 'bbox3d' column"):
@@ -214,8 +214,8 @@ def test_grounding_rewards_and_trainer_reject_misuse():
     out = fns[0](prompts=["p", "p"], completions=["not json", [{"role": "assistant", "content": "{"}]],
                  bbox2d=[[0, 0, 1, 1]] * 2, bbox3d=[[0, 0, 0, 1, 1, 1]] * 2)
     assert out == [0.0, 0.0]
-    with pytest.raises(ValueError, match="mode must be 'routed', 'routed_rpc' or 'broadcast'"):
-        GRCAGRPOTrainer(model=None, grounding=GroundingRewards(), mode="grpo")
+    with pytest.raises(ValueError, match="mode' must be one of 'broadcast', 'routed', 'routed_rpc'"):
+        GRCAGRPOTrainer(model=None, grounding=GroundingRewards(data.grounding_schema()), mode="grpo")
 
 
 def test_reward_caches_never_return_another_batchs_rewards(records):
@@ -223,7 +223,7 @@ def test_reward_caches_never_return_another_batchs_rewards(records):
     another step, other answers) must be scored again, not served from the cache."""
     from verireward.integrations.trl import NumericRewards
 
-    rewards = GroundingRewards()
+    rewards = GroundingRewards(data.grounding_schema())
     f2d = rewards.functions()[0]
     texts = [records[0]["target"]] * 2
     cols = lambda r: {k: [r[k]] * 2 for k in ("bbox2d", "bbox3d", "K", "R", "t")}
@@ -264,7 +264,7 @@ def test_grca_grpo_trainer_standardizes_with_the_trainers_scale_rewards(tmp_path
     monkeypatch.setattr(pipeline, "group_standardize", spy)
     trainer = GRCAGRPOTrainer(model=scripted_model(tokenizer, records), args=config(tmp_path, scale_rewards="batch"),
                               train_dataset=datasets.Dataset.from_list(records), processing_class=tokenizer,
-                              grounding=GroundingRewards(), mode="routed_rpc")
+                              grounding=GroundingRewards(data.grounding_schema()), mode="routed_rpc")
     trainer.train()
     assert seen and set(seen) == {("batch", "trl")}
     assert all(torch.isfinite(adv).all() for adv in [trainer.last_routed[2]])

@@ -76,7 +76,7 @@ def test_grca_routes_compute_score_fields_inside_verl():
 
     samples = data.grounding_samples(2, seed=3)
     tok = bpe_tokenizer([s.target for s in samples] * 2, 400)
-    vr_verl.configure(tok, lam=0.15)
+    vr_verl.configure(tok, lam=0.15, schema=data.grounding_schema())
     G = 4
     texts, infos, tensors, non_tensors = synthetic_batch(tok, samples, G)  # as verl stores scored completions
     responses, mask = tensors["responses"], tensors["response_mask"]
@@ -295,7 +295,7 @@ def test_verls_reward_loop_collates_ragged_set_scores_and_grca_set_reads_them(tm
     assert got.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, lam", [({"lam": 0.3, "schema": "grounding"}, 0.3), ({"use_rpc": False}, 0.0)])
+@pytest.mark.parametrize("kwargs, lam", [({"lam": 0.3, "schema": "grounding"}, 0.3), ({"use_rpc": False, "schema": "grounding"}, 0.0)])
 def test_compute_score_takes_its_options_from_reward_kwargs_in_verls_reward_loop(tmp_path, monkeypatch, kwargs, lam):
     """The one-object compute_score in verl's own reward loop with reward_kwargs (λ, use_rpc, the
     schema as a list of Field arguments, as a YAML config holds it): score mixes RPC with that λ,
@@ -427,16 +427,16 @@ def test_the_file_verl_loads_shares_the_package_state_and_the_trainer_hands_over
     from verl.utils.import_utils import load_extern_object
 
     loaded = load_extern_object(vr_verl.__file__, "compute_score_set")
-    assert loaded.__module__ != vr_verl.__name__ and loaded.__globals__["_STATE"] is vr_verl._STATE
+    assert loaded.__module__ != vr_verl.__name__ and loaded.__globals__["STATE"] is vr_verl.STATE
     tok = bpe_tokenizer(["a b c"] * 3, 260)
     vr_verl.configure()
     try:
         with pytest.raises(Exception):  # no real config: verl's own __init__ fails after the hand-over
             ray_trainer.RayPPOTrainer(config=None, tokenizer=tok, role_worker_mapping={}, resource_pool_manager=None)
-        assert vr_verl._STATE["tokenizer"] is tok
+        assert vr_verl.STATE["tokenizer"] is tok
         other = bpe_tokenizer(["d e f"] * 3, 260)
         with pytest.raises(Exception):
             ray_trainer.RayPPOTrainer(None, other, {}, None)
-        assert vr_verl._STATE["tokenizer"] is tok  # one already known is kept
+        assert vr_verl.STATE["tokenizer"] is tok  # one already known is kept
     finally:
         vr_verl.configure()

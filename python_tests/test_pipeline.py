@@ -20,7 +20,7 @@ def steps(texts, ids, mask, gt, groups, tok, schema, camera, image_size, **kw):
     offsets = vr.token_char_offsets(tok, ids, mask, texts=texts)
     geo = [out.fields.index(f) for f in out.reward_fields]
     spans = vr.char_to_token_spans(out.char_spans[:, geo], offsets, mask.sum(1))
-    use_rpc = kw.pop("use_rpc", True)
+    use_rpc = kw.pop("use_rpc", kw.get("mode", "routed_rpc") == "routed_rpc")  # GRCA_MODES: broadcast and routed mix no RPC
     adv = vr.routed_advantages(out.rewards, spans, mask, groups, rpc=out.rpc if use_rpc else None, **kw)
     return out, spans, adv
 
@@ -93,7 +93,7 @@ def test_groups_split_over_processes():
         others = torch.arange(6 * (1 - p), 6 * (1 - p) + 6)
 
         def gather(x, rows=rows, others=others):  # accelerator.gather: every process's rows, in process order
-            seq = 0.85 * whole.rewards.double().mean(1) + 0.15 * whole.rpc.double()  # broadcast's sequence reward
+            seq = whole.rewards.double().mean(1)  # broadcast's sequence reward (GRPO: no RPC)
             ref = next(c for c in (whole.rewards, whole.rpc, seq) if c.shape[1:] == x.shape[1:]
                        and torch.allclose(c[rows].double(), x.double(), rtol=0, atol=1e-15))
             full = torch.empty((12, *x.shape[1:]), dtype=x.dtype)
@@ -101,10 +101,10 @@ def test_groups_split_over_processes():
             return full
 
         sub = lambda x: x[rows]
-        for mode in ("routed", "broadcast"):
+        for mode in ("routed_rpc", "broadcast"):
             res = vr.grca_advantages([texts[i] for i in rows], ids[rows], mask[rows], {k: sub(v) for k, v in gt.items()}, G,
                                      camera=tuple(sub(c) for c in cam), gather=gather, process_index=p, mode=mode, **kw)
-            want = whole.advantages[rows] if mode == "routed" else vr.grca_advantages(
+            want = whole.advantages[rows] if mode == "routed_rpc" else vr.grca_advantages(
                 texts, ids, mask, gt, G, camera=cam, mode=mode, **kw).advantages[rows]
             torch.testing.assert_close(res.advantages, want, rtol=1e-12, atol=1e-12)
 
@@ -124,8 +124,8 @@ def test_advantages_on_the_device_of_the_ids_and_misuse():
     texts, ids, mask, gt, cam, G = batch(tok, n_prompts=1)
     res = vr.grca_advantages(texts, ids.numpy(), mask.numpy(), gt, G, tokenizer=tok, schema=data.grounding_schema())
     assert res.advantages.shape == ids.shape and res.rpc is None
-    with pytest.raises(ValueError, match="grca_advantages: argument 'mode' must be 'routed' or 'broadcast'"):
-        vr.grca_advantages(texts, ids, mask, gt, G, tokenizer=tok, mode="routed_rpc")
+    with pytest.raises(ValueError, match="grca_advantages: argument 'mode' must be one of 'broadcast', 'routed', 'routed_rpc'"):
+        vr.grca_advantages(texts, ids, mask, gt, G, tokenizer=tok, mode="sideways")
     with pytest.raises(ValueError, match="grca_advantages: argument 'gt' is required"):
         vr.grca_advantages(texts, ids, mask, None, G, tokenizer=tok)
     with pytest.raises(TypeError, match="grca_advantages: argument 'texts' must be a sequence of str"):

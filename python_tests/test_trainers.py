@@ -64,14 +64,14 @@ def scripted(trainer_class):
     return Scripted
 
 
-def scripted_trainer(trainer_class, script, tokenizer, records, cfg):
+def scripted_trainer(trainer_class, script, tokenizer, records, cfg, **kwargs):
     """(trainer with scripted half-groups, its model's parameters before training, the advantages
     each loss call receives)."""
     model = tiny_model(tokenizer)
     before = [p.detach().clone() for p in model.parameters()]
     Trainer = scripted(trainer_class)
     Trainer.script = staticmethod(script)
-    trainer = Trainer(model, tokenizer, records, cfg)
+    trainer = Trainer(model, tokenizer, records, cfg, **kwargs)
     return trainer, before, captured(trainer)
 
 
@@ -97,7 +97,8 @@ def captured(trainer):
 @pytest.mark.parametrize("mode", ["broadcast", "routed", "routed_rpc"])
 def test_grca_trainer_steps_and_routes_verireward_advantages(tokenizer, grounding, mode):
     cfg = GRCAConfig(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=12, learning_rate=1e-2, beta=0.05, mode=mode)
-    trainer, before, seen = scripted_trainer(GRCATrainer, noisy_target, tokenizer, grounding, cfg)
+    trainer, before, seen = scripted_trainer(GRCATrainer, noisy_target, tokenizer, grounding, cfg,
+                                            schema=data.grounding_schema())
     model = trainer.model
     logs = trainer.train()
     assert len(logs) == 2 and all(math.isfinite(v) for row in logs for v in row.values())
@@ -125,9 +126,9 @@ def test_grca_trainer_resumes_exactly(tokenizer, grounding, tmp_path):
     Trainer.script = staticmethod(noisy_target)
     cfg = GRCAConfig(steps=2, prompts_per_step=1, group_size=4, max_new_tokens=10, learning_rate=1e-2,
                      output_dir=str(tmp_path), save_every=1)
-    full = Trainer(tiny_model(tokenizer), tokenizer, grounding, cfg)
+    full = Trainer(tiny_model(tokenizer), tokenizer, grounding, cfg, schema=data.grounding_schema())
     full.train()
-    resumed = Trainer(tiny_model(tokenizer, seed=1), tokenizer, grounding, cfg)  # other weights: the checkpoint wins
+    resumed = Trainer(tiny_model(tokenizer, seed=1), tokenizer, grounding, cfg, schema=data.grounding_schema())  # other weights: the checkpoint wins
     resumed.load_checkpoint(str(tmp_path / "checkpoint-1.pt"))
     assert resumed.step == 1
     resumed.train()
@@ -160,7 +161,7 @@ def test_ap_grpo_trainer(tokenizer, questions, mode):
 def test_first_number_and_configs():
     assert first_number("The answer is 3.5 m, not 4") == 3.5 and first_number("-2e1") == -20.0
     assert math.isnan(first_number("no idea")) and math.isnan(first_number("1e999"))
-    with pytest.raises(ValueError, match="mode must be one of broadcast, routed, routed_rpc"):
+    with pytest.raises(ValueError, match="mode' must be one of 'broadcast', 'routed', 'routed_rpc'"):
         GRCAConfig(mode="grpo")
     with pytest.raises(ValueError, match="group_size must be an int >= 1"):
         APGRPOConfig(group_size=0)

@@ -1,4 +1,4 @@
-"""Trust: GroundingVerifier takes the ground truth the README promises (numpy, lists, any real
+"""Trust: GroundingVerifier takes the ground truth the docs promise (numpy, lists, any real
 dtype) and blames misuse on its own public arguments. Each test failed before its fix."""
 
 from __future__ import annotations

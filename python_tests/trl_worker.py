@@ -31,6 +31,7 @@ def main(outdir: str) -> None:
     import datasets
     from trl import GRPOConfig
 
+    from verireward import data
     from verireward.integrations.trl import GRCAGRPOTrainer, GroundingRewards
 
     records = worker_records()
@@ -40,7 +41,8 @@ def main(outdir: str) -> None:
     cfg = GRPOConfig(output_dir=outdir, per_device_train_batch_size=2, num_generations=4, max_completion_length=256,
                      max_steps=1, learning_rate=1e-3, report_to=[], save_strategy="no", use_cpu=True, bf16=False, beta=0.0,
                      seed=0)
-    trainer = GRCAGRPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tok, grounding=GroundingRewards())
+    trainer = GRCAGRPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tok,
+                              grounding=GroundingRewards(data.grounding_schema()))
     seen = []
     inner = trainer._generate_and_score_completions
     trainer._generate_and_score_completions = lambda inputs: seen.append([dict(x) for x in inputs]) or inner(inputs)

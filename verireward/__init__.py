@@ -19,7 +19,8 @@ from verireward.ops.project_box import pinhole_camera, project_box_3d, rpc
 from verireward.ops.containment import keypoint_containment
 from verireward.ops.oriented import (box_corners_3d, iou_2d_rotated, iou_3d_oriented, pairwise_iou_2d_rotated,
                                      pairwise_iou_3d_oriented, rotation_matrix)
-from verireward.ops.grpo import ap_grpo_advantages, char_to_token_spans, group_standardize, routed_advantages
+from verireward.ops.grpo import (Distributed, Standardization, ap_grpo_advantages, char_to_token_spans, group_standardize,
+                                 routed_advantages)
 from verireward.ops.points import MaskedPoints, farthest_point_sampling, knn_indices, mask_point_patches
 from verireward.ops.match import Match, SetRewards, match_boxes, set_rewards
 from verireward.ops.detection import DetectionMAP, detection_map
@@ -67,7 +68,8 @@ __all__ = [
     "keypoint_containment", "rotation_matrix", "box_corners_3d", "iou_2d_rotated", "pairwise_iou_2d_rotated",
     "iou_3d_oriented", "pairwise_iou_3d_oriented",
     # ops: advantages, points, matching, detection
-    "group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans",
+    "group_standardize", "ap_grpo_advantages", "routed_advantages", "char_to_token_spans", "Standardization",
+    "Distributed",
     "farthest_point_sampling", "knn_indices", "mask_point_patches", "MaskedPoints",
     "match_boxes", "Match", "set_rewards", "SetRewards", "detection_map", "DetectionMAP",
     # parsing

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
-from verireward.parsing.schema import Field, Schema
+from verireward.parsing.schema import Schema
 from verireward.ops.project_box import project_box_3d
 from verireward.ops.points import farthest_point_sampling
 from verireward.parsing.frames import qwen_resized_size
@@ -158,17 +158,9 @@ def completion(answer: str, description: str, bbox2d: Sequence[float], bbox3d: S
 
 
 def grounding_schema(metric_range: Tuple[float, float] = METRIC_RANGE, max_points: int = 16) -> Any:
-    """The schema the targets are written in: 2D bins over [0, 1], 3D bins over ``metric_range``."""
-
-    metric = (tuple(metric_range),) * 3
-    return Schema((
-        Field("answer", "text"),
-        Field("description", "text"),
-        Field("bbox2d", "box2d", aliases=("bbox_2d",)),
-        Field("bbox3d", "box3d", aliases=("bbox_3d",), ranges=metric),
-        Field("kpts2d", "points2d", aliases=("kpts_2d", "keypoints_2d"), max_points=max_points),
-        Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d"), ranges=metric, max_points=max_points),
-    ))
+    """The schema these scenes are written in: :meth:`verireward.Schema.default` with its 3D bins
+    over ``metric_range`` (metres). Pass it wherever synthetic scenes are scored."""
+    return Schema.default(metric_range, max_points)
 
 
 def grounding_samples(n: int, seed: int = 0, *, num_points: int = 1024, num_keypoints: int = 16) -> List[GroundingSample]:

@@ -40,7 +40,7 @@ def grounding_metrics(output: VerifierOutput, thresholds: Sequence[float] = (0.2
                 out[key] = mean(rewards[:, j] >= th)
     if output.rpc is not None:
         out["RPC"] = mean(_np(output.rpc))
-    geo = [output.fields.index(f) for f in output.reward_fields]
+    geo = list(output.reward_columns)
     out["parse_failure_rate"] = mean(~valid[:, geo].all(1)) if n else 0.0
     for j, field in zip(geo, output.reward_fields):
         out[f"invalid_rate/{field}"] = mean(~valid[:, j])

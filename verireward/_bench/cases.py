@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 import verireward as vr
-from verireward._bench import baselines as bl
+from verireward._bench import baselines as bl, pipeline as pl
+from verireward._bench.pipeline_baseline import python_pipeline
+from verireward.data import DETECTION_LABELS, detection_scenes
 
 DEFAULT_SIZES: Dict[str, int] = {  # pairwise ops: N x N
     "iou_2d": 4_000_000,
@@ -72,7 +74,7 @@ class Case:
     tolerance: float
     results: List[Dict[str, Any]] = field(default_factory=list)
     timed_only: Tuple[str, ...] = ()    # baselines that compute another quantity: timed, not compared
-    canon: Optional[Callable[[Any], np.ndarray]] = None  # an output -> the float array compared (default _to_np)
+    canon: Optional[Callable[[Any], np.ndarray]] = None  # an output -> the float array compared (default to_np)
 
 
 def _boxes(gen: torch.Generator, n: int, dim: int, dtype, device) -> torch.Tensor:
@@ -92,9 +94,9 @@ def _scene(gen: torch.Generator, n: int, dtype, device):
     return cast(boxes), cast(K[None]), cast(R[None]), cast(t[None])
 
 
-def _to_np(x: Any) -> np.ndarray:
+def to_np(x: Any) -> np.ndarray:
     if isinstance(x, tuple):
-        return np.concatenate([_to_np(v).reshape(len(_to_np(x[0])), -1) for v in x], axis=1)
+        return np.concatenate([to_np(v).reshape(len(to_np(x[0])), -1) for v in x], axis=1)
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().to(torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
@@ -246,7 +248,6 @@ def _detection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float
     per image, one in six with nothing to find, real-world image sizes) and detections around their
     ground truth (near copies, duplicates, wrong classes, false positives); mAP at IoU 0.5 and 0.75,
     COCO's 101 points."""
-    from verireward.data import DETECTION_LABELS, detection_scenes
 
     scenes = detection_scenes(n, seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     per = torch.tensor([len(s.labels) for s in scenes], dtype=torch.int64)
@@ -302,8 +303,6 @@ def _containment_case(op: str, gen, n: int, p: int, dtype, device: str, tol: flo
 def _pipeline_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
     """Texts + token ids → routed per-token advantages (GRCA with RPC), in float64 whatever --dtype:
     the precision rewards are computed in. See verireward._bench.pipeline."""
-    from verireward._bench import pipeline as pl
-    from verireward._bench.pipeline_baseline import python_pipeline
 
     group = 8
     n = max(group, n - n % group)
@@ -409,7 +408,7 @@ def _parse_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) ->
     return Case(op, f"N={n:,} {mb:.1f} MB", n, ours, peers, {}, ours, 0, 0, 0.0, canon=_parse_canon)
 
 
-def _crowded_scenes(rng: np.random.Generator, n: int, classes: int):
+def crowded_scenes(rng: np.random.Generator, n: int, classes: int):
     """n crowded detection scenes on a 1000 x 1000 image: 50-100 true boxes (10-250 px, log-uniform
     sizes, overlapping freely) and 50-100 predictions (90% near a truth, some duplicated, the rest
     anywhere), labels of ``classes`` names (90% of the matched truth's)."""
@@ -436,12 +435,12 @@ def _crowded_scenes(rng: np.random.Generator, n: int, classes: int):
 
 
 def _match_crowded_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float) -> Case:
-    """Crowded scenes (:func:`_crowded_scenes`): the maximum matched total IoU per sample, against
+    """Crowded scenes (:func:`crowded_scenes`): the maximum matched total IoU per sample, against
     a per-sample numpy IoU matrix + scipy ``linear_sum_assignment``; ``match_boxes_crowded_labels``
     with 10 string labels (pairs of different labels may not match; verireward takes the lists as
     they are, the loop compares them as numpy string arrays)."""
     rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-    pred, pc, gt, gc, pl, gl = _crowded_scenes(rng, n, 10)
+    pred, pc, gt, gc, pl, gl = crowded_scenes(rng, n, 10)
     labels = op.endswith("_labels")
     pt, gtt = torch.from_numpy(pred).to(dtype), torch.from_numpy(gt).to(dtype)
     q = max(1, min(n, p // 5))  # about 200 samples: the loop takes about 0.6 ms a sample

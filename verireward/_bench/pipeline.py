@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import verireward as vr
+from verireward import _tiny
 from verireward.data import intrinsics, look_at
 
 IMAGE = 512
@@ -112,7 +113,6 @@ class PipelineBatch:
 
 def train_tokenizer(seed: int, vocab_size: int = 2000) -> Any:
     """A byte-level BPE tokenizer (GPT-2/Qwen family) trained on generated completions."""
-    from verireward import _tiny
 
     rng = random.Random(seed)
     corpus = []

@@ -26,7 +26,7 @@ import torch
 
 import verireward as vr
 from verireward._native import _C
-from verireward._bench.cases import DEFAULT_SIZES, ONE_THREAD_OPS, Case, _to_np, build_cases
+from verireward._bench.cases import DEFAULT_SIZES, ONE_THREAD_OPS, Case, to_np, build_cases
 from verireward._progress import Progress
 
 # Targets: (op, baseline, minimum speedup) and memcpy ceilings.
@@ -70,7 +70,7 @@ def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
 
 def _check_agreement(case: Case) -> List[str]:
     errors = []
-    conv = case.canon or _to_np
+    conv = case.canon or to_np
     ref = conv(case.verireward())
     for name, fn in case.baselines.items():
         got = conv(fn())

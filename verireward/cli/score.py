@@ -208,7 +208,7 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path
     first = lambda kind: next((f.name for f in schema.fields if f.kind == kind), None)
     b2, b3, k2, k3 = first("box2d"), first("box3d"), first("points2d"), first("points3d")
     short = {"box2d": "IOU2D", "box3d": "IOU3D", "points2d": "KPA2D", "points3d": "KPA3D"}
-    geo_cols = [out.fields.index(f) for f in out.reward_fields]
+    geo_cols = list(out.reward_columns)
     paths = []
     for k, i in enumerate(order):
         g = gts[i]

@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+from verireward import _tiny, data
+from verireward.grca.fields import GRCA_MODES
+from verireward.integrations import trl as vr_trl
+from verireward.trainers import grounding_records
+
 
 def tiny_model_and_tokenizer(corpus):
     """A byte-level BPE tokenizer trained on the corpus and a random-weight Qwen2 for it."""
-    from verireward import _tiny
-
     tokenizer = _tiny.byte_bpe(corpus, 600, transformers=True)
     return _tiny.qwen2(tokenizer, hidden_size=64), tokenizer
 
@@ -29,16 +32,12 @@ def main(argv=None) -> None:
     parser.add_argument("--model", help="a local Hugging Face causal LM directory (default: a tiny random Qwen2)")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--samples", type=int, default=32, help="synthetic scenes in the dataset")
-    parser.add_argument("--mode", choices=["routed_rpc", "routed", "broadcast"], default="routed_rpc")
+    parser.add_argument("--mode", choices=GRCA_MODES, default="routed_rpc")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args(argv)
 
     import datasets
     from trl import GRPOConfig
-
-    from verireward import data
-    from verireward.integrations.trl import GRCAGRPOTrainer, GroundingRewards
-    from verireward.trainers import grounding_records
 
     records = grounding_records(data.grounding_samples(args.samples, seed=0))
     if args.model:
@@ -52,8 +51,8 @@ def main(argv=None) -> None:
         config = GRPOConfig(output_dir=out, per_device_train_batch_size=4, num_generations=4, max_completion_length=64,
                             max_steps=args.steps, learning_rate=1e-5, report_to=[], logging_steps=1, save_strategy="no",
                             use_cpu=args.device == "cpu", bf16=False, beta=0.0)
-        trainer = GRCAGRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                                  grounding=GroundingRewards(), mode=args.mode)
+        trainer = vr_trl.GRCAGRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                                         grounding=vr_trl.GroundingRewards(data.grounding_schema()), mode=args.mode)
         trainer.train()
     for row in trainer.state.log_history:
         shown = {k: round(v, 4) for k, v in row.items() if k.startswith("rewards/") and k.endswith("/mean") or k == "loss"}

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from verireward import _tiny, data
+from verireward.integrations import verl as vr_verl
+
 
 def synthetic_batch(tokenizer, samples, group: int = 4, seed: int = 0):
     """What verl holds after scoring: for each sample a group of completions (the right answer and
     noisy copies) scored by ``compute_score``, as the tensors and non-tensor arrays of a DataProto.
     Returns ``(texts, scores, tensors, non_tensors)``."""
     import torch
-
-    from verireward.integrations import verl as vr_verl
 
     rng = np.random.default_rng(seed)
     texts, scores = [], []
@@ -57,12 +58,10 @@ def main() -> None:
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
-    from verireward import _tiny, data
-    from verireward.integrations import verl as vr_verl
 
     samples = data.grounding_samples(2, seed=0)
     tokenizer = _tiny.byte_bpe([s.target for s in samples] * 3, 400, transformers=True)
-    vr_verl.configure(tokenizer)
+    vr_verl.configure(tokenizer, schema=data.grounding_schema())
     _, scores, tensors, non_tensors = synthetic_batch(tokenizer, samples)
     out = compute_advantage(DataProto.from_dict(tensors=tensors, non_tensors=non_tensors), "grca", config=AlgoConfig())
     adv, mask = out.batch["advantages"], tensors["response_mask"]

@@ -19,13 +19,27 @@ import numpy as np
 
 from verireward._native import _C
 from verireward._backend import is_tensor, to_numpy
-from verireward.ops.grpo import char_to_token_spans, group_standardize, routed_advantages
+from verireward.ops.grpo import (Distributed, Standardization, char_to_token_spans, group_standardize, option_groups,
+                                  routed_advantages)
 from verireward.parsing.fields import ParseBuffers, encode_texts, row_frames
 from verireward.parsing.schema import Schema
 from verireward.parsing.tokens import TokenRows, native_offsets, piece_table
 from verireward.rewards.grounding import GroundingVerifier, VerifierOutput
 
-MODES = ("routed", "broadcast")
+GRCA_MODES = ("broadcast", "routed", "routed_rpc")  # the one spelling: this function, both trainers, TRL
+
+
+def grca_mode(op: str, mode: Any, use_rpc: Optional[bool] = None) -> Tuple[str, bool]:
+    """The one reading of a GRCA mode, as ``(routing, use_rpc)`` for :func:`routed_advantages`:
+    ``"broadcast"`` (GRPO: every token the standardized sequence reward, no RPC), ``"routed"``
+    (each field's advantage on its tokens, no RPC) and ``"routed_rpc"`` (routed, RPC in the
+    background, GRCA Eq. 14). ``use_rpc``, the older spelling, decides RPC when given."""
+    if not isinstance(mode, str) or mode not in GRCA_MODES:
+        raise ValueError(f"{op}: argument 'mode' must be one of {', '.join(map(repr, GRCA_MODES))}, got {mode!r}")
+    if use_rpc is not None and not isinstance(use_rpc, bool):
+        raise TypeError(f"{op}: argument 'use_rpc' must be a bool or None, got {type(use_rpc).__name__}")
+    routing = "broadcast" if mode == "broadcast" else "routed"
+    return routing, (mode == "routed_rpc") if use_rpc is None else use_rpc
 
 
 @dataclass
@@ -60,11 +74,13 @@ class Verified:
 
 def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, gt: Optional[Dict[str, Any]], groups: Any, *,
                     tokenizer: Any, schema: Optional[Schema] = None, camera: Optional[Tuple[Any, Any, Any]] = None,
-                    image_size: Any = None, lam: float = 0.15, mode: str = "routed", use_rpc: bool = True,
+                    image_size: Any = None, lam: float = 0.15, mode: str = "routed_rpc", use_rpc: Optional[bool] = None,
                     eps: float = 1e-6, compat: Optional[str] = None, scale: str = "group",
                     skip_special_tokens: bool = True, gather: Optional[Callable[[Any], Any]] = None,
                     process_index: int = 0, verified: Optional[Verified] = None,
-                    answer_tag: Optional[str] = None, resized_size: Any = None) -> GRCAResult:
+                    answer_tag: Optional[str] = None, resized_size: Any = None,
+                    standardization: Optional[Standardization] = None,
+                    distributed: Optional[Distributed] = None) -> GRCAResult:
     """Per-token GRCA advantages for a batch of completions, in one call.
 
     For each completion: its fields are parsed (§3.2, §3.7), rewarded against the ground truth
@@ -72,7 +88,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
     that wrote them (§3.3). Per group, each field's reward is standardized (GRCA Eq. 9) and routed
     to its tokens (GRCA Eq. 10); every other generated token gets the background advantage
     ``(1 − λ)·mean_f Ã_f + λ·Ã_rpc`` (GRCA Eq. 14). ``mode="broadcast"`` gives every token the
-    standardized sequence reward instead (GRPO).
+    standardized sequence reward instead (GRPO); ``mode="routed"`` routes without RPC.
 
     Args:
         texts: N decoded completions (the text of ``token_ids`` inside ``mask``; checked). May be
@@ -88,8 +104,12 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         camera, image_size, resized_size: as in :class:`verireward.GroundingVerifier` (RPC; with
             ``resized_size``, per-image frames for the schema's pixels-frame fields).
         lam: λ, the RPC weight in the background (the paper's 0.15); unused without RPC.
-        mode: ``"routed"`` or ``"broadcast"``.
-        use_rpc: let RPC shape the advantages (needs ``camera``); False computes it for logging only.
+        mode: ``"routed_rpc"`` (default), ``"routed"`` or ``"broadcast"`` (:data:`GRCA_MODES`, the
+            spelling of the trainers too). RPC needs ``camera``; without it the verifier has no
+            RPC and nothing is mixed in.
+        use_rpc: the older spelling, kept working: when given, it decides whether RPC shapes the
+            advantages and ``mode`` only the routing (``mode="routed", use_rpc=True`` is
+            ``"routed_rpc"``). RPC is computed, for logging, whenever ``camera`` is given.
         eps, compat, scale: as in :func:`verireward.group_standardize` (``compat="trl"``,
             ``"verl"``; ``scale="group"``, ``"batch"``, ``"none"``).
         skip_special_tokens: passed to the tokenizer's decode.
@@ -103,6 +123,9 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         answer_tag: read only the final ``<answer_tag>…</answer_tag>`` (see
             :func:`verireward.parse`); its fields' tokens are routed as usual, everything else
             (the thinking) gets the background advantage.
+        standardization, distributed: the option groups :class:`verireward.Standardization`
+            ``(eps, compat, scale)`` and :class:`verireward.Distributed` ``(gather,
+            process_index)``, in place of those keywords (give one spelling, not both).
 
     Returns:
         :class:`GRCAResult`.
@@ -113,8 +136,9 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         >>> loss = vr.grca_loss(logp, old_logp, out.advantages, mask)
     """
     op = "grca_advantages"
-    if mode not in MODES:
-        raise ValueError(f"{op}: argument 'mode' must be 'routed' or 'broadcast', got {mode!r}")
+    eps, compat, scale, gather, process_index = option_groups(op, standardization, distributed, eps, compat, scale,
+                                                              gather, process_index)
+    mode, use_rpc = grca_mode(op, mode, use_rpc)
     if verified is None:
         if gt is None:
             raise ValueError(f"{op}: argument 'gt' is required (or pass verified= rewards computed elsewhere)")
@@ -123,7 +147,7 @@ def grca_advantages(texts: Optional[Sequence[str]], token_ids: Any, mask: Any, g
         frames = row_frames(op, verifier.schema, rows.n, image_size, resized_size) if resized_size is not None else None
         out, token_spans = _cpu_stage(rows, verifier.schema, verifier.answer_tag, frames)
         ver = verifier.score_parsed(out, gt, camera=camera, image_size=image_size, resized_size=resized_size)
-        geo = [ver.fields.index(f) for f in ver.reward_fields]
+        geo = list(ver.reward_columns)
         rewards, rpc, valid, fields = ver.rewards, ver.rpc, ver.valid, ver.reward_fields
         token_spans = token_spans[:, geo]
     else:
@@ -203,4 +227,4 @@ def _route(rewards: Any, rpc: Optional[Any], token_spans: Any, mask: Any, groups
     return adv, spans
 
 
-__all__ = ["grca_advantages", "GRCAResult", "Verified"]
+__all__ = ["grca_advantages", "GRCAResult", "Verified", "GRCA_MODES"]

@@ -30,10 +30,11 @@ import numpy as np
 
 from verireward._backend import Call, is_tensor, to_numpy
 from verireward.rewards.sets import score_answers
-from verireward.ops.grpo import char_to_token_spans, group_standardize, routed_advantages
+from verireward.ops.grpo import (Distributed, Standardization, char_to_token_spans, group_standardize, option_groups,
+                                  routed_advantages)
+from verireward.ops.match import SET_REWARDS
 from verireward.parsing.tokens import token_char_offsets
 
-REWARDS = ("soft_f1", "precision", "recall", "f1")
 
 
 @dataclass
@@ -60,7 +61,9 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
                         max_objects: int = 64, answer_tag: Optional[str] = None, image_size: Any = None,
                         resized_size: Any = None, eps: float = 1e-6, compat: Optional[str] = None,
                         scale: str = "group", skip_special_tokens: bool = True,
-                        gather: Optional[Callable[[Any], Any]] = None, process_index: int = 0) -> SetGRCAResult:
+                        gather: Optional[Callable[[Any], Any]] = None, process_index: int = 0,
+                        standardization: Optional[Standardization] = None,
+                        distributed: Optional[Distributed] = None) -> SetGRCAResult:
     """Per-token GRCA advantages for many-object answers (the rule: see :mod:`verireward.grca.objects`):
     the set reward standardized per group, ``Â_i = (R_i − μ_g) / (σ_g + eps)`` (GRCA Eq. 9), routed
     to tokens as a field is (GRCA Eq. 10); with ``per_object`` an object's tokens get
@@ -81,11 +84,15 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
         gather, process_index: for groups split over processes, as in
             :func:`verireward.grca_advantages`: the set rewards and object IoUs are gathered and
             standardized over the whole batch; this process's rows are returned.
+        standardization, distributed: the option groups, in place of those keywords (as in
+            :func:`verireward.grca_advantages`).
     """
 
     op = "grca_set_advantages"
-    if reward not in REWARDS:
-        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(map(repr, REWARDS))}, got {reward!r}")
+    eps, compat, scale, gather, process_index = option_groups(op, standardization, distributed, eps, compat, scale,
+                                                              gather, process_index)
+    if reward not in SET_REWARDS:
+        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(map(repr, SET_REWARDS))}, got {reward!r}")
     if not isinstance(per_object, bool):
         raise TypeError(f"{op}: argument 'per_object' must be a bool, got {type(per_object).__name__}")
     scored = score_answers(op, texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,

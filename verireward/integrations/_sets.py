@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from verireward.parsing.schema import Schema
-from verireward.grca.objects import REWARDS as SET_REWARDS
+from verireward.ops.match import SET_REWARDS
 from verireward.parsing.frames import derive_frames
 from verireward.rewards.sets import answer_set_rewards
 

@@ -1,6 +1,6 @@
 """verireward in TRL (tested with TRL 1.16): per-field reward functions with TRL's signature, and
 ``GRPOTrainer`` subclasses that put verireward's advantages in place of TRL's: GRCA's routed
-per-token ones (:class:`GRCAGRPOTrainer`) and AP-GRPO's (:class:`APGRPOTrainer`, with
+per-token ones (:class:`GRCAGRPOTrainer`) and AP-GRPO's (:class:`NumericGRPOTrainer`, with
 :class:`NumericRewards`, whose SNRA sharpness follows the trainer's step).
 
 Reward functions (:class:`GroundingRewards`): one callable per geometric field of the schema (and
@@ -20,6 +20,8 @@ everything a result depends on (texts, every ground-truth and camera column, the
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,12 +30,12 @@ from verireward._backend import is_tensor
 from verireward.parsing.schema import Schema
 from verireward.rewards.grounding import GroundingVerifier, VerifierOutput
 from verireward.parsing.frames import derive_frames, image_sizes
-from verireward.data import grounding_schema
 from verireward.rewards.sets import answer_set_rewards
 from verireward.rewards.numeric import first_number, SharpnessSchedule, snra, squared_error
-from verireward.grca.fields import grca_advantages
+from verireward.grca.fields import grca_advantages, grca_mode
 from verireward.grca.objects import grca_set_advantages
-from verireward.ops.grpo import ap_grpo_advantages
+from verireward.ops.grpo import Distributed, Standardization, ap_grpo_advantages
+from verireward.ops.match import SET_REWARDS
 
 
 def _text(completion: Any) -> str:
@@ -103,7 +105,7 @@ class GroundingRewards:
     """Reward functions for TRL computed by one :class:`verireward.GroundingVerifier` call per batch.
 
     Args:
-        schema: how completions are read (default: :func:`verireward.data.grounding_schema`).
+        schema: how completions are read (default: :meth:`verireward.Schema.default`; synthetic scenes: :func:`verireward.data.grounding_schema`).
         processor: the processor the model's images go through (TRL's ``processing_class``): the
             frame each image was seen in is derived under its resize settings.
         image_size: ``(W, H)`` the 2D fields are normalized by for RPC, when the rows carry no
@@ -120,7 +122,7 @@ class GroundingRewards:
     def __init__(self, schema: Optional[Schema] = None, image_size: Sequence[float] = (512, 512), rpc: bool = True, *,
                  processor: Any = None):
 
-        self.verifier = GroundingVerifier(schema or grounding_schema())
+        self.verifier = GroundingVerifier(schema or Schema.default())
         self.image_size = tuple(image_size)
         self.rpc = rpc
         self.processor = processor
@@ -219,7 +221,7 @@ class SetRewardFunctions:
         box, seq, degrees, threshold, answer_tag, max_objects: as in ``answer_set_rewards``.
     """
 
-    REWARDS = ("soft_f1", "precision", "recall", "f1")
+    REWARDS = SET_REWARDS
 
     def __init__(self, schema: Optional[Schema] = None, rewards: Sequence[str] = ("soft_f1",), *, processor: Any = None,
                  box: Optional[str] = None, seq: Optional[str] = None, degrees: Optional[bool] = None,
@@ -323,6 +325,18 @@ def _local_texts(trainer: Any, out: Dict[str, Any]):
     return ids, mask, texts
 
 
+def _trl_standardization(trainer: Any) -> Standardization:
+    """TRL's own standardization of its advantage (``std + 1e-4``, NaN rewards left out, the
+    trainer's ``scale_rewards``)."""
+    return Standardization(compat="trl", scale=trl_scale(trainer))
+
+
+def _trl_distributed(trainer: Any, device: Any) -> Distributed:
+    """Every process's rows in TRL's order (groups split over processes standardized whole)."""
+    return Distributed(gather=lambda x: trainer.accelerator.gather(x.to(device)),
+                       process_index=trainer.accelerator.process_index)
+
+
 def _grpo_trainer_class():
     from trl import GRPOTrainer
 
@@ -340,8 +354,7 @@ def _grpo_trainer_class():
 
         def __init__(self, *args: Any, grounding: GroundingRewards, mode: str = "routed_rpc", lam: float = 0.15,
                      **kwargs: Any) -> None:
-            if mode not in ("routed", "routed_rpc", "broadcast"):
-                raise ValueError(f"GRCAGRPOTrainer: mode must be 'routed', 'routed_rpc' or 'broadcast', got {mode!r}")
+            grca_mode("GRCAGRPOTrainer", mode)
             kwargs.setdefault("reward_funcs", grounding.functions())
             super().__init__(*args, **kwargs)
             if grounding.processor is None and hasattr(self.processing_class, "image_processor"):
@@ -364,9 +377,8 @@ def _grpo_trainer_class():
             res = grca_advantages(texts, ids, mask, gt, self.num_generations, tokenizer=self.processing_class,
                                   schema=self.grounding.verifier.schema, camera=camera,
                                   **frames, lam=self.lam,
-                                  use_rpc=self.grca_mode == "routed_rpc", compat="trl", scale=trl_scale(self),
-                                  gather=lambda x: self.accelerator.gather(x.to(ids.device)),
-                                  process_index=self.accelerator.process_index)
+                                  mode=self.grca_mode, standardization=_trl_standardization(self),
+                                  distributed=_trl_distributed(self, ids.device))
             adv = res.advantages
             out["advantages"] = adv.to(out["advantages"].dtype)
             self.last_routed = (ids, mask, out["advantages"])  # TRL may shuffle rows before its loss: keep them paired
@@ -421,9 +433,8 @@ def _set_grpo_trainer_class():
                                       tokenizer=self.processing_class, schema=self.sets.schema, gt_labels=col("labels"),
                                       reward=self.set_reward, per_object=self.per_object, threshold=o["threshold"],
                                       box=o["box"], seq=o["seq"], degrees=o["degrees"], max_objects=o["max_objects"],
-                                      answer_tag=o["answer_tag"], **frames, compat="trl", scale=trl_scale(self),
-                                      gather=lambda x: self.accelerator.gather(x.to(ids.device)),
-                                      process_index=self.accelerator.process_index)
+                                      answer_tag=o["answer_tag"], **frames, standardization=_trl_standardization(self),
+                                      distributed=_trl_distributed(self, ids.device))
             out["advantages"] = res.advantages.to(out["advantages"].device, out["advantages"].dtype)
             self.last_routed = (ids, mask, out["advantages"])
             return out
@@ -434,7 +445,7 @@ def _set_grpo_trainer_class():
 def _ap_grpo_trainer_class():
     from trl import GRPOTrainer
 
-    class APGRPOTrainer(GRPOTrainer):
+    class NumericGRPOTrainer(GRPOTrainer):
         """TRL's ``GRPOTrainer`` with AP-GRPO's advantage (SmoothOp Eq. 8): TRL's weighted reward sum (the
         composite reward, with :class:`NumericRewards` and ``reward_weights=[0.9, 0.1]``) standardized
         per group (TRL's ``std + 1e-4``) times ``r̃^α`` (the SNRA reward), clipped to ±``clip``.
@@ -470,14 +481,18 @@ def _ap_grpo_trainer_class():
             self.last_ap = (ids, out["advantages"])
             return out
 
-    return APGRPOTrainer
+    return NumericGRPOTrainer
 
 
-_LAZY = {"GRCAGRPOTrainer": _grpo_trainer_class, "APGRPOTrainer": _ap_grpo_trainer_class,
+_LAZY = {"GRCAGRPOTrainer": _grpo_trainer_class, "NumericGRPOTrainer": _ap_grpo_trainer_class,
          "SetGRCAGRPOTrainer": _set_grpo_trainer_class}
 
 
 def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: importing this module needs no TRL
+    if name == "APGRPOTrainer":  # its name before 0.2.0: verireward.trainers.APGRPOTrainer is the reference trainer
+        warnings.warn("verireward.integrations.trl.APGRPOTrainer is now NumericGRPOTrainer (the name "
+                      "APGRPOTrainer is verireward.trainers' reference trainer)", DeprecationWarning, stacklevel=2)
+        return __getattr__("NumericGRPOTrainer")
     if name in _LAZY:
         cls = _LAZY[name]()
         globals()[name] = cls
@@ -485,5 +500,5 @@ def __getattr__(name: str) -> Any:  # the subclasses are built when asked for: i
     raise AttributeError(name)
 
 
-__all__ = ["GroundingRewards", "NumericRewards", "SetRewardFunctions", "GRCAGRPOTrainer", "APGRPOTrainer",
+__all__ = ["GroundingRewards", "NumericRewards", "SetRewardFunctions", "GRCAGRPOTrainer", "NumericGRPOTrainer",
            "SetGRCAGRPOTrainer"]

@@ -41,8 +41,9 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from verireward.integrations._sets import parse_truth, prepare, resolve_schema, uid_groups as _groups
-from verireward.grca.objects import REWARDS, route_set_credit
-from verireward.data import grounding_schema
+from verireward.parsing.schema import Schema
+from verireward.grca.objects import route_set_credit
+from verireward.ops.match import SET_REWARDS
 from verireward.rewards.numeric import composite_reward, first_number, SharpnessSchedule, snra
 from verireward.rewards.grounding import GroundingVerifier
 from verireward.rewards.sets import score_answers
@@ -50,11 +51,11 @@ from verireward.ops.grpo import ap_grpo_advantages, routed_advantages
 from verireward.grca.fields import grca_advantages, Verified
 
 if __name__ == "verireward.integrations.verl":
-    _STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
+    STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
                               "image_size": (512, 512), "schedule": None, "e_max": 10.0, "format_weight": 0.1,
                               "alpha": 1.0, "clip": 1.5, "step": 0}
 else:  # loaded by file path (verl's custom_reward_function.path=<this file>): one state, the package module's
-    from verireward.integrations.verl import _STATE  # noqa: F401
+    from verireward.integrations.verl import STATE  # noqa: F401
 
 
 def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True, schema: Any = None,
@@ -69,12 +70,12 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
     object's schema, the hit threshold, the set reward standardized (``set_reward``) and whether
     each object's tokens get their own credit (``set_per_object``; see :mod:`verireward.grca.objects`)."""
 
-    if set_reward not in REWARDS:
-        raise ValueError(f"configure: argument 'set_reward' must be one of {', '.join(REWARDS)}, got {set_reward!r}")
+    if set_reward not in SET_REWARDS:
+        raise ValueError(f"configure: argument 'set_reward' must be one of {', '.join(SET_REWARDS)}, got {set_reward!r}")
     if not isinstance(set_per_object, bool):
         raise TypeError(f"configure: argument 'set_per_object' must be a bool, got {type(set_per_object).__name__}")
 
-    _STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or grounding_schema()),
+    STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or Schema.default()),
                   image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
                   e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0, set_schema=set_schema,
                   set_threshold=set_threshold, set_reward=set_reward, set_per_object=set_per_object)
@@ -85,11 +86,11 @@ def _verifier(op: str, schema: Any) -> Any:
     import json
 
     if schema is None:
-        if _STATE["verifier"] is None:
-            configure(_STATE["tokenizer"])
-        return _STATE["verifier"]
+        if STATE["verifier"] is None:
+            configure(STATE["tokenizer"])
+        return STATE["verifier"]
     sch = resolve_schema(op, schema)
-    cache = _STATE.setdefault("verifiers", {})
+    cache = STATE.setdefault("verifiers", {})
     key = json.dumps(sch.to_json(), sort_keys=True, default=str)
     if key not in cache:
         cache[key] = GroundingVerifier(sch)
@@ -116,8 +117,8 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
 
     op = "compute_score"
     verifier = _verifier(op, schema)
-    lam = _STATE["lam"] if lam is None else lam
-    use_rpc = _STATE["use_rpc"] if use_rpc is None else use_rpc
+    lam = STATE["lam"] if lam is None else lam
+    use_rpc = STATE["use_rpc"] if use_rpc is None else use_rpc
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= float(lam) <= 1.0:
         raise ValueError(f"{op}: argument 'lam' must be a float in [0, 1], got {lam!r}")
     if not isinstance(use_rpc, bool):
@@ -134,10 +135,10 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
         if frames["image_size"][0] is None:
             raise ValueError(f"{op}: extra_info has 'resized_size' but no 'image_size' (the original [W, H])")
     else:
-        frames = dict(image_size=(tuple(_STATE["image_size"]) if image_size is None else tuple(image_size))
+        frames = dict(image_size=(tuple(STATE["image_size"]) if image_size is None else tuple(image_size))
                       if camera else None)
     out = verifier([solution_str], boxes, camera=camera, **frames)
-    geo = [out.fields.index(f) for f in out.reward_fields]
+    geo = list(out.reward_columns)
     rewards = out.rewards[0].tolist()
     rpc = float(out.rpc[0]) if out.rpc is not None else 0.0
     lam = float(lam) if (use_rpc and out.rpc is not None) else 0.0
@@ -168,19 +169,19 @@ def compute_score_set(data_source: Any, solution_str: str, ground_truth: Any, ex
     import json
 
     op = "compute_score_set"
-    reward = _STATE.get("set_reward", "soft_f1") if reward is None else reward
-    if reward not in REWARDS:
-        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(REWARDS)}, got {reward!r}")
-    threshold = _STATE.get("set_threshold", 0.5) if threshold is None else float(threshold)
+    reward = STATE.get("set_reward", "soft_f1") if reward is None else reward
+    if reward not in SET_REWARDS:
+        raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
+    threshold = STATE.get("set_threshold", 0.5) if threshold is None else float(threshold)
     extra = extra_info if isinstance(extra_info, dict) else {}
     truth = {**parse_truth(op, ground_truth), **{k: extra[k] for k in ("image_size", "resized_size")
                                                  if extra.get(k) is not None}}  # extra_info's frame wins
-    sch, boxes, labels, frames = prepare(op, [truth], _STATE.get("set_schema") if schema is None else schema)
+    sch, boxes, labels, frames = prepare(op, [truth], STATE.get("set_schema") if schema is None else schema)
     scored = score_answers(op, [solution_str], boxes, labels, sch, box=None, seq=None, degrees=None,
                            threshold=threshold, max_objects=64, answer_tag=None, **frames)
     objs, match, out = scored.objects, scored.match, scored.rewards
     count = int(objs.counts[0])
-    values = {k: float(getattr(out, k)[0]) for k in REWARDS}
+    values = {k: float(getattr(out, k)[0]) for k in SET_REWARDS}
     return {"score": values[reward], **values, "vr_set_reward": values[reward],
             "vr_object_ious": json.dumps([float(v) for v in match.iou[0, :count]]),
             "vr_object_spans": json.dumps(objs.object_spans[0, :count].tolist())}
@@ -232,18 +233,18 @@ def ap_grpo_advantage(token_level_rewards: Any, response_mask: Any, index: Any, 
     standardization of the composite times ``r̃^α``, clipped. Advances the step counter."""
     import torch
 
-    if _STATE["schedule"] is None:
-        configure(_STATE["tokenizer"])
+    if STATE["schedule"] is None:
+        configure(STATE["tokenizer"])
     if non_tensor_batch is None or "vr_error" not in non_tensor_batch:
         raise ValueError("ap_grpo estimator: the reward function must be verireward.integrations.verl.compute_score_numeric")
     err = torch.as_tensor(np.asarray(non_tensor_batch["vr_error"], dtype=np.float64))
-    k = _STATE["schedule"](min(_STATE["step"], _STATE["schedule"].total))
-    r = snra(err, k, e_max=_STATE["e_max"])
-    total = composite_reward(r, torch.isfinite(err).to(torch.float64), _STATE["format_weight"])
+    k = STATE["schedule"](min(STATE["step"], STATE["schedule"].total))
+    r = snra(err, k, e_max=STATE["e_max"])
+    total = composite_reward(r, torch.isfinite(err).to(torch.float64), STATE["format_weight"])
     order, ptr, inv = _groups(index)
-    seq = ap_grpo_advantages(total[order], r[order], ptr, alpha=_STATE["alpha"], clip=_STATE["clip"], compat="verl",
+    seq = ap_grpo_advantages(total[order], r[order], ptr, alpha=STATE["alpha"], clip=STATE["clip"], compat="verl",
                              scale=_scale(config, norm_adv_by_std_in_grpo))[inv]
-    _STATE["step"] += 1
+    STATE["step"] += 1
     adv = seq.to(token_level_rewards.dtype).to(token_level_rewards.device)[:, None] * response_mask
     return adv, adv
 
@@ -264,10 +265,10 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
     if per_field:
         rewards = torch.as_tensor(np.asarray(non_tensor_batch["vr_field_rewards"], dtype=np.float64))
         char_spans = torch.as_tensor(np.asarray(non_tensor_batch["vr_char_spans"], dtype=np.int64)).reshape(n, -1, 2)
-        tok = _STATE["tokenizer"]
+        tok = STATE["tokenizer"]
         if tok is None:
             raise ValueError("grca estimator: call verireward.integrations.verl.configure(tokenizer) before training")
-        rpc, lam = None, _STATE["lam"]
+        rpc, lam = None, STATE["lam"]
         if "vr_lam" in non_tensor_batch:  # the λ compute_score used (its reward_kwargs), 0: no RPC mixed in
             lams = np.unique(np.asarray(non_tensor_batch["vr_lam"], dtype=np.float64))
             if len(lams) > 1:
@@ -275,7 +276,7 @@ def grca_advantage(token_level_rewards: Any, response_mask: Any, index: Any, con
             lam = float(lams[0]) if len(lams) else lam
             use = lam > 0
         else:
-            use = _STATE["use_rpc"]
+            use = STATE["use_rpc"]
         if use and "vr_rpc" in non_tensor_batch:
             rpc = torch.as_tensor(np.asarray(non_tensor_batch["vr_rpc"], dtype=np.float64))[order]
         verified = Verified(rewards[order], char_spans[order], rpc)
@@ -301,7 +302,7 @@ def grca_set_advantage(token_level_rewards: Any, response_mask: Any, index: Any,
     need = ("vr_set_reward", "vr_object_ious", "vr_object_spans")
     if non_tensor_batch is None or batch is None or any(k not in non_tensor_batch for k in need):
         raise ValueError("grca_set estimator: the reward function must be verireward.integrations.verl.compute_score_set")
-    tok = _STATE["tokenizer"]
+    tok = STATE["tokenizer"]
     if tok is None:
         raise ValueError("grca_set estimator: call verireward.integrations.verl.configure(tokenizer) before training")
     order, ptr, inv = _groups(index)
@@ -314,7 +315,7 @@ def grca_set_advantage(token_level_rewards: Any, response_mask: Any, index: Any,
     spans = [np.asarray(read(non_tensor_batch["vr_object_spans"][i]), dtype=np.int64).reshape(-1, 2) for i in o]
     adv = route_set_credit(torch.from_numpy(R), ious, spans, batch["responses"].cpu()[order],
                            response_mask.bool().cpu()[order], ptr, tokenizer=tok,
-                           per_object=_STATE.get("set_per_object", True), compat="verl",
+                           per_object=STATE.get("set_per_object", True), compat="verl",
                            scale=_scale(config, norm_adv_by_std_in_grpo))
     adv = adv[inv].to(token_level_rewards.dtype).to(token_level_rewards.device) * response_mask
     return adv, adv
@@ -359,8 +360,8 @@ def _install() -> None:
 
     def __init__(self: Any, *args: Any, **kw: Any) -> None:
         # the driver's tokenizer for the estimators' token offsets, unless configure() was given one
-        if _STATE["tokenizer"] is None:
-            _STATE["tokenizer"] = init_signature.bind_partial(self, *args, **kw).arguments.get("tokenizer")
+        if STATE["tokenizer"] is None:
+            STATE["tokenizer"] = init_signature.bind_partial(self, *args, **kw).arguments.get("tokenizer")
         trainer_init(self, *args, **kw)
 
     __init__.__doc__, __init__.__wrapped__ = trainer_init.__doc__, trainer_init

@@ -17,19 +17,9 @@ def _check(op: str, name: str, x: Any, shape: Optional[Tuple[int, ...]] = None, 
     torch_tensor(op, name, x, "float" if floating else "any", shape)
 
 
-def grca_loss(
-    logp: Any,
-    old_logp: Any,
-    advantages: Any,
-    mask: Any,
-    clip_eps: float = 0.2,
-    ref_logp: Optional[Any] = None,
-    beta: float = 0.0,
-    *,
-    aggregation: str = "sample_mean",
-    max_log_ratio: float = 20.0,
-    return_stats: bool = False,
-) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
+def grca_loss(logp: Any, old_logp: Any, advantages: Any, mask: Any, clip_eps: float = 0.2,
+              ref_logp: Optional[Any] = None, beta: float = 0.0, *, aggregation: str = "sample_mean",
+              max_log_ratio: float = 20.0, return_stats: bool = False) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
     """Routed clipped surrogate loss (GRCA Eq. 16), to minimize.
 
     Per token: ``ρ_t = exp(clamp(logp_t − old_logp_t, ±max_log_ratio))`` and
@@ -64,19 +54,9 @@ def grca_loss(
                               max_log_ratio, return_stats)
 
 
-def ap_grpo_loss(
-    logp: Any,
-    old_logp: Any,
-    advantages: Any,
-    mask: Any,
-    clip_eps: float = 0.2,
-    ref_logp: Optional[Any] = None,
-    beta: float = 0.02,
-    *,
-    aggregation: str = "sample_mean",
-    max_log_ratio: float = 20.0,
-    return_stats: bool = False,
-) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
+def ap_grpo_loss(logp: Any, old_logp: Any, advantages: Any, mask: Any, clip_eps: float = 0.2,
+                 ref_logp: Optional[Any] = None, beta: float = 0.02, *, aggregation: str = "sample_mean",
+                 max_log_ratio: float = 20.0, return_stats: bool = False) -> Union[Any, Tuple[Any, Dict[str, Any]]]:
     """AP-GRPO's clipped surrogate (SmoothOp Eq. 9) as a loss to minimize: the negated token-level
     clipped ratio objective of :func:`grca_loss` with the AP-GRPO advantage of each sequence
     (:func:`verireward.ap_grpo_advantages`) on every one of its tokens, averaged ``1/G Σ_i`` over

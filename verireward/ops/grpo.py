@@ -9,7 +9,8 @@ tensors (CPU or CUDA) or numpy arrays.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +22,53 @@ Groups = Union[int, Array]
 
 SCALES = ("group", "batch", "none")
 _SCALE_CODE = {"group": 0, "batch": 1, "none": 2}
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """How rewards are standardized per group (GRCA Eq. 9), the keyword group ``(eps, compat,
+    scale)`` that recurs across the advantage functions: ``eps`` is added to the group's standard
+    deviation; ``compat`` is None, ``"trl"`` (TRL's ``std + 1e-4``, NaN rewards left out) or
+    ``"verl"`` (verl's float32 singleton rule); ``scale`` is ``"group"``, ``"batch"`` or
+    ``"none"`` (TRL's ``scale_rewards``). :func:`group_standardize` documents each."""
+
+    eps: float = 1e-6
+    compat: Optional[str] = None
+    scale: str = "group"
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Groups split over processes, the keyword group ``(gather, process_index)``: ``gather``
+    returns the concatenation, in process order, of a tensor's rows from every process (e.g.
+    ``accelerator.gather``); this process's rows are ``[process_index · N, (process_index + 1) · N)``
+    of the gathered batch, which is standardized whole."""
+
+    gather: Optional[Callable[[Any], Any]] = None
+    process_index: int = 0
+
+
+def option_groups(op: str, standardization: Any, distributed: Any, eps: float, compat: Optional[str], scale: str,
+                  gather: Any, process_index: int) -> Tuple[float, Optional[str], str, Any, int]:
+    """``(eps, compat, scale, gather, process_index)`` from a function's option groups or from its
+    separate keywords (the older spelling, kept); a group and a keyword of it given together is a
+    ``ValueError`` naming both."""
+    if standardization is not None:
+        if not isinstance(standardization, Standardization):
+            raise TypeError(f"{op}: argument 'standardization' must be a verireward.Standardization, "
+                            f"got {type(standardization).__name__}")
+        if (eps, compat, scale) != (1e-6, None, "group"):
+            raise ValueError(f"{op}: pass either 'standardization' or 'eps'/'compat'/'scale', not both")
+        eps, compat, scale = standardization.eps, standardization.compat, standardization.scale
+    if distributed is not None:
+        if not isinstance(distributed, Distributed):
+            raise TypeError(f"{op}: argument 'distributed' must be a verireward.Distributed, got {type(distributed).__name__}")
+        if gather is not None or process_index != 0:
+            raise ValueError(f"{op}: pass either 'distributed' or 'gather'/'process_index', not both")
+        gather, process_index = distributed.gather, distributed.process_index
+    return eps, compat, scale, gather, process_index
+
+
 # verl computes in float32: a group of one is divided by float32(1.0) + 1e-6, rounded to float32
 _VERL_SINGLETON_DIV = float(np.float32(1.0) + np.float32(1e-6))
 

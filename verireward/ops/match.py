@@ -8,7 +8,7 @@ can match both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -122,7 +122,7 @@ def match_boxes(pred: Array, pred_counts: Array, gt: Array, gt_counts: Array, *,
         gt: ``[N, G, W]`` ground-truth boxes, padded; ``gt_counts [N]`` in ``[0, G]``. P and G are at
             most ``verireward._C.MATCH_MAX_BOXES`` (4096): each sample's IoU matrix is dense.
         box: ``"2d"`` (x1, y1, x2, y2), ``"3d"`` (x1, y1, z1, x2, y2, z2), ``"2d_rotated"``
-            (cx, cy, w, h, θ) or ``"3d_oriented"`` (cx, cy, cz, sx, sy, sz, *angles with ``seq``).
+            (cx, cy, w, h, θ) or ``"3d_oriented"`` (cx, cy, cz, sx, sy, sz, ``*angles`` with ``seq``).
         seq, degrees: the rotation of ``"3d_oriented"`` boxes (and ``degrees`` of ``"2d_rotated"``).
         pred_labels, gt_labels: optional labels, both or neither: ``N`` lists of hashables (row i
             holds at least ``pred_counts[i]`` labels, one per counted box, and at most P), or
@@ -192,6 +192,9 @@ class SetRewards:
     f1: Any
 
 
+SET_REWARDS = tuple(f.name for f in fields(SetRewards))  # the set rewards' one list of names
+
+
 def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: float = 0.5) -> SetRewards:
     """The set rewards of a :func:`match_boxes` result. P = G = 0 gives 1 (the model rightly said
     there is nothing); exactly one of them 0 gives 0. Every reward is in [0, 1]. Each ground-truth
@@ -239,4 +242,4 @@ def set_rewards(match: Match, pred_counts: Array, gt_counts: Array, threshold: f
     return SetRewards(soft, prec, rec, f1)
 
 
-__all__ = ["match_boxes", "Match", "set_rewards", "SetRewards"]
+__all__ = ["match_boxes", "Match", "set_rewards", "SetRewards", "SET_REWARDS"]

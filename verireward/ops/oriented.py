@@ -7,7 +7,7 @@ Conventions (what each layout means):
 * ``rotation_matrix(angles, seq)`` is ``scipy.spatial.transform.Rotation.from_euler(seq, angles,
   degrees).as_matrix()``: lower-case axes are extrinsic (about the fixed frame, the first applied
   first), upper-case intrinsic (about the rotating frame); one to three axes, no axis twice in a row.
-* An oriented 3D box ``[..., 6 + len(seq)]`` = (cx, cy, cz, sx, sy, sz, *angles) is the set
+* An oriented 3D box ``[..., 6 + len(seq)]`` = (cx, cy, cz, sx, sy, sz, ``*angles``) is the set
   ``{c + R·u : |u_k| ≤ s_k / 2}`` with ``R = rotation_matrix(angles, seq)``. A single-axis ``seq``
   ("z", "y", ...) is the 7-DoF yaw box most datasets use.
 * A rotated rectangle ``[..., 5]`` = (cx, cy, w, h, θ) is ``{c + R(θ)·u : |u| ≤ (w/2, h/2)}`` with
@@ -90,7 +90,7 @@ def box_corners_3d(boxes: Array, seq: Optional[str] = None, *, degrees: bool = F
 
     Args:
         boxes: ``seq=None``: axis-aligned ``[..., 6]`` (x1, y1, z1, x2, y2, z2), corners in any
-            order; otherwise oriented ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
+            order; otherwise oriented ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, ``*angles``),
             corner c = ``center + R·(±sx/2, ±sy/2, ±sz/2)``.
         seq, degrees: the rotation, as in :func:`rotation_matrix`.
     """
@@ -219,7 +219,7 @@ def iou_3d_oriented(a: Array, b: Array, seq: str = "z", *, degrees: bool = False
     return _oriented("iou_3d_oriented", a, b, seq, degrees, pairwise=False)
 
 
-iou_3d_oriented.__doc__ = f"""IoU of oriented 3D boxes ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, *angles),
+iou_3d_oriented.__doc__ = f"""IoU of oriented 3D boxes ``[..., 6 + len(seq)]`` (cx, cy, cz, sx, sy, sz, ``*angles``),
     elementwise with broadcasting → ``[...]`` in [0, 1]; each box is ``{{c + R·u : |u_k| ≤ s_k/2}}``
     with ``R = rotation_matrix(angles, seq)``.
 

@@ -55,17 +55,8 @@ def _camera_args(call: Call, n: int, K: Array, R: Array, t: Array, near: float, 
     return args, keep
 
 
-def project_box_3d(
-    boxes: Array,
-    K: Array,
-    R: Array,
-    t: Array,
-    near: float = 1e-4,
-    image_size: ImageSize = None,
-    *,
-    seq: Optional[str] = None,
-    degrees: bool = False,
-) -> Tuple[Array, Array]:
+def project_box_3d(boxes: Array, K: Array, R: Array, t: Array, near: float = 1e-4, image_size: ImageSize = None, *,
+                   seq: Optional[str] = None, degrees: bool = False) -> Tuple[Array, Array]:
     """Enclosing 2D box of the visible part of each axis-aligned 3D box (GRCA Eq. 11, GRCA Eq. 12).
 
     Each world point ``X`` maps to the homogeneous image point ``h = K (R X + t)`` and the pixel
@@ -106,18 +97,8 @@ def project_box_3d(
     return out, valid
 
 
-def rpc(
-    boxes2d: Array,
-    boxes3d: Array,
-    K: Array,
-    R: Array,
-    t: Array,
-    near: float = 1e-4,
-    image_size: ImageSize = None,
-    *,
-    seq: Optional[str] = None,
-    degrees: bool = False,
-) -> Array:
+def rpc(boxes2d: Array, boxes3d: Array, K: Array, R: Array, t: Array, near: float = 1e-4,
+        image_size: ImageSize = None, *, seq: Optional[str] = None, degrees: bool = False) -> Array:
     """Reprojection consistency (GRCA Eq. 13): ``IoU(B2D, B_proj)`` per sample.
 
     ``B_proj`` is :func:`project_box_3d` of the predicted 3D box (near-plane clipped); a projection

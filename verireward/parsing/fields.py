@@ -118,7 +118,7 @@ def _per_number(f: Field, axis_scale: np.ndarray) -> np.ndarray:
     return np.concatenate([axis_scale, np.abs(axis_scale), np.ones((axis_scale.shape[0], n_ang))], 1)
 
 
-def _image_field(f: Field) -> bool:
+def image_field(f: Field) -> bool:
     """A 2D field written over the image as a fraction of it (0–1000 bins or [0, 1]) from 0: given
     the image's size its values convert to that image's pixels."""
     return f.dim == 2 and KINDS[f.kind][0] != 0 and f.frame in ("bins", "normalized") and \
@@ -143,7 +143,7 @@ def row_frames(op: str, schema: Schema, n: int, image_size: Any, resized_size: A
     if image_size is None and resized_size is None:
         return None
     pixels = any(f.frame == "pixels" for f in schema.fields)
-    image = any(_image_field(f) for f in schema.fields)
+    image = any(image_field(f) for f in schema.fields)
     if pixels and (image_size is None or resized_size is None):
         raise ValueError(f"{op}: pass both 'image_size' and 'resized_size' (per text frames), or neither")
     if not pixels and not image:
@@ -220,7 +220,7 @@ class ParseBuffers:
                 row_scale = None
                 if frames is not None and frames[0] == "pixels" and f.frame == "pixels":
                     row_scale = frames[1]
-                elif frames is not None and frames[0] == "image" and _image_field(f):
+                elif frames is not None and frames[0] == "image" and image_field(f):
                     row_scale = frames[1] * scale[:2][None, :]  # image size x the field's own (1/bins)
                 if row_scale is not None:
                     per = np.ascontiguousarray(_per_number(f, row_scale))

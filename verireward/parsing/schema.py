@@ -50,7 +50,7 @@ class Field:
         max_points: the most points a points field may hold.
         layout: a box's numbers: ``"corners"`` (x1, y1, x2, y2) / (x1, y1, z1, x2, y2, z2), or
             ``"center_size_angles"``: a rotated rectangle (cx, cy, w, h, θ) with ``seq="z"``, or an
-            oriented 3D box (cx, cy, cz, sx, sy, sz, *angles) with ``seq`` (see
+            oriented 3D box (cx, cy, cz, sx, sy, sz, ``*angles``) with ``seq`` (see
             :mod:`verireward.ops.oriented`); frames raw, normalized or pixels (centres and sizes are
             converted, angles are taken as written).
         seq, degrees: the rotation of an oriented box, as in :func:`verireward.rotation_matrix`.
@@ -143,7 +143,7 @@ class Field:
 
     @property
     def arity(self) -> int:
-        """Numbers in a box value: 2·dim corners, or (cx, cy, w, h, θ) / (c, s, *angles) oriented."""
+        """Numbers in a box value: 2·dim corners, or (cx, cy, w, h, θ) / (c, s, ``*angles``) oriented."""
         if not self.oriented:
             return 2 * self.dim
         return 5 if self.dim == 2 else 6 + len(self.seq or "")
@@ -196,16 +196,24 @@ class Schema:
                 keys[k] = f.name
 
     @staticmethod
-    def default() -> "Schema":
-        """The GRCA paper's schema: answer, description, bbox2d, bbox3d, kpts2d, kpts3d; bins 0..1000
-        mapped to [0, 1] on every axis (normalized ground truth)."""
+    def default(metric_range: Optional[Tuple[float, float]] = None, max_points: int = 32) -> "Schema":
+        """The GRCA paper's schema (§3.2): answer, description, bbox2d, bbox3d, kpts2d, kpts3d, each
+        coordinate a bin in 0..1000. The 2D fields' bins span [0, 1] of the image (normalized ground
+        truth); the 3D fields' span [0, 1] on each axis too, or ``metric_range = (lo, hi)`` on each
+        axis (e.g. metres: :mod:`verireward.data` writes its scenes over (−2, 2)). Points fields
+        hold at most ``max_points`` points.
+
+        This is the one default: :func:`verireward.parse`, :class:`verireward.GroundingVerifier`,
+        :func:`verireward.grca_advantages`, ``verireward score``, the TRL/verl adapters and
+        :class:`verireward.trainers.GRCATrainer` all read it when given no schema."""
+        metric = None if metric_range is None else (tuple(metric_range),) * 3
         return Schema((
             Field("answer", "text"),
             Field("description", "text"),
             Field("bbox2d", "box2d", aliases=("bbox_2d",)),
-            Field("bbox3d", "box3d", aliases=("bbox_3d",)),
-            Field("kpts2d", "points2d", aliases=("kpts_2d", "keypoints_2d")),
-            Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d")),
+            Field("bbox3d", "box3d", aliases=("bbox_3d",), ranges=metric),
+            Field("kpts2d", "points2d", aliases=("kpts_2d", "keypoints_2d"), max_points=max_points),
+            Field("kpts3d", "points3d", aliases=("kpts_3d", "keypoints_3d"), ranges=metric, max_points=max_points),
         ))
 
     @staticmethod

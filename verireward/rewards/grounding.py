@@ -22,7 +22,7 @@ from verireward.ops.oriented import iou_2d_rotated, iou_3d_oriented
 from verireward.ops.project_box import rpc as rpc_op
 from verireward._backend import check_number
 from verireward.parsing.schema import KINDS, Schema
-from verireward.parsing.fields import ParsedBatch, _image_field, check_answer_tag, parse
+from verireward.parsing.fields import ParsedBatch, image_field, check_answer_tag, parse
 
 
 @dataclass
@@ -40,6 +40,12 @@ class VerifierOutput:
     valid: Any
     char_spans: Any
     parsed: ParsedBatch
+
+    @property
+    def reward_columns(self) -> Tuple[int, ...]:
+        """Where each reward field sits among ``fields`` (the columns of ``valid`` and
+        ``char_spans`` that ``rewards`` scores): ``fields[reward_columns[j]] == reward_fields[j]``."""
+        return tuple(self.fields.index(f) for f in self.reward_fields)
 
 
 class GroundingVerifier:
@@ -150,7 +156,7 @@ class GroundingVerifier:
             t = _gt_array(op, "camera[2] (t)", camera[2], n, (3,), device=dev, dtype=dt, shared_ok=True)
             boxes2d = parsed.values[b2.name].to(device=dev, dtype=dt)
             # with per-image frames the parse already converted a pixels-frame or 0–1000 box to pixels
-            if image_size is not None and not (resized_size is not None and (b2.frame == "pixels" or _image_field(b2))):
+            if image_size is not None and not (resized_size is not None and (b2.frame == "pixels" or image_field(b2))):
                 wh = _gt_array(op, "image_size", image_size, n, (2,), device=dev, dtype=dt, shared_ok=True).reshape(-1, 2)
                 if not bool(((wh > 0) & torch.isfinite(wh)).all()):
                     raise ValueError(f"{op}: argument 'image_size' must hold finite (width, height) > 0")

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from verireward.trainers.base import RLConfig, RLTrainer, Rollout
-from verireward.data import grounding_schema
+from verireward.parsing.schema import Schema
 from verireward.rewards.grounding import GroundingVerifier
 from verireward.rewards.numeric import advantage_variance
-from verireward.grca.fields import grca_advantages
+from verireward.grca.fields import GRCA_MODES, grca_advantages, grca_mode
 from verireward.objectives.policy import grca_loss
 
-GRCA_MODES = ("broadcast", "routed", "routed_rpc")
 
 
 @dataclass
@@ -42,8 +41,7 @@ class GRCAConfig(RLConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.mode not in GRCA_MODES:
-            raise ValueError(f"GRCAConfig: mode must be one of {', '.join(GRCA_MODES)}, got {self.mode!r}")
+        grca_mode("GRCAConfig", self.mode)
 
 
 def grounding_records(samples: Sequence[Any], prompt: str = "Locate the {name} in 2D and 3D. Answer in JSON.") -> List[Dict[str, Any]]:
@@ -53,7 +51,7 @@ def grounding_records(samples: Sequence[Any], prompt: str = "Locate the {name} i
 
 
 class GRCATrainer(RLTrainer):
-    """Routed GRPO with RPC. ``schema`` (default :func:`verireward.data.grounding_schema`) says how
+    """Routed GRPO with RPC. ``schema`` (default :meth:`verireward.Schema.default`; :func:`verireward.data.grounding_schema` for the synthetic scenes) says how
     completions are read; the verifier's reward fields are the geometric fields of the schema."""
 
     config_class = GRCAConfig
@@ -62,7 +60,7 @@ class GRCATrainer(RLTrainer):
                  build_inputs: Any = None, schema: Any = None) -> None:
 
         super().__init__(model, tokenizer, dataset, config or GRCAConfig(), build_inputs)
-        self.verifier = GroundingVerifier(schema or grounding_schema())
+        self.verifier = GroundingVerifier(schema or Schema.default())
 
     def score(self, batch: Rollout):
         import torch
@@ -74,7 +72,7 @@ class GRCATrainer(RLTrainer):
         cam = tuple(torch.tensor([r[k] for r in batch.records], **f64) for k in ("K", "R", "t"))
         res = grca_advantages(batch.texts, batch.ids, batch.mask, gt, batch.group_size, tokenizer=self.tokenizer,
                               schema=self.verifier.schema, camera=cam, image_size=tuple(c.image_size), lam=c.lam,
-                              mode="broadcast" if c.mode == "broadcast" else "routed", use_rpc=c.mode == "routed_rpc")
+                              mode=c.mode)
         adv = res.advantages
         self.last_rewards, self.last_rpc, self.last_spans = res.rewards, res.rpc, res.token_spans
         per_seq = (adv * batch.mask).sum(1) / batch.mask.sum(1).clamp(min=1)
