@@ -86,7 +86,8 @@ def experiments_section() -> str:
     """The pages the toy ablations wrote (each names its command), copied in, one heading level down."""
     pages = sorted((HERE / "experiments").glob("*.md"))
     parts = ["\n## The papers' ablations at toy scale\n\n"
-             "Each page below was written by the script it names in `bench/experiments/` (3 seeds each); "
+             "Each page below was written by the script it names in `bench/experiments/` (its seeds and, for the "
+             "pre-registered ones, its plan are on the page); "
              "`bench/experiments/README.md` says where they agree with the papers and where they do not.\n"]
     for page in pages:
         if page.name == "README.md":

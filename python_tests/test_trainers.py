@@ -226,6 +226,51 @@ def test_w2r2_trainer_hinge_trains_the_decoder_not_the_2d_encoder():
     assert not torch.allclose(g0["dec.weight"], g1["dec.weight"])  # it does reach the shared decoder
 
 
+def test_w2r2_shortcut_mean_feeds_the_running_mean_of_the_3d_features():
+    """shortcut="mean": the shortcut pass decodes, in place of the zeros, the mean of every 3D
+    feature row the encoder produced in training so far (recomputed here from the recorded
+    features), detached; the hinge still never reaches an encoder."""
+    from verireward.trainers import W2R2Config, W2R2Trainer
+
+    hooks = fusion_hooks()
+    seen_f3, seen_short = [], []
+
+    def encode(m, b):
+        f2, f3 = hooks["encode"](m, b)
+        seen_f3.append(f3.detach().clone())
+        return f2, f3
+
+    def decode(m, b, f2, f3):
+        if not f2.requires_grad:  # the shortcut pass (its 2D features are detached)
+            seen_short.append(f3)
+        return hooks["decode"](m, b, f2, f3)
+
+    trainer = W2R2Trainer(ToyFusionLM(), fusion_records(), W2R2Config(steps=3, batch_size=4, shortcut="mean"),
+                          encode=encode, decode=decode, collate=hooks["collate"])
+    grads = grads_per_step(trainer)
+    trainer.train()
+    for step in range(3):
+        want = torch.cat(seen_f3[:step + 1]).double().mean(0)  # every row seen up to this step
+        assert torch.allclose(seen_short[step].double(), want.expand_as(seen_short[step]), atol=1e-6)
+        assert not seen_short[step].requires_grad
+    assert torch.allclose(trainer.mean_3d, torch.cat(seen_f3).double().mean(0), atol=1e-12)
+    assert trainer.mean_3d.abs().sum() > 0 and len(grads) == 3
+    with pytest.raises(ValueError, match="W2R2Config: shortcut must be 'zero' or 'mean'"):
+        W2R2Config(shortcut="noise")
+
+
+def test_shortcut_features_fill():
+    f2 = torch.randn(4, 3, requires_grad=True)
+    f3 = torch.randn(4, 5, requires_grad=True)
+    fill = torch.arange(5.0, requires_grad=True)
+    s2, s3 = vr.shortcut_features(f2, f3, fill)
+    assert not s2.requires_grad and not s3.requires_grad and torch.equal(s3, fill.detach().expand(4, 5))
+    with pytest.raises(ValueError, match="shortcut_features: argument 'fill' of shape \\[3\\] does not broadcast"):
+        vr.shortcut_features(f2, f3, torch.zeros(3))
+    with pytest.raises(TypeError, match="shortcut_features: argument 'fill' must be a torch.Tensor"):
+        vr.shortcut_features(f2, f3, [0.0] * 5)
+
+
 class ToyPointLM(torch.nn.Module):
     """Max-pooled per-point features conditioning L_TOK answer tokens."""
 

@@ -6,7 +6,11 @@ the push term"). verireward's reading, shared by every function here:
 
 * the shortcut pass runs the same decoder on ``Φ(stopgrad(F_2D), 0)``: 3D features zeroed and the
   2D encoder's output detached (:func:`shortcut_features`), so the hinge never trains the 2D
-  encoder (making the 2D path worse is the degenerate update the paper wants to prevent);
+  encoder (making the 2D path worse is the degenerate update the paper wants to prevent). Zero is
+  the paper's "without 3D"; a decoder can also satisfy the hinge by detecting the zeros (an input
+  no fused pass ever sees). ``fill=`` replaces the 3D features by another constant, e.g. their
+  training mean (:class:`verireward.trainers.W2R2Config` ``shortcut="mean"``), which closes that
+  channel;
 * the similarity ``s`` is differentiable, so the hinge's gradient reaches the shared decoder and
   pushes it away from answering well without 3D features. Two similarities are provided:
   :func:`box_similarity` (IoU3D of a box head's output, through verireward's analytic IoU backward)
@@ -24,14 +28,26 @@ from verireward._backend import check_number, torch_tensor
 from verireward.ops.box_iou import iou_3d
 
 
-def shortcut_features(features_2d: Any, features_3d: Any) -> Tuple[Any, Any]:
+def shortcut_features(features_2d: Any, features_3d: Any, fill: Any = None) -> Tuple[Any, Any]:
     """The shortcut pass's inputs (W2R2 Eq. 3, W2R2 Eq. 5): ``(features_2d.detach(), zeros_like(features_3d))``.
-    Feed them to the same fusion operator and decoder as the fused pass."""
+    Feed them to the same fusion operator and decoder as the fused pass.
+
+    ``fill``: a tensor that broadcasts to ``features_3d``'s shape (e.g. the training mean of the 3D
+    features, ``[D]``), fed (detached) in place of the zeros."""
     import torch
 
+    op = "shortcut_features"
     for name, x in (("features_2d", features_2d), ("features_3d", features_3d)):
-        torch_tensor("shortcut_features", name, x)
-    return features_2d.detach(), torch.zeros_like(features_3d)
+        torch_tensor(op, name, x)
+    if fill is None:
+        return features_2d.detach(), torch.zeros_like(features_3d)
+    torch_tensor(op, "fill", fill, "float")
+    try:
+        filled = torch.broadcast_to(fill.detach().to(features_3d.device, features_3d.dtype), features_3d.shape)
+    except RuntimeError:
+        raise ValueError(f"{op}: argument 'fill' of shape {list(fill.shape)} does not broadcast to features_3d's "
+                         f"{list(features_3d.shape)}") from None
+    return features_2d.detach(), filled
 
 
 def box_similarity(short_boxes: Any, gt_boxes: Any) -> Any:

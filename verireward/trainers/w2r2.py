@@ -7,7 +7,8 @@ The model is reached through two callables, so any fusion architecture plugs in:
 * ``decode(model, batch, features_2d, features_3d) -> dict`` with ``"logits"`` (``[N, L, V]``
   scoring ``batch["labels"]``, or ``[N, C]``) and, for ``similarity="boxes"``, ``"boxes"`` ``[N, 6]``.
 
-The shortcut pass decodes :func:`verireward.shortcut_features` (2D detached, 3D zeroed), so the hinge
+The shortcut pass decodes :func:`verireward.shortcut_features` (2D detached, 3D zeroed, or with
+``shortcut="mean"`` the running mean of the 3D features seen in training), so the hinge
 trains the decoder but never the 2D encoder (the stop-gradient reading documented in
 :mod:`verireward.objectives.w2r2`). ``collate(records) -> batch`` builds a batch dict with ``"labels"`` (and
 ``"gt_boxes"`` for box similarity).
@@ -31,16 +32,23 @@ class W2R2Config(SupervisedConfig):
         lam: its weight λ (the paper's 1.5; 0 trains the fused pass alone, the baseline).
         similarity: ``"tokens"`` (:func:`verireward.token_likelihood_similarity`) or ``"boxes"``
             (:func:`verireward.box_similarity`).
+        shortcut: what stands in for the 3D features in the shortcut pass: ``"zero"`` (the
+            paper's) or ``"mean"``, the running mean of the 3D encoder's outputs over every
+            training sample so far (all processes), detached: a decoder cannot tell it from a
+            typical scene by its value alone, which closes the "detect the zeros" loophole.
     """
 
     mu: float = 0.7
     lam: float = 1.5
     similarity: str = "tokens"
+    shortcut: str = "zero"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.similarity not in ("tokens", "boxes"):
             raise ValueError(f"W2R2Config: similarity must be 'tokens' or 'boxes', got {self.similarity!r}")
+        if self.shortcut not in ("zero", "mean"):
+            raise ValueError(f"W2R2Config: shortcut must be 'zero' or 'mean', got {self.shortcut!r}")
 
 
 class W2R2Trainer(TrainerBase):
@@ -48,6 +56,32 @@ class W2R2Trainer(TrainerBase):
                  encode: Callable, decode: Callable, collate: Callable) -> None:
         super().__init__(model, dataset, config or W2R2Config())
         self.encode, self.decode, self.collate = encode, decode, collate
+        self.mean_3d: Any = None  # shortcut="mean": the running mean of the 3D features, and how many it averages
+        self._mean_count = 0
+
+    def _update_mean_3d(self, f3d: Any) -> Any:
+        """The running mean of the 3D features over all training samples so far (summed over
+        processes), updated with this batch; returns it."""
+        import torch
+
+        flat = f3d.detach().reshape(-1, f3d.shape[-1]).double()
+        total, count = flat.sum(0), torch.tensor(float(flat.shape[0]), dtype=torch.float64, device=flat.device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(total)
+            dist.all_reduce(count)
+        n = self._mean_count + float(count)
+        prev = torch.zeros_like(total) if self.mean_3d is None else self.mean_3d.to(total)
+        self.mean_3d = prev + (total - prev * float(count)) / n
+        self._mean_count = n
+        return self.mean_3d.to(f3d.dtype)
+
+    def _extra_state(self) -> Dict[str, Any]:
+        return {"w2r2_mean_3d": self.mean_3d, "w2r2_mean_count": self._mean_count}
+
+    def _load_extra_state(self, state: Dict[str, Any]) -> None:
+        self.mean_3d, self._mean_count = state.get("w2r2_mean_3d"), state.get("w2r2_mean_count", 0)
 
     def train_step(self) -> Dict[str, float]:
         c: W2R2Config = self.config
@@ -55,7 +89,8 @@ class W2R2Trainer(TrainerBase):
         self.model.train()
         f2d, f3d = self.encode(self.model, batch)
         fused = self.decode(self.model, batch, f2d, f3d)
-        short = self.decode(self.model, batch, *shortcut_features(f2d, f3d))
+        fill = self._update_mean_3d(f3d) if c.shortcut == "mean" else None
+        short = self.decode(self.model, batch, *shortcut_features(f2d, f3d, fill))
         if c.similarity == "boxes":
             sim = box_similarity(short["boxes"], batch["gt_boxes"])
         else:
