@@ -149,6 +149,7 @@ def test_the_trl_example_runs():
                          capture_output=True, text=True, cwd="/", timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "rewards/verireward_bbox2d/mean" in out.stdout and "routed advantages (4, " in out.stdout
+    assert "SFT anchor: 300 steps" in out.stdout and "tokens non-zero" in out.stdout  # from the anchor, rewards move
 
 
 def test_groups_split_over_two_processes_are_standardized_whole(tmp_path):

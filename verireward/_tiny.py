@@ -1,11 +1,11 @@
 """Tiny language-model pieces built locally (nothing downloaded), for the runnable examples, the
 benchmark and the tests: a byte-level BPE tokenizer (the GPT-2 / Qwen family) trained on a corpus,
-optionally wrapped as a transformers fast tokenizer, and a random-weight Qwen2 for it. One builder
-serves all of them."""
+optionally wrapped as a transformers fast tokenizer, a random-weight Qwen2 for it, and the
+supervised fine-tuning that makes such a model an SFT anchor. One builder serves all of them."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 
@@ -41,3 +41,36 @@ def qwen2(tokenizer: Any, *, hidden_size: int = 32, layers: int = 2, seed: int =
                       bos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(seed)
     return (cls or Qwen2ForCausalLM)(cfg)
+
+
+def sft(model: Any, tokenizer: Any, pairs: Sequence[Tuple[str, str]], *, steps: int, batch_size: int = 16,
+        learning_rate: float = 3e-3, seed: int = 0) -> List[float]:
+    """Supervised fine-tuning of a causal LM on ``(prompt, target)`` pairs (teacher forcing, the loss on
+    the target tokens and the EOS after them; AdamW), in place: what turns a random tiny model into
+    an SFT anchor that writes the answer's format. Returns the loss of each step."""
+    import random
+
+    import torch
+
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    losses = []
+    model.train()
+    for _ in range(steps):
+        chosen = [pairs[rng.randrange(len(pairs))] for _ in range(batch_size)]
+        prompts = tokenizer([p for p, _ in chosen])["input_ids"]
+        targets = tokenizer([t for _, t in chosen])["input_ids"]
+        rows = [a + b + [eos] for a, b in zip(prompts, targets)]
+        L = max(map(len, rows))
+        ids = torch.tensor([r + [pad] * (L - len(r)) for r in rows])
+        labels = torch.tensor([[-100] * len(a) + b + [eos] + [-100] * (L - len(a) - len(b) - 1)
+                               for a, b in zip(prompts, targets)])
+        mask = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rows])
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
