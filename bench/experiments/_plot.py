@@ -15,3 +15,13 @@ def pyplot():
         print("matplotlib not installed (pip install '.[experiments]'): no PNG", file=sys.stderr)
         return None
     return plt
+
+
+def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", dpi: int = 110) -> None:
+    """Label the axes, add the legend, and save the figure as a PNG."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)

@@ -19,7 +19,6 @@ geometric middle of its 1 → 100 range.
 
 from __future__ import annotations
 
-import copy
 import multiprocessing as mp
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 import verireward as vr
-from _plot import pyplot
+from _plot import finish, pyplot
 from _protocol import machine, paired, plan_lines, write
 from verireward import _tiny
 from verireward.rewards.numeric import first_number
@@ -211,11 +210,8 @@ def plot(results: dict) -> None:
     for a in ARMS:
         curves = np.array([results[a][s]["accuracy_curve"] for s in SEEDS])
         ax.plot(curves.mean(0), label=a)
-    ax.set_xlabel("RL step")
-    ax.set_ylabel("sampled accuracy, mean over seeds\n(1% tolerance; 5% for the control)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(HERE / "snra_apgrpo.png", dpi=110)
+    finish(fig, ax, HERE / "snra_apgrpo.png", xlabel="RL step",
+           ylabel="sampled accuracy, mean over seeds\n(1% tolerance; 5% for the control)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 import verireward as vr
-from _plot import pyplot
+from _plot import finish, pyplot
 from _protocol import machine, paired, plan_lines, write
 from verireward.trainers import W2R2Config, W2R2Trainer
 
@@ -207,10 +207,7 @@ def plot(results: dict) -> None:
         ax.set_xticks(range(len(ARMS)), list(ARMS), fontsize=8)
         ax.set_title(f"{d} decoder")
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel("accuracy (bars: mean; dots: seeds)")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(HERE / "w2r2.png", dpi=110)
+    finish(fig, axes[0], HERE / "w2r2.png", ylabel="accuracy (bars: mean; dots: seeds)")
 
 
 if __name__ == "__main__":
