@@ -17,11 +17,11 @@ def pyplot():
     return plt
 
 
-def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", dpi: int = 110) -> None:
+def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", legend_size: int = 7, dpi: int = 110) -> None:
     """Label the axes, add the legend, and save the figure as a PNG."""
     if xlabel:
         ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)

@@ -207,7 +207,7 @@ def plot(results: dict) -> None:
         ax.set_xticks(range(len(ARMS)), list(ARMS), fontsize=8)
         ax.set_title(f"{d} decoder")
         ax.set_ylim(0, 1)
-    finish(fig, axes[0], HERE / "w2r2.png", ylabel="accuracy (bars: mean; dots: seeds)")
+    finish(fig, axes[0], HERE / "w2r2.png", ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
 
 
 if __name__ == "__main__":
