@@ -34,8 +34,9 @@ class W2R2Config(SupervisedConfig):
             (:func:`verireward.box_similarity`).
         shortcut: what stands in for the 3D features in the shortcut pass: ``"zero"`` (the
             paper's) or ``"mean"``, the running mean of the 3D encoder's outputs over every
-            training sample so far (all processes), detached: a decoder cannot tell it from a
-            typical scene by its value alone, which closes the "detect the zeros" loophole.
+            training sample so far (all processes), detached: unlike all zeros, a value the fused
+            pass also sees near typical scenes, which closes the plainest "detect the zeros"
+            loophole (bench/experiments/w2r2.md measures both).
     """
 
     mu: float = 0.7
