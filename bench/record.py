@@ -83,17 +83,18 @@ def seconds(run: dict, op: str, impl: str) -> float:
 
 
 def experiments_section() -> str:
-    """The pages the toy ablations wrote (each names its command), copied in, one heading level down."""
+    """The pages the experiments wrote (each names its command), copied in, two heading levels down."""
     pages = sorted((HERE / "experiments").glob("*.md"))
-    parts = ["\n## The papers' ablations at toy scale\n\n"
+    parts = ["\n## The papers' mechanisms: the experiments\n\n"
              "Each page below was written by the script it names in `bench/experiments/` (its seeds and, for the "
              "pre-registered ones, its plan are on the page); "
              "`bench/experiments/README.md` says where they agree with the papers and where they do not.\n"]
     for page in pages:
         if page.name == "README.md":
             continue
-        text = page.read_text().replace("\n# ", "\n### ")
-        parts.append("\n" + ("##" + text if text.startswith("# ") else text))
+        text = re.sub(r"(?m)^(#{1,4}) ", lambda m: "##" + m.group(1) + " ", page.read_text())  # two levels down
+        text = re.sub(r"\]\(([\w.-]+\.(?:png|md))\)", r"](experiments/\1)", text)  # links from bench/
+        parts.append("\n" + text)
     return "".join(parts)
 
 
