@@ -25,3 +25,16 @@ def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", legend_size: int = 7
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
+
+
+
+def draw_panels(path, names, draw, *, ylabel: str, legend_size: int = 7) -> None:
+    """One panel per name, side by side with a shared y axis (``draw(ax, name)`` fills each), saved as
+    a PNG; nothing without matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.6), sharey=True)
+    for ax, name in zip(axes, names):
+        draw(ax, name)
+    finish(fig, axes[0], path, ylabel=ylabel, legend_size=legend_size)

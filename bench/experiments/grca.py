@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import verireward as vr
-from _plot import finish, pyplot
+from _plot import draw_panels
 from _protocol import machine, paired, plan_lines, write
 from verireward import _tiny, data
 from verireward.trainers import GRCAConfig, GRCATrainer
@@ -219,18 +219,14 @@ def main() -> None:
 
 
 def plot(results: dict) -> None:
-    plt = pyplot()
-    if plt is None:
-        return
-    fig, axes = plt.subplots(1, len(CONDITIONS), figsize=(10, 3.6), sharey=True)
-    for ax, c in zip(axes, CONDITIONS):
+    def draw(ax, c):
         for a in ARMS:
             ax.plot(np.mean([results[c][s][a]["curve"] for s in SEEDS], 0), label=a)
         ax.axhline(TARGET, color="grey", lw=0.5)
         ax.set_title(f"{c} fields")
         ax.set_xlabel("RL step")
-    finish(fig, axes[0], HERE / "grca.png", ylabel="mean field reward (mean over seeds)")
 
+    draw_panels(HERE / "grca.png", CONDITIONS, draw, ylabel="mean field reward (mean over seeds)")
 
 if __name__ == "__main__":
     main()

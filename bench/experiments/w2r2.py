@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 import verireward as vr
-from _plot import finish, pyplot
+from _plot import draw_panels
 from _protocol import machine, paired, plan_lines, write
 from verireward.trainers import W2R2Config, W2R2Trainer
 
@@ -193,11 +193,7 @@ def main() -> None:
 
 
 def plot(results: dict) -> None:
-    plt = pyplot()
-    if plt is None:
-        return
-    fig, axes = plt.subplots(1, len(DECODERS), figsize=(10, 3.6), sharey=True)
-    for ax, d in zip(axes, DECODERS):
+    def draw(ax, d):
         for i, a in enumerate(ARMS):
             for k, (split, colour) in enumerate((("acc_iid", "tab:blue"), ("acc_shifted", "tab:red"))):
                 vals = [r[split] for r in results[d][a]]
@@ -207,8 +203,8 @@ def plot(results: dict) -> None:
         ax.set_xticks(range(len(ARMS)), list(ARMS), fontsize=8)
         ax.set_title(f"{d} decoder")
         ax.set_ylim(0, 1)
-    finish(fig, axes[0], HERE / "w2r2.png", ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
 
+    draw_panels(HERE / "w2r2.png", DECODERS, draw, ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
 
 if __name__ == "__main__":
     main()
