@@ -109,6 +109,33 @@ def test_groups_split_over_processes():
             torch.testing.assert_close(res.advantages, want, rtol=1e-12, atol=1e-12)
 
 
+def test_option_groups_equal_their_keywords_and_misuse_is_named():
+    """Standardization(eps, compat, scale) and Distributed(gather, process_index) give exactly what the
+    separate keywords give; a group beside one of its own keywords, or a group of the wrong type,
+    is an error naming both."""
+    tok = byte_bpe()
+    texts, ids, mask, gt, cam, G = batch(tok)
+    kw = dict(tokenizer=tok, schema=data.grounding_schema(), camera=cam, image_size=(512, 512))
+    for eps, compat, scale in ((1e-3, None, "group"), (1e-6, "trl", "batch"), (1e-6, "verl", "none")):
+        want = vr.grca_advantages(texts, ids, mask, gt, G, eps=eps, compat=compat, scale=scale, **kw).advantages
+        got = vr.grca_advantages(texts, ids, mask, gt, G, standardization=vr.Standardization(eps, compat, scale),
+                                 **kw).advantages
+        assert torch.equal(got, want)
+    seen = []
+    gather = lambda x: seen.append(x.shape) or torch.cat([x, x])  # a second process with the same rows
+    want = vr.grca_advantages(texts, ids, mask, gt, 2 * G, gather=gather, process_index=1, **kw).advantages
+    got = vr.grca_advantages(texts, ids, mask, gt, 2 * G, distributed=vr.Distributed(gather, 1), **kw).advantages
+    assert torch.equal(got, want) and len(seen) == 4  # rewards and RPC gathered by each call
+    with pytest.raises(ValueError, match="grca_advantages: pass either 'standardization' or 'eps'/'compat'/'scale'"):
+        vr.grca_advantages(texts, ids, mask, gt, G, standardization=vr.Standardization(), compat="trl", **kw)
+    with pytest.raises(ValueError, match="grca_advantages: pass either 'distributed' or 'gather'/'process_index'"):
+        vr.grca_advantages(texts, ids, mask, gt, G, distributed=vr.Distributed(), process_index=1, **kw)
+    with pytest.raises(TypeError, match="grca_advantages: argument 'standardization' must be a verireward.Standardization"):
+        vr.grca_advantages(texts, ids, mask, gt, G, standardization={"compat": "trl"}, **kw)
+    with pytest.raises(TypeError, match="grca_advantages: argument 'distributed' must be a verireward.Distributed"):
+        vr.grca_advantages(texts, ids, mask, gt, G, distributed=(gather, 0), **kw)
+
+
 def test_rewards_verified_elsewhere():
     tok = byte_bpe()
     texts, ids, mask, gt, cam, G = batch(tok)

@@ -195,3 +195,11 @@ def test_groups_split_over_processes_equal_one_process():
         L = got.advantages.shape[1]
         assert torch.equal(got.advantages, whole.advantages[rows, :L])
         assert (whole.advantages[rows, L:] == 0).all()
+        calls = iter(range(len(sent[0])))  # the same through the option groups
+        grouped = vr.grca_set_advantages(t, i, m, [gt] * 3, 6, tokenizer=TOK, schema=SCHEMA, per_object=True,
+                                         distributed=vr.Distributed(gather, p),
+                                         standardization=vr.Standardization())
+        assert torch.equal(grouped.advantages, got.advantages)
+    with pytest.raises(ValueError, match="grca_set_advantages: pass either 'standardization'"):
+        vr.grca_set_advantages(texts, ids, mask, [gt] * 6, 6, tokenizer=TOK, schema=SCHEMA, eps=1e-3,
+                               standardization=vr.Standardization())

@@ -5,6 +5,7 @@ supervised fine-tuning that makes such a model an SFT anchor. One builder serves
 
 from __future__ import annotations
 
+import random
 from typing import Any, List, Sequence, Tuple
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
@@ -43,30 +44,36 @@ def qwen2(tokenizer: Any, *, hidden_size: int = 32, layers: int = 2, seed: int =
     return (cls or Qwen2ForCausalLM)(cfg)
 
 
+def sft_batch(tokenizer: Any, prompts: Sequence[str], targets: Sequence[str]) -> Tuple[Any, Any, Any]:
+    """``(input_ids, attention_mask, labels)`` of a teacher-forcing batch: each prompt, its target and
+    EOS, right-padded; the labels are the target's tokens and the EOS (``-100`` elsewhere)."""
+    import torch
+
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    p_ids, t_ids = tokenizer(list(prompts))["input_ids"], tokenizer(list(targets))["input_ids"]
+    rows = [a + b + [eos] for a, b in zip(p_ids, t_ids)]
+    L = max(map(len, rows))
+    ids = torch.tensor([r + [pad] * (L - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rows])
+    labels = torch.tensor([[-100] * len(a) + b + [eos] + [-100] * (L - len(a) - len(b) - 1)
+                           for a, b in zip(p_ids, t_ids)])
+    return ids, mask, labels
+
+
 def sft(model: Any, tokenizer: Any, pairs: Sequence[Tuple[str, str]], *, steps: int, batch_size: int = 16,
         learning_rate: float = 3e-3, seed: int = 0) -> List[float]:
     """Supervised fine-tuning of a causal LM on ``(prompt, target)`` pairs (teacher forcing, the loss on
-    the target tokens and the EOS after them; AdamW), in place: what turns a random tiny model into
-    an SFT anchor that writes the answer's format. Returns the loss of each step."""
-    import random
-
+    the target tokens and the EOS after them, :func:`sft_batch`; AdamW), in place: what turns a random
+    tiny model into an SFT anchor that writes the answer's format. Returns the loss of each step."""
     import torch
 
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     losses = []
     model.train()
     for _ in range(steps):
         chosen = [pairs[rng.randrange(len(pairs))] for _ in range(batch_size)]
-        prompts = tokenizer([p for p, _ in chosen])["input_ids"]
-        targets = tokenizer([t for _, t in chosen])["input_ids"]
-        rows = [a + b + [eos] for a, b in zip(prompts, targets)]
-        L = max(map(len, rows))
-        ids = torch.tensor([r + [pad] * (L - len(r)) for r in rows])
-        labels = torch.tensor([[-100] * len(a) + b + [eos] + [-100] * (L - len(a) - len(b) - 1)
-                               for a, b in zip(prompts, targets)])
-        mask = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rows])
+        ids, mask, labels = sft_batch(tokenizer, [p for p, _ in chosen], [t for _, t in chosen])
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
         loss.backward()

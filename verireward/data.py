@@ -257,7 +257,6 @@ def detection_schema() -> Any:
     """The schema the scenes' targets are written in: Qwen2.5-VL's ``bbox_2d`` in pixels of the
     resized image (:meth:`verireward.Schema.qwen25vl_2d`); pass each scene's ``image_size`` and
     ``resized_size`` when parsing to get original pixels."""
-
     return Schema.qwen25vl_2d()
 
 

@@ -27,7 +27,6 @@ def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", legend_size: int = 7
     fig.savefig(path, dpi=dpi)
 
 
-
 def draw_panels(path, names, draw, *, ylabel: str, legend_size: int = 7) -> None:
     """One panel per name, side by side with a shared y axis (``draw(ax, name)`` fills each), saved as
     a PNG; nothing without matplotlib."""

@@ -228,5 +228,6 @@ def plot(results: dict) -> None:
 
     draw_panels(HERE / "grca.png", CONDITIONS, draw, ylabel="mean field reward (mean over seeds)")
 
+
 if __name__ == "__main__":
     main()

@@ -86,14 +86,8 @@ def sft_anchor(seed: int, tok) -> torch.nn.Module:
     for _ in range(SFT_STEPS):
         ns = rng.choice(TRAIN, SFT_BATCH)
         noisy = [f"{n // 100}.{rng.integers(0, 100):02d} m" for n in ns]  # the last two digits randomized
-        p = tok([prompt(n) for n in ns])["input_ids"]
-        t = tok(noisy)["input_ids"]
-        rows = [a + b + [tok.eos_token_id] for a, b in zip(p, t)]
-        L = max(map(len, rows))
-        ids = torch.tensor([r + [tok.pad_token_id] * (L - len(r)) for r in rows])
-        labels = torch.tensor([[-100] * len(a) + b + [tok.eos_token_id] + [-100] * (L - len(a) - len(b) - 1)
-                               for a, b in zip(p, t)])
-        loss = model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long(), labels=labels).loss
+        ids, mask, labels = _tiny.sft_batch(tok, [prompt(n) for n in ns], noisy)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
         loss.backward()
         opt.step()

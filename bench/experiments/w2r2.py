@@ -206,5 +206,6 @@ def plot(results: dict) -> None:
 
     draw_panels(HERE / "w2r2.png", DECODERS, draw, ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
 
+
 if __name__ == "__main__":
     main()

@@ -248,7 +248,6 @@ def _detection_case(op: str, gen, n: int, p: int, dtype, device: str, tol: float
     per image, one in six with nothing to find, real-world image sizes) and detections around their
     ground truth (near copies, duplicates, wrong classes, false positives); mAP at IoU 0.5 and 0.75,
     COCO's 101 points."""
-
     scenes = detection_scenes(n, seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     per = torch.tensor([len(s.labels) for s in scenes], dtype=torch.int64)
     T = int(per.sum())
@@ -571,5 +570,3 @@ def build_cases(sizes: Dict[str, int], dtype, device: str, python_limit: int, se
                     notes.append(f"skipped baseline {name} of {op}: {need} is not installed ({how})")
         cases.append(case)
     return cases
-
-

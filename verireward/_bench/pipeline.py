@@ -113,7 +113,6 @@ class PipelineBatch:
 
 def train_tokenizer(seed: int, vocab_size: int = 2000) -> Any:
     """A byte-level BPE tokenizer (GPT-2/Qwen family) trained on generated completions."""
-
     rng = random.Random(seed)
     corpus = []
     for _ in range(300):

@@ -10,8 +10,10 @@ ratios and, with ``--json FILE``, saves every number with the machine it was mea
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Dict, List, Optional
+
 import verireward
 from verireward._bench.runner import DEFAULT_SIZES, resolve_sizes, run
 from verireward.cli.score import load_schema, print_table, schema_beside, score
@@ -75,7 +77,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
-
         scale, repeat = (0.01, 2) if args.quick else (args.scale, args.repeat)
         overrides: Dict[str, int] = {}
         for o in args.size:
@@ -89,8 +90,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run(sizes, dtype=args.dtype, device=args.device, repeat=repeat, python_limit=args.python_limit,
                    seed=args.seed, json_path=args.json, progress=not args.no_progress)
     if args.command == "score":
-        import json
-
         try:
             schema_path = args.schema or schema_beside(args.gt)
             if schema_path and not args.schema:

@@ -227,9 +227,9 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path
         name = f"worst{k:02d}_line{i + 1}_iou2d{r[i, 0]:.2f}.png"
         path = os.path.join(out_dir, name)
         render.render_sample(path, size, gt2d=gt2d, pred2d=pred2d, gt3d=g.get("bbox3d"),
-                              pred3d=values[b3][i].numpy() if b3 else None, camera=cam, kpts2d=kp2, kpts3d=kp3,
-                              title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=shown,
-                              parse_failed=failed, image=render.image_path(g, gt_path))
+                             pred3d=values[b3][i].numpy() if b3 else None, camera=cam, kpts2d=kp2, kpts3d=kp3,
+                             title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=shown,
+                             parse_failed=failed, image=render.image_path(g, gt_path))
         paths.append(path)
     return paths
 
@@ -237,7 +237,6 @@ def _render_worst(out_dir, gts, schema, out, worst, have_cam, have_size, gt_path
 def print_table(result: Dict[str, Any], out) -> None:
     """The metrics as a table that fits in 100 columns."""
     if result.get("mode") == "detection":
-
         return print_detection(result, out)
     m = result["metrics"]
     cols = [c for c in TABLE if c in m]

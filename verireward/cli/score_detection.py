@@ -110,6 +110,7 @@ def score_detection(preds: List[Dict[str, Any]], gts: List[Dict[str, Any]], sche
         scores_at.append(starts)
     frames = per_image_frames(gts, gt_path) or {}
     labelled = all("labels" in g for g in gts)
+
     def scored_with(m: int):
         try:
             return score_answers("GT", texts, [g["boxes"] for g in gts], [g["labels"] for g in gts] if labelled else None,
@@ -171,10 +172,10 @@ def _render_worst(out_dir, gts, objs, field, match, gt, gc, gt_labels, sets, wor
         values = {"SOFT F1": float(sets.soft_f1[i]), "P": float(sets.precision[i]), "R": float(sets.recall[i])}
         path = os.path.join(out_dir, f"worst{k:02d}_line{i + 1}_softf1{sets.soft_f1[i]:.2f}.png")
         render.render_objects(path, size, gt[i, :gc[i]], objs.values[field.name][i, :objs.counts[i]],
-                               gt_labels[i] if gt_labels is not None else None, objs.labels[i] or None,
-                               matched=match.assignment[i, :objs.counts[i]] >= 0,
-                               title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=values,
-                               image=render.image_path(g, gt_path))
+                              gt_labels[i] if gt_labels is not None else None, objs.labels[i] or None,
+                              matched=match.assignment[i, :objs.counts[i]] >= 0,
+                              title=f"line {i + 1}" + (f"  id {g['id']}" if "id" in g else ""), values=values,
+                              image=render.image_path(g, gt_path))
         paths.append(path)
     return paths
 

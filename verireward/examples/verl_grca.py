@@ -58,7 +58,6 @@ def main() -> None:
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
-
     samples = data.grounding_samples(2, seed=0)
     tokenizer = _tiny.byte_bpe([s.target for s in samples] * 3, 400, transformers=True)
     vr_verl.configure(tokenizer, schema=data.grounding_schema())

@@ -20,7 +20,7 @@ import numpy as np
 from verireward._native import _C
 from verireward._backend import is_tensor, to_numpy
 from verireward.ops.grpo import (Distributed, Standardization, char_to_token_spans, group_standardize, option_groups,
-                                  routed_advantages)
+                                 routed_advantages)
 from verireward.parsing.fields import ParseBuffers, encode_texts, row_frames
 from verireward.parsing.schema import Schema
 from verireward.parsing.tokens import TokenRows, native_offsets, piece_table

@@ -31,10 +31,9 @@ import numpy as np
 from verireward._backend import Call, is_tensor, to_numpy
 from verireward.rewards.sets import score_answers
 from verireward.ops.grpo import (Distributed, Standardization, char_to_token_spans, group_standardize, option_groups,
-                                  routed_advantages)
+                                 routed_advantages)
 from verireward.ops.match import SET_REWARDS
 from verireward.parsing.tokens import token_char_offsets
-
 
 
 @dataclass
@@ -87,7 +86,6 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
         standardization, distributed: the option groups, in place of those keywords (as in
             :func:`verireward.grca_advantages`).
     """
-
     op = "grca_set_advantages"
     eps, compat, scale, gather, process_index = option_groups(op, standardization, distributed, eps, compat, scale,
                                                               gather, process_index)
@@ -96,8 +94,8 @@ def grca_set_advantages(texts: Sequence[str], token_ids: Any, mask: Any, gt_boxe
     if not isinstance(per_object, bool):
         raise TypeError(f"{op}: argument 'per_object' must be a bool, got {type(per_object).__name__}")
     scored = score_answers(op, texts, gt_boxes, gt_labels, schema, box=box, seq=seq, degrees=degrees,
-                                      threshold=threshold, max_objects=max_objects, answer_tag=answer_tag,
-                                      image_size=image_size, resized_size=resized_size)
+                           threshold=threshold, max_objects=max_objects, answer_tag=answer_tag,
+                           image_size=image_size, resized_size=resized_size)
     objs, match, sets = scored.objects, scored.match, scored.rewards
     n = len(texts)
     M = objs.object_spans.shape[1]
@@ -193,7 +191,6 @@ def _credit(R: np.ndarray, u: np.ndarray, groups: Any, per_object: bool, eps: fl
             scale: str):
     """(Â [N], A [N, M] or None) of set rewards R [N] and object IoUs u [N, M] (NaN past each
     answer's objects), by the rule of this module."""
-
     n = R.shape[0]
     if is_tensor(groups):  # a group_ptr tensor: the statistics run on numpy here
         groups = np.asarray(to_numpy(groups.cpu()), dtype=np.int64)

@@ -96,7 +96,6 @@ def score_sets(op: str, texts: Sequence[str], truths: Sequence[Any], *, schema: 
                max_objects: int = 64, arg: str = "ground_truth") -> List[Dict[str, float]]:
     """Per row ``{"reward": the chosen set reward, "soft_f1", "precision", "recall", "f1"}`` in one
     :func:`verireward.answer_set_rewards` call, frames as :func:`prepare` derives them."""
-
     if reward not in SET_REWARDS:
         raise ValueError(f"{op}: argument 'reward' must be one of {', '.join(SET_REWARDS)}, got {reward!r}")
     sch, boxes, labels, frames = prepare(op, truths, schema, processor, arg)

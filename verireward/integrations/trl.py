@@ -85,7 +85,6 @@ def _frame_kwargs(op: str, schema: Schema, columns: Dict[str, Any], n: int, proc
     """The frame arguments of a batch, derived by :func:`verireward.parsing.frames.derive_frames` (explicit
     columns, then ``image_grid_thw``, then the rows' images under ``processor``, then Qwen's
     defaults with a warning)."""
-
     pixels = any(f.frame == "pixels" for f in schema.fields)
     in_pixels = False
     if not pixels and truth is not None:
@@ -243,7 +242,6 @@ class SetRewardFunctions:
 
     def compute(self, texts: Sequence[str], columns: Dict[str, Any]) -> Any:
         """The batch's :class:`verireward.SetRewards` (cached on the texts, the columns and the frames)."""
-
         if "boxes" not in columns:
             raise ValueError("SetRewardFunctions: the dataset needs a 'boxes' column (per row, a list of boxes)")
         frames = self.frames(columns, len(texts))

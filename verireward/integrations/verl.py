@@ -52,8 +52,8 @@ from verireward.grca.fields import grca_advantages, Verified
 
 if __name__ == "verireward.integrations.verl":
     STATE: Dict[str, Any] = {"tokenizer": None, "lam": 0.15, "use_rpc": True, "verifier": None,
-                              "image_size": (512, 512), "schedule": None, "e_max": 10.0, "format_weight": 0.1,
-                              "alpha": 1.0, "clip": 1.5, "step": 0}
+                             "image_size": (512, 512), "schedule": None, "e_max": 10.0, "format_weight": 0.1,
+                             "alpha": 1.0, "clip": 1.5, "step": 0}
 else:  # loaded by file path (verl's custom_reward_function.path=<this file>): one state, the package module's
     from verireward.integrations.verl import STATE  # noqa: F401
 
@@ -76,9 +76,9 @@ def configure(tokenizer: Any = None, *, lam: float = 0.15, use_rpc: bool = True,
         raise TypeError(f"configure: argument 'set_per_object' must be a bool, got {type(set_per_object).__name__}")
 
     STATE.update(tokenizer=tokenizer, lam=lam, use_rpc=use_rpc, verifier=GroundingVerifier(schema or Schema.default()),
-                  image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
-                  e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0, set_schema=set_schema,
-                  set_threshold=set_threshold, set_reward=set_reward, set_per_object=set_per_object)
+                 image_size=tuple(image_size), schedule=SharpnessSchedule(total_steps, schedule, k_min, k_max),
+                 e_max=e_max, format_weight=format_weight, alpha=alpha, clip=clip, step=0, set_schema=set_schema,
+                 set_threshold=set_threshold, set_reward=set_reward, set_per_object=set_per_object)
 
 
 def _verifier(op: str, schema: Any) -> Any:
@@ -209,7 +209,6 @@ def compute_score_numeric(data_source: Any, solution_str: str, ground_truth: Any
     against ``float(ground_truth)``. ``score`` is 1 for a relative error within 5% (what verl's own
     estimators and logs see); ``vr_error`` is the squared error (NaN without a number) for
     ``ap_grpo``, which applies SNRA at the current step's sharpness."""
-
     y, pred = float(ground_truth), first_number(solution_str)
     err = (pred - y) ** 2 if pred == pred else float("nan")
     return {"score": float(abs(pred - y) <= 0.05 * abs(y)) if pred == pred else 0.0, "vr_error": err}

@@ -53,7 +53,6 @@ def shortcut_features(features_2d: Any, features_3d: Any, fill: Any = None) -> T
 def box_similarity(short_boxes: Any, gt_boxes: Any) -> Any:
     """``s = IoU3D(o_short, y)`` per sample, ``[N, 6]`` boxes → ``[N]``, differentiable in
     ``short_boxes`` (verireward's backward kernel; 0 gradient where the IoU is 0 by rule)."""
-
     return iou_3d(short_boxes, gt_boxes)
 
 

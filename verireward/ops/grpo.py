@@ -9,7 +9,7 @@ tensors (CPU or CUDA) or numpy arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
@@ -57,13 +57,13 @@ def option_groups(op: str, standardization: Any, distributed: Any, eps: float, c
         if not isinstance(standardization, Standardization):
             raise TypeError(f"{op}: argument 'standardization' must be a verireward.Standardization, "
                             f"got {type(standardization).__name__}")
-        if (eps, compat, scale) != (1e-6, None, "group"):
+        if (eps, compat, scale) != astuple(Standardization()):  # a keyword moved off its default
             raise ValueError(f"{op}: pass either 'standardization' or 'eps'/'compat'/'scale', not both")
         eps, compat, scale = standardization.eps, standardization.compat, standardization.scale
     if distributed is not None:
         if not isinstance(distributed, Distributed):
             raise TypeError(f"{op}: argument 'distributed' must be a verireward.Distributed, got {type(distributed).__name__}")
-        if gather is not None or process_index != 0:
+        if (gather, process_index) != astuple(Distributed()):
             raise ValueError(f"{op}: pass either 'distributed' or 'gather'/'process_index', not both")
         gather, process_index = distributed.gather, distributed.process_index
     return eps, compat, scale, gather, process_index

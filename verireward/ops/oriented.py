@@ -253,6 +253,5 @@ def box_rotation(op: str, args: Any, seq: Optional[str], degrees: bool, dim: int
     return 5 if dim == 2 else 6 + len(axes)
 
 
-
 __all__ = ["rotation_matrix", "box_corners_3d", "iou_2d_rotated", "pairwise_iou_2d_rotated", "iou_3d_oriented",
            "pairwise_iou_3d_oriented"]

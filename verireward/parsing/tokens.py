@@ -220,7 +220,7 @@ def piece_table(tokenizer: Any, skip: bool) -> Optional[Tuple[np.ndarray, np.nda
 
 
 def native_offsets(tokenizer: Any, ids64: np.ndarray, keep: np.ndarray, fulls: List[str],
-                    skip: bool) -> Tuple[np.ndarray, np.ndarray, bool]:
+                   skip: bool) -> Tuple[np.ndarray, np.ndarray, bool]:
     """Method 1 of :func:`token_char_offsets`: ``(offsets [N, L+1], done [N], exact)``; rows with
     ``done == 0`` (their pieces do not rebuild ``fulls[i]``, or the tokenizer has no table) are
     zeros; ``exact``: the table is the decoder itself (ByteLevel)."""

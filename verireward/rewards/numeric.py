@@ -169,7 +169,6 @@ def advantage_variance(advantages: Any, groups: Any) -> Any:
     variance over the group's rows). ``advantages``: ``[N]`` (per sequence; for per-token advantages
     pass one value per row). ``groups``: int G or ``group_ptr [B+1]``. Returns ``[B]`` float64 of
     the input's kind (CPU); an empty group gives 0. Average it over groups for a training log."""
-
     call = Call("advantage_variance")
     a = call.floats(advantages, "advantages")
     call.shape(a, "advantages", "[N]", a.ndim == 1)
@@ -212,7 +211,6 @@ def convergence_step(accuracy: Sequence[float], frac: float = 0.95, steps: Optio
     return steps[t] if steps is not None else t
 
 
-
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -227,6 +225,7 @@ def first_number(text: str) -> float:
     except ValueError:  # pragma: no cover - the pattern only matches float literals
         return math.nan
     return v if math.isfinite(v) else math.nan
+
 
 __all__ = ["snra", "sharpness", "SharpnessSchedule", "squared_error", "discrete_error", "composite_reward",
            "advantage_variance", "convergence_step"]

@@ -15,8 +15,6 @@ from verireward.parsing.objects import parse_objects
 from verireward.parsing.schema import KINDS, Schema
 
 
-
-
 def pack_truth(op: str, gt_boxes: Any, gt_labels: Optional[Sequence[Sequence[Any]]], n: int,
                width: int) -> Tuple[np.ndarray, np.ndarray, Optional[List[List[Any]]]]:
     """Per-answer ground truth (N lists of ``[G_i, width]`` boxes, N lists of labels or None) as

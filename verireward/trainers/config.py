@@ -81,5 +81,3 @@ class SupervisedConfig(TrainConfig):
     batch_size: int = 8
 
     _positive_ints = ("steps", "batch_size")
-
-

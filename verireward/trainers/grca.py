@@ -24,7 +24,6 @@ from verireward.grca.fields import GRCA_MODES, grca_advantages, grca_mode
 from verireward.objectives.policy import grca_loss
 
 
-
 @dataclass
 class GRCAConfig(RLConfig):
     """:class:`RLConfig` plus:
