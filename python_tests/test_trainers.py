@@ -395,6 +395,44 @@ def test_spa_trainer_dpo_and_simpo_on_corrupted_answers(mode):
         SPAConfig(mode="ipo")
 
 
+@pytest.mark.parametrize("mode", ["dpo", "simpo"])
+def test_spa_trainer_takes_the_batchs_rejected_answers(mode):
+    """The DA rows: a batch's "rejected_labels" (say, the model's own answers on masked clouds) are the
+    rejected answers, scored with the clean cloud; no corruption is drawn; a wrong shape names them."""
+    from verireward.trainers import SPAConfig, SPATrainer
+
+    g = torch.Generator().manual_seed(3)
+    hooks, calls = point_hooks(), []
+    inner_collate, inner_logits = hooks["collate"], hooks["logits"]
+    own = {}
+
+    def collate(rs):
+        b = inner_collate(rs)
+        own["rejected"] = torch.randint(0, V_TOK, b["labels"].shape, generator=g)
+        return {**b, "rejected_labels": own["rejected"]}
+
+    hooks["collate"] = collate
+    hooks["logits"] = lambda m, b, pts: calls.append((m, inner_logits(m, b, pts), b["labels"], pts)) or calls[-1][1]
+    cfg = SPAConfig(steps=1, batch_size=4, mode=mode, beta=0.1 if mode == "dpo" else 2.0)
+    trainer = SPATrainer(ToyPointLM(), point_records(), cfg, **hooks,
+                         corrupt=lambda labels, vocab: pytest.fail("corrupt must not be called"))
+    row = trainer.train()[0]
+    (_, clean, labels, p0), (m1, rej_logits, rejected, p1) = calls[:2]
+    assert m1 is trainer.model and torch.equal(rejected, own["rejected"]) and torch.equal(p0, p1)
+    lp, ln = vr.sequence_logprob(clean.detach(), labels), vr.sequence_logprob(rej_logits.detach(), rejected)
+    if mode == "dpo":
+        (_, ref_clean, _, _), (_, ref_rej, ref_lab, _) = calls[2:]
+        assert torch.equal(ref_lab, own["rejected"])
+        want = vr.dpo_loss(lp, ln, vr.sequence_logprob(ref_clean, labels), vr.sequence_logprob(ref_rej, rejected), 0.1)
+    else:
+        n = torch.full((4,), L_TOK)
+        want = vr.simpo_loss(lp, ln, n, n, 2.0, 0.3)
+    assert row["loss"] == pytest.approx(want.item(), rel=1e-6)
+    hooks["collate"] = lambda rs: {**inner_collate(rs), "rejected_labels": torch.zeros(4, L_TOK + 1, dtype=torch.long)}
+    with pytest.raises(ValueError, match="rejected_labels"):
+        SPATrainer(ToyPointLM(), point_records(), cfg, **hooks).train()
+
+
 def test_spa_sft_mode_adds_the_clean_cross_entropy():
     from verireward.trainers import SPAConfig, SPATrainer
 

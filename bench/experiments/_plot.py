@@ -22,18 +22,19 @@ def finish(fig, ax, path, *, ylabel: str, xlabel: str = "", legend_size: int = 7
     if xlabel:
         ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=legend_size)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
 
 
-def draw_panels(path, names, draw, *, ylabel: str, legend_size: int = 7) -> None:
-    """One panel per name, side by side with a shared y axis (``draw(ax, name)`` fills each), saved as
-    a PNG; nothing without matplotlib."""
+def draw_panels(path, names, draw, *, ylabel: str, legend_size: int = 7, share_y: bool = True) -> None:
+    """One panel per name, side by side (a shared y axis unless ``share_y=False``; ``draw(ax, name)``
+    fills each), saved as a PNG; nothing without matplotlib."""
     plt = pyplot()
     if plt is None:
         return
-    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.6), sharey=share_y)
     for ax, name in zip(axes, names):
         draw(ax, name)
     finish(fig, axes[0], path, ylabel=ylabel, legend_size=legend_size)

@@ -6,6 +6,9 @@ comparison: ``mode="sft"`` trains the clean pass with cross-entropy only (extra 
 pairs made by corrupting the answer (the paper's "TC" rows): the ground truth is preferred to a
 copy with a fraction ``corrupt_ratio`` of its tokens replaced at random (``corrupt`` overrides
 how), both scored with the clean cloud; DPO's reference is a frozen copy of the starting model.
+When ``collate`` puts ``"rejected_labels" [B, L]`` in the batch, those are the rejected answers
+instead (the paper's "DA" rows: the model's own answer on a masked cloud, generated beforehand,
+which is the two-stage pipeline SPA avoids); ``logits`` then scores them as it scores ``"labels"``.
 
 The model is reached through ``logits(model, batch, points) -> [N, L, V]`` scoring
 ``batch["labels"]`` (ignore index -100), so any point-conditioned LM plugs in; ``collate(records)``
@@ -142,7 +145,12 @@ class SPATrainer(TrainerBase):
                          "points_kept": float(masked.counts.float().mean())})
         else:
             rejected_batch = dict(batch)
-            rejected = self.corrupt(labels, clean.shape[-1])
+            rejected = batch.get("rejected_labels")
+            if rejected is None:
+                rejected = self.corrupt(labels, clean.shape[-1])
+            elif tuple(rejected.shape) != tuple(labels.shape):
+                raise ValueError(f"SPATrainer: the batch's 'rejected_labels' must have the shape of its 'labels' "
+                                 f"{tuple(labels.shape)}, got {tuple(rejected.shape)}")
             rejected_batch["labels"] = rejected
             ln = sequence_logprob(self.logits(self.model, rejected_batch, batch["points"]), rejected)
             if c.mode == "dpo":
