@@ -14,11 +14,18 @@ trains one SFT anchor; every arm of the seed starts from it. Two conditions:
   rewards pull against each other, so the sequence reward broadcast to every token cancels.
 
 Arms (verireward's ``GRCATrainer`` modes, the rows of the paper's Table 3): ``broadcast`` (GRPO),
-``routed`` and ``routed_rpc``. Per step the trainer logs each field's mean reward; "steps to 0.8"
-is the first step at which the mean field reward, averaged over the last 5 steps, reaches 0.8
-(censored at the budget + 1 when it never does).
+``routed`` and ``routed_rpc``. Per step the trainer logs each field's mean reward; "steps to the
+target" is the first step at which the mean field reward, averaged over the last 5 steps, is
+``GAIN`` above the first step's (censored at the budget + 1 when it never is).
 
-    .venv/bin/python bench/experiments/grca.py   # writes grca.{md,json,png}; ~10 min on 2 cores
+This is the second registration. The first (seeds 0-4, character tokens, 60 steps, an absolute
+target of 0.8; ``RUN1`` below, as its page reported it) took 20 minutes and no arm came near its
+target, so its primary comparison was unanswered. This run changes what the first showed to be
+out of reach and nothing else: a tokenizer that merges numbers (33 tokens an answer instead of 67),
+80 steps, a target relative to the start, and fresh seeds (5-9) so its data are not the data the
+change was made on.
+
+    .venv/bin/python bench/experiments/grca.py   # writes grca.{md,json,png}; ~8 min on 2 cores
 """
 
 from __future__ import annotations
@@ -38,39 +45,49 @@ from verireward import _tiny, data
 from verireward.trainers import GRCAConfig, GRCATrainer
 
 HERE = Path(__file__).resolve().parent
-SEEDS = [0, 1, 2, 3, 4]
+SEEDS = [5, 6, 7, 8, 9]
 CONDITIONS = ("independent", "anti-correlated")
 ARMS = ("broadcast", "routed", "routed_rpc")
 BINS, METRIC = 100, (-2.0, 2.0)
 HINT_NOISE, SFT_JITTER, OFFSET = 1.0, 3.0, 3
 N_SCENES = 64
 SFT_STEPS, SFT_BATCH = 250, 32
-RL_STEPS = 60
+RL_STEPS = 80
 COMMON = dict(group_size=8, prompts_per_step=4, steps=RL_STEPS, max_new_tokens=64, learning_rate=1e-3, beta=0.0,
               lam=0.15)
-TARGET, WINDOW = 0.8, 5
+GAIN, WINDOW = 0.05, 5
 
 PLAN = {
     "primary metric": f"RL steps until the mean field reward (IoU2D and IoU3D, averaged over the last {WINDOW} "
-                      f"steps) reaches {TARGET}; never reached: {RL_STEPS + 1}",
+                      f"steps) is {GAIN} above its value at the first step; never: {RL_STEPS + 1}",
     "budget": f"anchor: {SFT_STEPS} SFT steps of {SFT_BATCH}; each arm: {RL_STEPS} RL steps of 4 prompts × G = 8 "
               f"(lr 1e-3, no KL); {len(SEEDS)} seeds, arms paired by seed (same anchor)",
     "success (per condition)": "routed reaches the target in ≤ 0.7× broadcast's steps: the mean paired log-ratio "
                                "log(routed / broadcast) ≤ log 0.7 with its 95% CI below 0",
     "RPC counts": "only if routed_rpc − routed steps has a 95% CI excluding 0 while the final field rewards of the two "
                   "arms are within 0.02",
-    "validity gate": "the anchor's mean field reward is below the target (≤ 0.7) and above 0.2, so there is something "
+    "validity gate": "the anchor's mean field reward (the first step's) is ≤ 0.7 and above 0.2, so there is something "
                      "to learn and a signal to learn it from, mean over seeds",
     "also logged": "per-field signal-to-noise of the advantages: for each field, the correlation over a group's "
                    "samples between the advantage its tokens receive and that field's own reward, averaged over "
                    "steps (broadcast gives every field the sequence advantage; routing gives each its own)",
     "secondary": "the final mean field reward (last 5 steps), routed − broadcast, paired CI (informative when the "
                  "target is not reached)",
-    "before the plan": "one pilot (seed 0, the anti-correlated anchor after 400 SFT steps, then 3 RL steps of "
-                       "broadcast) measured the times (anchor 51 s, 0.8 s a step, with CI running beside it) and showed "
-                       "the anchor's first-step field rewards (2D 0.66, 3D 0.20); the budget was cut to fit 10 "
-                       "minutes after it; no other run was made",
+    "before the plan": "run 1 (RUN1, seeds 0-4) and one pilot on seed 0 with the merged-number tokenizer: anchor "
+                       "10 s, 0.35 s an RL step; 80 steps of broadcast and routed per condition, whose curves are "
+                       "noisy (±0.05 step to step): independent, routed 0.41 → 0.54 (last 5) and broadcast 0.41 → "
+                       "0.36; anti-correlated, routed 0.40 → 0.34 and broadcast 0.40 → 0.41. The relative target "
+                       "and the 80 steps were fixed after it; nothing else was run",
 }
+
+
+RUN1 = ("Seeds 0-4, character tokens (67 an answer), 60 RL steps, target an absolute mean field reward of 0.8; "
+        "20 minutes beside CI. Both gates passed (first-step field reward 0.317 and 0.338). No arm reached 0.8 in any "
+        "seed, so every \"steps to 0.8\" was censored at 61 and the primary comparison was unanswered. Final mean "
+        "field reward (last 5 steps), independent: broadcast 0.329, routed 0.348, routed_rpc 0.392 (routed − "
+        "broadcast +0.020 [-0.040, +0.080]); anti-correlated: broadcast 0.261, routed 0.400, routed_rpc 0.409 "
+        "(+0.138 [-0.032, +0.308]). Per-field advantage–reward correlation (2D, 3D): broadcast 0.79, 0.69 and 0.81, "
+        "0.68; routed 0.88, 0.90 and 0.87, 0.91.")
 
 
 def schema() -> vr.Schema:
@@ -104,7 +121,13 @@ def answer(b2, b3) -> str:
 
 
 def tokenizer():
-    return _tiny.byte_bpe([answer([1] * 4, [1] * 6), "2d 3d = 0123456789"], 256 + 2, transformers=True)
+    """Byte-level BPE trained on random answers and prompts, 400 tokens: numbers merge (``" 28"`` is
+    one token), so an answer is about 33 tokens."""
+    rng = np.random.default_rng(12345)
+    corpus = [answer(rng.integers(0, BINS + 1, 4), rng.integers(0, BINS + 1, 6)) for _ in range(300)]
+    corpus += [f"2d {' '.join(map(str, rng.integers(0, BINS + 1, 4)))} 3d {' '.join(map(str, rng.integers(0, BINS + 1, 6)))} ="
+               for _ in range(300)]
+    return _tiny.byte_bpe(corpus, 400, transformers=True)
 
 
 def anchor(seed: int, condition: str, tok, items):
@@ -163,7 +186,7 @@ def job(args):
 
 def steps_to(curve) -> int:
     for t in range(len(curve)):
-        if np.mean(curve[max(0, t - WINDOW + 1):t + 1]) >= TARGET:
+        if np.mean(curve[max(0, t - WINDOW + 1):t + 1]) >= curve[0] + GAIN:
             return t + 1
     return RL_STEPS + 1
 
@@ -193,7 +216,7 @@ def main() -> None:
         lines += [f"### {c} fields", "",
                   f"Gate: the mean field reward at the first RL step is {np.mean(start):.3f} (per seed "
                   f"{', '.join(f'{v:.3f}' for v in start)}): **{'passes' if gate_ok else 'fails'}** (needs 0.2 < · ≤ 0.7).",
-                  "", "| arm | steps to 0.8 (per seed) | mean | final field reward | per-field advantage–reward "
+                  "", f"| arm | steps to +{GAIN} (per seed) | mean | final field reward | per-field advantage–reward "
                   "correlation (2D, 3D) |", "|---|---|---|---|---|"]
         for a in ARMS:
             snr = np.mean([results[c][s][a]["snr"] for s in SEEDS], 0)
@@ -212,7 +235,8 @@ def main() -> None:
             f"Written by `bench/experiments/grca.py` in {seconds:.0f} s ({machine()['date']}, CPU, 2 processes). The "
             "task, the conditions and the arms are in the script's docstring; every arm is verireward's `GRCATrainer`.",
             ""]
-    page += plan_lines(PLAN) + ["## Results", "", *lines, "![mean field reward per step](grca.png)", ""]
+    page += plan_lines(PLAN) + ["## Results", "", *lines, "![mean field reward per step](grca.png)", "",
+                                "## Run 1 (the first registration, superseded)", "", RUN1, ""]
     write(HERE, "grca", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
                                "summary": payload, "machine": machine()})
     plot(results)
@@ -222,7 +246,6 @@ def plot(results: dict) -> None:
     def draw(ax, c):
         for a in ARMS:
             ax.plot(np.mean([results[c][s][a]["curve"] for s in SEEDS], 0), label=a)
-        ax.axhline(TARGET, color="grey", lw=0.5)
         ax.set_title(f"{c} fields")
         ax.set_xlabel("RL step")
 
