@@ -1,16 +1,23 @@
-"""The statistics the pre-registered experiments report (bench/experiments/_protocol.py): the t
-quantiles equal scipy's, and the paired interval equals one computed from the definition."""
+"""The pre-registered experiments (bench/experiments/): the statistics they report (_protocol.py:
+the t quantiles equal scipy's, the paired interval equals one computed from the definition), and
+every script still runs end to end, on the smoke budget, without touching the recorded pages."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PROTOCOL = Path(__file__).resolve().parent.parent / "bench" / "experiments" / "_protocol.py"
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "bench" / "experiments"
+PROTOCOL = EXPERIMENTS / "_protocol.py"
+SCRIPTS = ("w2r2", "snra_apgrpo", "grca", "spa")
 
 
 def load():
@@ -37,3 +44,36 @@ def test_paired_interval_from_the_definition():
     lo, hi = stats.t.interval(0.95, len(d) - 1, loc=mean, scale=sem)
     assert got.per_seed == pytest.approx(d) and got.mean == pytest.approx(mean)
     assert (got.lo, got.hi) == pytest.approx((lo, hi), abs=2e-4)
+
+
+def test_every_experiment_script_is_run_here():
+    assert sorted(SCRIPTS) == sorted(p.stem for p in EXPERIMENTS.glob("[!_]*.py"))
+
+
+def test_a_smoke_run_must_write_elsewhere(monkeypatch):
+    monkeypatch.setenv("VERIREWARD_EXPERIMENT_SMOKE", "1")
+    monkeypatch.delenv("VERIREWARD_EXPERIMENT_OUT", raising=False)
+    mod = load()
+    assert mod.SMOKE and mod.budget(5, 2) == 2
+    with pytest.raises(ValueError, match="VERIREWARD_EXPERIMENT_OUT"):
+        mod.output_dir(EXPERIMENTS)
+    monkeypatch.setenv("VERIREWARD_EXPERIMENT_SMOKE", "0")
+    assert load().budget(5, 2) == 5
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_experiment_runs_end_to_end_on_the_smoke_budget(name, tmp_path):
+    """Each script, as its page's command runs it (2 processes where it uses them), on two seeds and a
+    few steps: it exits 0 and writes its page (the plan before the results) and its numbers under
+    VERIREWARD_EXPERIMENT_OUT, and the recorded page, numbers and plot beside it are unchanged."""
+    pytest.importorskip("transformers")
+    recorded = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXPERIMENTS.glob(f"{name}.*")}
+    env = {**os.environ, "VERIREWARD_EXPERIMENT_SMOKE": "1", "VERIREWARD_EXPERIMENT_OUT": str(tmp_path)}
+    run = subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    page = (tmp_path / f"{name}.md").read_text()
+    assert 0 < page.index("## Plan (fixed in the script before any run)") < page.index("## Results")
+    numbers = json.loads((tmp_path / f"{name}.json").read_text())
+    assert len(numbers["seeds"]) == 2 and numbers["plan"] and numbers["seconds"] > 0
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXPERIMENTS.glob(f"{name}.*")} == recorded

@@ -3,21 +3,44 @@ criterion, validity gate) is a constant of the script, written on its page befor
 are paired by seed (every arm of a seed starts from the same data and initial weights); each
 comparison is reported per seed with the mean and the 95% confidence interval of the paired
 difference (Student's t); a result counts only when the validity gate passes, and the page says so
-when it does not instead of giving a verdict."""
+when it does not instead of giving a verdict.
+
+``VERIREWARD_EXPERIMENT_SMOKE=1`` runs a script end to end on a budget of seconds (two seeds, a few
+steps: :func:`budget`), writing under ``VERIREWARD_EXPERIMENT_OUT`` instead of beside the script
+(:func:`output_dir`), so the test suite keeps every experiment runnable; such a run's numbers mean
+nothing."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
+
+SMOKE = os.environ.get("VERIREWARD_EXPERIMENT_SMOKE") == "1"
 
 # two-sided 97.5% quantiles of Student's t, by degrees of freedom (scipy.stats.t.ppf(0.975, df))
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086}
+
+
+def budget(full: Any, smoke: Any) -> Any:
+    """The pre-registered value, or the smoke run's tiny one."""
+    return smoke if SMOKE else full
+
+
+def output_dir(here: Path) -> Path:
+    """Where a script writes its page, numbers and plot: beside it, or ``VERIREWARD_EXPERIMENT_OUT``
+    (required for a smoke run, which must not overwrite the recorded pages)."""
+    out = os.environ.get("VERIREWARD_EXPERIMENT_OUT")
+    if SMOKE and not out:
+        raise ValueError("VERIREWARD_EXPERIMENT_SMOKE=1 needs VERIREWARD_EXPERIMENT_OUT: a smoke run must not "
+                         "overwrite the recorded pages")
+    return Path(out) if out else here
 
 
 @dataclass

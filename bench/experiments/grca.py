@@ -40,19 +40,19 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import machine, paired, plan_lines, write
+from _protocol import budget, machine, output_dir, paired, plan_lines, write
 from verireward import _tiny, data
 from verireward.trainers import GRCAConfig, GRCATrainer
 
-HERE = Path(__file__).resolve().parent
-SEEDS = [5, 6, 7, 8, 9]
+OUT = output_dir(Path(__file__).resolve().parent)
+SEEDS = budget([5, 6, 7, 8, 9], [5, 6])
 CONDITIONS = ("independent", "anti-correlated")
 ARMS = ("broadcast", "routed", "routed_rpc")
 BINS, METRIC = 100, (-2.0, 2.0)
 HINT_NOISE, SFT_JITTER, OFFSET = 1.0, 3.0, 3
-N_SCENES = 64
-SFT_STEPS, SFT_BATCH = 250, 32
-RL_STEPS = 80
+N_SCENES = budget(64, 8)
+SFT_STEPS, SFT_BATCH = budget(250, 5), 32
+RL_STEPS = budget(80, 2)
 COMMON = dict(group_size=8, prompts_per_step=4, steps=RL_STEPS, max_new_tokens=64, learning_rate=1e-3, beta=0.0,
               lam=0.15)
 GAIN, WINDOW = 0.05, 5
@@ -237,8 +237,8 @@ def main() -> None:
             ""]
     page += plan_lines(PLAN) + ["## Results", "", *lines, "![mean field reward per step](grca.png)", "",
                                 "## Run 1 (the first registration, superseded)", "", RUN1, ""]
-    write(HERE, "grca", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
-                               "summary": payload, "machine": machine()})
+    write(OUT, "grca", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
+                              "summary": payload, "machine": machine()})
     plot(results)
 
 
@@ -249,7 +249,7 @@ def plot(results: dict) -> None:
         ax.set_title(f"{c} fields")
         ax.set_xlabel("RL step")
 
-    draw_panels(HERE / "grca.png", CONDITIONS, draw, ylabel="mean field reward (mean over seeds)")
+    draw_panels(OUT / "grca.png", CONDITIONS, draw, ylabel="mean field reward (mean over seeds)")
 
 
 if __name__ == "__main__":

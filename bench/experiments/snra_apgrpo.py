@@ -28,18 +28,18 @@ import torch
 
 import verireward as vr
 from _plot import finish, pyplot
-from _protocol import machine, paired, plan_lines, write
+from _protocol import budget, machine, output_dir, paired, plan_lines, write
 from verireward import _tiny
 from verireward.rewards.numeric import first_number
 from verireward.trainers import APGRPOConfig, APGRPOTrainer
 
-HERE = Path(__file__).resolve().parent
-SEEDS = [0, 1, 2, 3, 4]
+OUT = output_dir(Path(__file__).resolve().parent)
+SEEDS = budget([0, 1, 2, 3, 4], [0, 1])
 HELD_OUT = [n for n in range(100, 200) if n % 10 in (3, 7)]  # 20 questions never trained on
 TRAIN = [n for n in range(100, 200) if n % 10 not in (3, 7)]
 G = 8
-SFT_STEPS, SFT_BATCH, SFT_LR = 300, 64, 3e-3
-RL_STEPS, RL_PROMPTS, RL_LR = 100, 4, 1e-3
+SFT_STEPS, SFT_BATCH, SFT_LR = budget(300, 5), 64, 3e-3
+RL_STEPS, RL_PROMPTS, RL_LR = budget(100, 2), 4, 1e-3
 COMMON = dict(group_size=G, prompts_per_step=RL_PROMPTS, steps=RL_STEPS, max_new_tokens=6, learning_rate=RL_LR,
               beta=0.02, alpha=1.0, clip=1.5, k_min=1.0, k_max=100.0, format_weight=0.1, binary_tol=0.01)
 ARMS = {
@@ -188,10 +188,10 @@ def main() -> None:
              f"- S3 − S2: {s3_s2.text()}",
              f"- control, S5 − S1 at 5% tolerance: {control.text()} (the gap at 1%: {primary.mean:+.3f})",
              f"- verdict: {verdict}", "", "![accuracy during training](snra_apgrpo.png)", ""]
-    write(HERE, "snra_apgrpo", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "anchor_mra": anchor_mra,
-                                      "gate_non_flat": non_flat, "results": {a: results[a] for a in ARMS},
-                                      "primary": primary.__dict__, "s3_minus_s2": s3_s2.__dict__,
-                                      "control": control.__dict__, "verdict": verdict, "machine": machine()})
+    write(OUT, "snra_apgrpo", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "anchor_mra": anchor_mra,
+                                     "gate_non_flat": non_flat, "results": {a: results[a] for a in ARMS},
+                                     "primary": primary.__dict__, "s3_minus_s2": s3_s2.__dict__,
+                                     "control": control.__dict__, "verdict": verdict, "machine": machine()})
     plot(results)
     print(verdict)
 
@@ -204,7 +204,7 @@ def plot(results: dict) -> None:
     for a in ARMS:
         curves = np.array([results[a][s]["accuracy_curve"] for s in SEEDS])
         ax.plot(curves.mean(0), label=a)
-    finish(fig, ax, HERE / "snra_apgrpo.png", xlabel="RL step",
+    finish(fig, ax, OUT / "snra_apgrpo.png", xlabel="RL step",
            ylabel="sampled accuracy, mean over seeds\n(1% tolerance; 5% for the control)")
 
 

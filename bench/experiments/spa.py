@@ -23,7 +23,7 @@ records (verireward's ``SPATrainer``; the arms differ only in their loss):
 Each arm runs at the learning rates ``LRS``; one rate per arm (and one masking ratio for "SPA", the
 primary arm) is chosen by the mean validation accuracy over seeds, and its test numbers reported.
 
-    .venv/bin/python bench/experiments/spa.py   # writes spa.{md,json,png}; ~7 min on 2 cores
+    .venv/bin/python bench/experiments/spa.py   # writes spa.{md,json,png}; ~9 min on 2 cores
 """
 
 from __future__ import annotations
@@ -38,17 +38,17 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import machine, paired, plan_lines, write
+from _protocol import budget, machine, output_dir, paired, plan_lines, write
 from verireward import _tiny, data
 from verireward.trainers import SPAConfig, SPATrainer
 
-HERE = Path(__file__).resolve().parent
-SEEDS = [0, 1, 2, 3, 4]
+OUT = output_dir(Path(__file__).resolve().parent)
+SEEDS = budget([0, 1, 2, 3, 4], [0, 1])
 P, PREFIX, HIDDEN = 256, 4, 64
 SIZES, CUTS = ("small", "medium", "large"), (0.89, 1.07)
-N_TRAIN, N_VAL, N_TEST = 600, 200, 300
-ANCHOR_STEPS, ANCHOR_LR = 200, 3e-3
-STEPS, BATCH = 300, 16
+N_TRAIN, N_VAL, N_TEST = budget((600, 200, 300), (64, 32, 32))
+ANCHOR_STEPS, ANCHOR_LR = budget(200, 3), 3e-3
+STEPS, BATCH = budget(300, 2), 16
 LRS = (1e-4, 3e-4, 1e-3, 3e-3)
 MASK = dict(num_groups=16, group_size=32, mask_mode="remove")
 EVAL_RATIO = 0.4
@@ -160,7 +160,8 @@ def generate(model, points, counts, length: int, generator=None):
 
 
 def mask(points, seed: int):
-    m = vr.mask_point_patches(points, MASK["num_groups"], MASK["group_size"], EVAL_RATIO, torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(seed)
+    m = vr.mask_point_patches(points, MASK["num_groups"], MASK["group_size"], EVAL_RATIO, g)
     return m.points, m.counts
 
 
@@ -207,7 +208,7 @@ def job(seed: int):
             train = da if kw["mode"] in ("dpo", "simpo") else recs["train"]
             SPATrainer(model, train, SPAConfig(steps=STEPS, batch_size=BATCH, learning_rate=lr, seed=seed, **kw),
                        logits=logits, collate=collate).train()
-            result[f"{arm} @ {lr}"] = {"val": evaluate(model, recs["val"], seed), "test": evaluate(model, recs["test"], seed)}
+            result[f"{arm} @ {lr}"] = {part: evaluate(model, recs[part], seed) for part in ("val", "test")}
     print(f"seed {seed}: {time.time() - t0:.0f} s", flush=True)
     return seed, result
 
@@ -247,11 +248,12 @@ def main() -> None:
         t = test[arm]
         rate = "—" if arm == "anchor" else chosen[arm].split(" @ ")[1]
         d = "—" if arm in ("anchor", "SFT") else paired([100 * v for v in t["accuracy"]],
-                                                          [100 * v for v in test["SFT"]["accuracy"]]).text(1)
+                                                        [100 * v for v in test["SFT"]["accuracy"]]).text(1)
         lines.append(f"| {arm}{' (selected SPA)' if arm == spa else ''} | {rate} | "
                      f"{', '.join(f'{100 * v:.1f}' for v in t['accuracy'])} | {pts(t['accuracy'])} | {d} | "
                      f"{pts(t['masked_accuracy'])} | {np.mean(t['logp']):.3f} |")
-    lines += ["", f"- primary, {spa} − SFT: {paired([100 * v for v in test[spa]['accuracy']], [100 * v for v in test['SFT']['accuracy']]).text(1)} "
+    in_points = paired([100 * v for v in test[spa]["accuracy"]], [100 * v for v in test["SFT"]["accuracy"]])
+    lines += ["", f"- primary, {spa} − SFT: {in_points.text(1)} "
               f"points (success needs ≥ {100 * MARGIN:.0f} with the CI above 0); its held-out log π(y|x) is {drop:+.3f} nat "
               f"from the anchor's (allowed: ≥ −{NATS}) → {verdict}",
               "", "Validation accuracy (mean over seeds, points) of every arm at every rate, which chose the rates:", "",
@@ -262,9 +264,9 @@ def main() -> None:
             f"Written by `bench/experiments/spa.py` in {seconds:.0f} s ({machine()['date']}, CPU, 2 processes). The task, "
             "the model and the arms are in the script's docstring; every arm is verireward's `SPATrainer`.", ""]
     page += plan_lines(PLAN) + ["## Results", "", *lines, "", "![test accuracy and log-likelihood per arm](spa.png)", ""]
-    write(HERE, "spa", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "chosen": chosen, "spa": spa,
-                              "test": test, "gate_passes": gate_ok, "primary": diff.__dict__, "logp_change": drop,
-                              "verdict": verdict, "results": {str(s): res[s] for s in SEEDS}, "machine": machine()})
+    write(OUT, "spa", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "chosen": chosen, "spa": spa,
+                             "test": test, "gate_passes": gate_ok, "primary": diff.__dict__, "logp_change": drop,
+                             "verdict": verdict, "results": {str(s): res[s] for s in SEEDS}, "machine": machine()})
     print("\n".join(lines))
     plot(test)
 
@@ -282,7 +284,7 @@ def plot(test: dict) -> None:
         ax.set_title({"accuracy": "test accuracy (points)", "masked_accuracy": "accuracy, 40% of patches removed",
                       "logp": "held-out log π(y|x), nat"}[metric], fontsize=8)
 
-    draw_panels(HERE / "spa.png", ["accuracy", "masked_accuracy", "logp"], draw, ylabel="mean over seeds; dots: seeds",
+    draw_panels(OUT / "spa.png", ["accuracy", "masked_accuracy", "logp"], draw, ylabel="mean over seeds; dots: seeds",
                 share_y=False)
 
 

@@ -27,15 +27,15 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import machine, paired, plan_lines, write
+from _protocol import budget, machine, output_dir, paired, plan_lines, write
 from verireward.trainers import W2R2Config, W2R2Trainer
 
-HERE = Path(__file__).resolve().parent
-SEEDS = [0, 1, 2, 3, 4, 5]
+OUT = output_dir(Path(__file__).resolve().parent)
+SEEDS = budget([0, 1, 2, 3, 4, 5], [0, 1])
 C, D = 4, 8
-N_TRAIN, N_TEST = 8000, 4000
+N_TRAIN, N_TEST = budget((8000, 4000), (512, 256))
 RELIABLE_TRAIN = 0.85
-STEPS, BATCH, LR = 1500, 128, 3e-3
+STEPS, BATCH, LR = budget(1500, 5), 128, 3e-3
 DECODERS = ("concat", "additive")
 ARMS = {"CE": dict(lam=0.0), "W2R2 (zero)": dict(lam=1.5, mu=0.7, shortcut="zero"),
         "W2R2 (mean)": dict(lam=1.5, mu=0.7, shortcut="mean"), "3D only": dict(lam=0.0)}
@@ -185,8 +185,8 @@ def main() -> None:
     page += ["## Results", "", "Means over seeds:", "", *table, "",
              "Paired differences (mean and 95% CI over seeds):", "", *lines]
     page += ["![accuracy per arm](w2r2.png)", ""]
-    write(HERE, "w2r2", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
-                               "comparisons": payload_cmp, "machine": machine()})
+    write(OUT, "w2r2", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
+                              "comparisons": payload_cmp, "machine": machine()})
     plot(results)
     for v in verdicts:
         print(*v)
@@ -204,7 +204,7 @@ def plot(results: dict) -> None:
         ax.set_title(f"{d} decoder")
         ax.set_ylim(0, 1)
 
-    draw_panels(HERE / "w2r2.png", DECODERS, draw, ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
+    draw_panels(OUT / "w2r2.png", DECODERS, draw, ylabel="accuracy (bars: mean; dots: seeds)", legend_size=8)
 
 
 if __name__ == "__main__":
