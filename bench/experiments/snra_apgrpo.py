@@ -14,7 +14,7 @@ the sigmoid schedule; and a control, S1 with a 5% tolerance (a binary reward tha
 here), where the gap to S5 should shrink. The paper states no fixed k: S2 and S3 use k = 10, the
 geometric middle of its 1 → 100 range.
 
-    .venv/bin/python bench/experiments/snra_apgrpo.py   # writes snra_apgrpo.{md,json,png}; ~10 min on 2 cores
+    .venv/bin/python bench/experiments/snra_apgrpo.py   # writes snra_apgrpo.{md,json,png}; ~5 min on 2 cores
 """
 
 from __future__ import annotations
