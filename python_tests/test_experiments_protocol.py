@@ -77,3 +77,13 @@ def test_experiment_runs_end_to_end_on_the_smoke_budget(name, tmp_path):
     numbers = json.loads((tmp_path / f"{name}.json").read_text())
     assert len(numbers["seeds"]) == 2 and numbers["plan"] and numbers["seconds"] > 0
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXPERIMENTS.glob(f"{name}.*")} == recorded
+
+
+def test_the_verdict_rule_and_the_page_head():
+    mod = load()
+    assert mod.verdict(False, True) == mod.verdict(False, False) == "no verdict: the gate failed"
+    assert mod.verdict(True, True) == "**success**" and mod.verdict(True, False) == "**not shown**"
+    assert mod.per_seed([0.1234, -0.5], "+.2f") == "+0.12, -0.50" and mod.per_seed([0.393], ".1f", 100) == "39.3"
+    head = mod.page_head("T", "spa", 12.4, {"date": "D"}, "About.", processes=2)
+    assert head == ["# T", "", "Written by `bench/experiments/spa.py` in 12 s (D, CPU, 2 processes). About.", ""]
+    assert "(D, CPU). About." in mod.page_head("T", "w2r2", 3, {"date": "D"}, "About.")[2]

@@ -71,6 +71,27 @@ def machine() -> Dict[str, str]:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def verdict(gate_passes: bool, success: bool) -> str:
+    """The protocol's rule: no verdict when the validity gate fails, else success or not shown."""
+    return "no verdict: the gate failed" if not gate_passes else "**success**" if success else "**not shown**"
+
+
+def gate_word(passes: bool) -> str:
+    return f"**{'passes' if passes else 'fails'}**"
+
+
+def per_seed(values: Sequence[float], fmt: str = ".3f", scale: float = 1.0) -> str:
+    """Per-seed values, comma separated (``scale`` multiplies them first: 100 for points)."""
+    return ", ".join(f"{scale * v:{fmt}}" for v in values)
+
+
+def page_head(title: str, name: str, seconds: float, stamp: Dict[str, str], about: str, processes: int = 1) -> List[str]:
+    """The page's title and the line that says which script wrote it, when, and how long it took."""
+    procs = f", {processes} processes" if processes > 1 else ""
+    return [f"# {title}", "", f"Written by `bench/experiments/{name}.py` in {seconds:.0f} s ({stamp['date']}, "
+            f"CPU{procs}). {about}", ""]
+
+
 def write(here: Path, name: str, page: List[str], payload: dict) -> None:
     (here / f"{name}.md").write_text("\n".join(page).rstrip() + "\n")
     (here / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")

@@ -40,7 +40,7 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import budget, machine, output_dir, paired, plan_lines, write
+from _protocol import budget, gate_word, machine, output_dir, page_head, paired, per_seed, plan_lines, verdict, write
 from verireward import _tiny, data
 from verireward.trainers import GRCAConfig, GRCATrainer
 
@@ -212,10 +212,10 @@ def main() -> None:
         gain = paired(final["routed"], final["broadcast"])
         close = abs(np.mean(final["routed_rpc"]) - np.mean(final["routed"])) <= 0.02
         rpc_counts = (rpc.hi < 0 or rpc.lo > 0) and close
-        verdict = "no verdict: the gate failed" if not gate_ok else "**success**" if ok else "**not shown**"
+        outcome = verdict(gate_ok, ok)
         lines += [f"### {c} fields", "",
                   f"Gate: the mean field reward at the first RL step is {np.mean(start):.3f} (per seed "
-                  f"{', '.join(f'{v:.3f}' for v in start)}): **{'passes' if gate_ok else 'fails'}** (needs 0.2 < · ≤ 0.7).",
+                  f"{per_seed(start)}): {gate_word(gate_ok)} (needs 0.2 < · ≤ 0.7).",
                   "", f"| arm | steps to +{GAIN} (per seed) | mean | final field reward | per-field advantage–reward "
                   "correlation (2D, 3D) |", "|---|---|---|---|---|"]
         for a in ARMS:
@@ -223,22 +223,22 @@ def main() -> None:
             lines.append(f"| {a} | {', '.join(map(str, steps[a]))} | {np.mean(steps[a]):.1f} | "
                          f"{np.mean(final[a]):.3f} | {snr[0]:.2f}, {snr[1]:.2f} |")
         lines += ["", f"- log(routed / broadcast steps): {ratio.text()} (ratio {math.exp(ratio.mean):.2f}; success needs "
-                  f"≤ {math.log(0.7):+.3f} with the CI below 0) → {verdict}",
+                  f"≤ {math.log(0.7):+.3f} with the CI below 0) → {outcome}",
                   f"- secondary, final mean field reward routed − broadcast: {gain.text()}",
                   f"- routed_rpc − routed steps: {rpc.text(1)}; final field rewards "
                   f"{np.mean(final['routed_rpc']):.3f} and {np.mean(final['routed']):.3f} → RPC "
                   f"{'counts' if rpc_counts else 'does not count'}", ""]
         payload[c] = {"steps": steps, "final": final, "start": start, "gate_passes": gate_ok,
-                      "log_ratio": ratio.__dict__, "final_gain": gain.__dict__, "rpc_minus_routed": rpc.__dict__, "verdict": verdict,
+                      "log_ratio": ratio.__dict__, "final_gain": gain.__dict__, "rpc_minus_routed": rpc.__dict__, "verdict": outcome,
                       "rpc_counts": rpc_counts}
-    page = ["# GRCA: routed credit against broadcast, and RPC (pre-registered)", "",
-            f"Written by `bench/experiments/grca.py` in {seconds:.0f} s ({machine()['date']}, CPU, 2 processes). The "
-            "task, the conditions and the arms are in the script's docstring; every arm is verireward's `GRCATrainer`.",
-            ""]
+    stamp = machine()
+    page = page_head("GRCA: routed credit against broadcast, and RPC (pre-registered)", "grca", seconds, stamp,
+                     "The task, the conditions and the arms are in the script's docstring; every arm is verireward's "
+                     "`GRCATrainer`.", processes=2)
     page += plan_lines(PLAN) + ["## Results", "", *lines, "![mean field reward per step](grca.png)", "",
                                 "## Run 1 (the first registration, superseded)", "", RUN1, ""]
     write(OUT, "grca", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
-                              "summary": payload, "machine": machine()})
+                              "summary": payload, "machine": stamp})
     plot(results)
 
 

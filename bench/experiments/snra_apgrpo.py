@@ -28,7 +28,7 @@ import torch
 
 import verireward as vr
 from _plot import finish, pyplot
-from _protocol import budget, machine, output_dir, paired, plan_lines, write
+from _protocol import budget, gate_word, machine, output_dir, page_head, paired, per_seed, plan_lines, verdict, write
 from verireward import _tiny
 from verireward.rewards.numeric import first_number
 from verireward.trainers import APGRPOConfig, APGRPOTrainer
@@ -168,32 +168,32 @@ def main() -> None:
     s3_s2 = paired(mra["S3 AP-GRPO + SNRA (fixed k)"], mra["S2 GRPO + SNRA (fixed k)"])
     control = paired(mra[s5], mra[ctrl])
     ok = primary.mean >= 0.05 and primary.lo > 0 and s3_s2.mean > 0
-    verdict = "no verdict: the gate failed" if not gate_ok else "**success**" if ok else "**not shown**"
+    outcome = verdict(gate_ok, ok)
 
     table = ["| arm | held-out MRA (mean) | per seed | mean advantage variance |", "|---|---|---|---|",
-             f"| anchor (SFT) | {np.mean(anchor_mra):.3f} | {', '.join(f'{v:.3f}' for v in anchor_mra)} | |"]
+             f"| anchor (SFT) | {np.mean(anchor_mra):.3f} | {per_seed(anchor_mra)} | |"]
     for a in ARMS:
-        table.append(f"| {a} | {np.mean(mra[a]):.3f} | {', '.join(f'{v:.3f}' for v in mra[a])} | "
+        table.append(f"| {a} | {np.mean(mra[a]):.3f} | {per_seed(mra[a])} | "
                      f"{np.mean([results[a][s]['advantage_variance'] for s in SEEDS]):.3f} |")
-    page = ["# SNRA + AP-GRPO against a binary reward (pre-registered)", "",
-            f"Written by `bench/experiments/snra_apgrpo.py` in {seconds:.0f} s ({machine()['date']}, CPU, 2 "
-            "processes). The task and the arms are described in the script's docstring; every arm is verireward's "
-            "`APGRPOTrainer`.", ""]
+    stamp = machine()
+    page = page_head("SNRA + AP-GRPO against a binary reward (pre-registered)", "snra_apgrpo", seconds, stamp,
+                     "The task and the arms are described in the script's docstring; every arm is verireward's "
+                     "`APGRPOTrainer`.", processes=2)
     page += plan_lines(PLAN)
     page += ["## Results", "",
-             f"Gate: non-flat 1%-binary groups at the anchor, per seed {', '.join(f'{v:.2f}' for v in non_flat)} "
-             f"(mean {np.mean(non_flat):.2f}): **{'passes' if gate_ok else 'fails'}** (needs ≤ 0.25).", "",
+             f"Gate: non-flat 1%-binary groups at the anchor, per seed {per_seed(non_flat, '.2f')} "
+             f"(mean {np.mean(non_flat):.2f}): {gate_word(gate_ok)} (needs ≤ 0.25).", "",
              *table, "",
-             f"- S5 − S1 (primary): {primary.text()} (per seed {', '.join(f'{v:+.3f}' for v in primary.per_seed)})",
+             f"- S5 − S1 (primary): {primary.text()} (per seed {per_seed(primary.per_seed, '+.3f')})",
              f"- S3 − S2: {s3_s2.text()}",
              f"- control, S5 − S1 at 5% tolerance: {control.text()} (the gap at 1%: {primary.mean:+.3f})",
-             f"- verdict: {verdict}", "", "![accuracy during training](snra_apgrpo.png)", ""]
+             f"- verdict: {outcome}", "", "![accuracy during training](snra_apgrpo.png)", ""]
     write(OUT, "snra_apgrpo", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "anchor_mra": anchor_mra,
                                      "gate_non_flat": non_flat, "results": {a: results[a] for a in ARMS},
                                      "primary": primary.__dict__, "s3_minus_s2": s3_s2.__dict__,
-                                     "control": control.__dict__, "verdict": verdict, "machine": machine()})
+                                     "control": control.__dict__, "verdict": outcome, "machine": stamp})
     plot(results)
-    print(verdict)
+    print(outcome)
 
 
 def plot(results: dict) -> None:

@@ -38,7 +38,7 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import budget, machine, output_dir, paired, plan_lines, write
+from _protocol import budget, gate_word, machine, output_dir, page_head, paired, per_seed, plan_lines, verdict, write
 from verireward import _tiny, data
 from verireward.trainers import SPAConfig, SPATrainer
 
@@ -231,14 +231,14 @@ def main() -> None:
     diff = paired(test[spa]["accuracy"], test["SFT"]["accuracy"])
     drop = float(np.mean(test[spa]["logp"]) - np.mean(test["anchor"]["logp"]))
     ok = diff.mean >= MARGIN and diff.lo > 0 and drop >= -NATS
-    verdict = "no verdict: the gate failed" if not gate_ok else "**success**" if ok else "**not shown**"
+    outcome = verdict(gate_ok, ok)
 
     def pts(xs):
         return f"{100 * np.mean(xs):.1f}"
 
     lines = [f"Gate: the anchor's test accuracy is {pts(a_acc)} points (per seed "
-             f"{', '.join(f'{100 * v:.1f}' for v in a_acc)}), {pts(a_masked)} with {EVAL_RATIO:.0%} of its patches "
-             f"removed: **{'passes' if gate_ok else 'fails'}** (needs 20–80, and masked below clean).", "",
+             f"{per_seed(a_acc, '.1f', 100)}), {pts(a_masked)} with {EVAL_RATIO:.0%} of its patches "
+             f"removed: {gate_word(gate_ok)} (needs 20–80, and masked below clean).", "",
              f"The anchor's own captions on masked training clouds (the DA rows' rejected answers) are wrong for "
              f"{100 * np.mean([res[s]['da_rejected_wrong'] for s in SEEDS]):.0f}% of the records (the rest equal the "
              "truth, a pair with no preference).", "",
@@ -250,23 +250,24 @@ def main() -> None:
         d = "—" if arm in ("anchor", "SFT") else paired([100 * v for v in t["accuracy"]],
                                                         [100 * v for v in test["SFT"]["accuracy"]]).text(1)
         lines.append(f"| {arm}{' (selected SPA)' if arm == spa else ''} | {rate} | "
-                     f"{', '.join(f'{100 * v:.1f}' for v in t['accuracy'])} | {pts(t['accuracy'])} | {d} | "
+                     f"{per_seed(t['accuracy'], '.1f', 100)} | {pts(t['accuracy'])} | {d} | "
                      f"{pts(t['masked_accuracy'])} | {np.mean(t['logp']):.3f} |")
     in_points = paired([100 * v for v in test[spa]["accuracy"]], [100 * v for v in test["SFT"]["accuracy"]])
     lines += ["", f"- primary, {spa} − SFT: {in_points.text(1)} "
               f"points (success needs ≥ {100 * MARGIN:.0f} with the CI above 0); its held-out log π(y|x) is {drop:+.3f} nat "
-              f"from the anchor's (allowed: ≥ −{NATS}) → {verdict}",
+              f"from the anchor's (allowed: ≥ −{NATS}) → {outcome}",
               "", "Validation accuracy (mean over seeds, points) of every arm at every rate, which chose the rates:", "",
               "| arm | " + " | ".join(map(str, LRS)) + " |", "|---|" + "---|" * len(LRS)]
     for arm in ARMS:
         lines.append(f"| {arm} | " + " | ".join(f"{100 * val(f'{arm} @ {lr}'):.1f}" for lr in LRS) + " |")
-    page = ["# SPA: masked-cloud preference against supervised fine-tuning (pre-registered)", "",
-            f"Written by `bench/experiments/spa.py` in {seconds:.0f} s ({machine()['date']}, CPU, 2 processes). The task, "
-            "the model and the arms are in the script's docstring; every arm is verireward's `SPATrainer`.", ""]
+    stamp = machine()
+    page = page_head("SPA: masked-cloud preference against supervised fine-tuning (pre-registered)", "spa", seconds,
+                     stamp, "The task, the model and the arms are in the script's docstring; every arm is "
+                     "verireward's `SPATrainer`.", processes=2)
     page += plan_lines(PLAN) + ["## Results", "", *lines, "", "![test accuracy and log-likelihood per arm](spa.png)", ""]
     write(OUT, "spa", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "chosen": chosen, "spa": spa,
                              "test": test, "gate_passes": gate_ok, "primary": diff.__dict__, "logp_change": drop,
-                             "verdict": verdict, "results": {str(s): res[s] for s in SEEDS}, "machine": machine()})
+                             "verdict": outcome, "results": {str(s): res[s] for s in SEEDS}, "machine": stamp})
     print("\n".join(lines))
     plot(test)
 

@@ -27,7 +27,7 @@ import torch
 
 import verireward as vr
 from _plot import draw_panels
-from _protocol import budget, machine, output_dir, paired, plan_lines, write
+from _protocol import budget, gate_word, machine, output_dir, page_head, paired, per_seed, plan_lines, verdict, write
 from verireward.trainers import W2R2Config, W2R2Trainer
 
 OUT = output_dir(Path(__file__).resolve().parent)
@@ -160,7 +160,7 @@ def main() -> None:
         gate_ok = gate.mean >= 0.05
         lines += [f"### {d} decoder", "",
                   f"Gate: 3D-only − CE shifted accuracy = {gate.text()} (per seed "
-                  f"{', '.join(f'{v:+.3f}' for v in gate.per_seed)}): **{'passes' if gate_ok else 'fails'}** "
+                  f"{per_seed(gate.per_seed, '+.3f')}): {gate_word(gate_ok)} "
                   f"(needs a mean ≥ +0.050).", ""]
         payload_cmp[d] = {"gate": gate.__dict__, "gate_passes": gate_ok}
         for a in ("W2R2 (zero)", "W2R2 (mean)"):
@@ -168,25 +168,25 @@ def main() -> None:
             iid_drop = paired(col(d, "CE", "acc_iid"), col(d, a, "acc_iid"))
             flip = paired(col(d, "CE", "flip_rate"), col(d, a, "flip_rate"))
             ok = shift.mean >= 0.05 and shift.lo > 0 and iid_drop.mean <= 0.02 and flip.mean >= 0.10
-            verdict = ("no verdict: the gate failed" if not gate_ok else "**success**" if ok else "**not shown**")
+            outcome = verdict(gate_ok, ok)
             lines += [f"- {a} against CE: shifted accuracy {shift.text()}; IID drop {iid_drop.text()}; flip-rate "
-                      f"reduction {flip.text()} → {verdict}",
-                      f"  (shifted, per seed: {', '.join(f'{v:+.3f}' for v in shift.per_seed)})"]
-            verdicts.append((d, a, verdict))
+                      f"reduction {flip.text()} → {outcome}",
+                      f"  (shifted, per seed: {per_seed(shift.per_seed, '+.3f')})"]
+            verdicts.append((d, a, outcome))
             payload_cmp[d][a] = {"shifted_gain": shift.__dict__, "iid_drop": iid_drop.__dict__,
-                                 "flip_reduction": flip.__dict__, "verdict": verdict}
+                                 "flip_reduction": flip.__dict__, "verdict": outcome}
         lines.append("")
 
-    page = ["# W2R2: does the hinge make the model use 3D? (pre-registered)", "",
-            f"Written by `bench/experiments/w2r2.py` in {seconds:.0f} s ({machine()['date']}, CPU). "
-            "The toy and the arms are described in the script's docstring; every arm is verireward's "
-            "`W2R2Trainer`.", ""]
+    stamp = machine()
+    page = page_head("W2R2: does the hinge make the model use 3D? (pre-registered)", "w2r2", seconds, stamp,
+                     "The toy and the arms are described in the script's docstring; every arm is verireward's "
+                     "`W2R2Trainer`.")
     page += plan_lines(PLAN)
     page += ["## Results", "", "Means over seeds:", "", *table, "",
              "Paired differences (mean and 95% CI over seeds):", "", *lines]
     page += ["![accuracy per arm](w2r2.png)", ""]
     write(OUT, "w2r2", page, {"plan": PLAN, "seeds": SEEDS, "seconds": seconds, "results": results,
-                              "comparisons": payload_cmp, "machine": machine()})
+                              "comparisons": payload_cmp, "machine": stamp})
     plot(results)
     for v in verdicts:
         print(*v)
